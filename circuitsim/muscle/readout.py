@@ -1,0 +1,545 @@
+"""End-to-end muscle readout: corticospinal spikes -> drive -> motor units ->
+force, surface EMG, head angle and clinical metrics.
+
+Conventions
+-----------
+* ``channel_spikes`` holds **exactly two** motor channels forming the
+  antagonist pair of head rotators.  Dict order matters: the **first** entry is
+  the *left rotator* (turns the chin to the left), the **second** the *right
+  rotator*.  Head angle: positive = rotation to the left
+  (:mod:`circuitsim.muscle.posture`).
+* All time series are sampled at ``MuscleParams.fs_hz`` (default 2 kHz) on
+  the grid ``t_k = k / fs_hz``, ``k = 0..round(duration * fs_hz) - 1``.
+* Relative EMG band powers (``tremor_power`` 3-8 Hz, ``alpha_power`` 8-12 Hz,
+  ``beta_power`` 15-30 Hz) are Welch powers of the **full-wave rectified**,
+  band-passed EMG (mean removed) divided by its power in 1-100 Hz, i.e. they
+  describe the modulation of muscle activity, not the MUAP spectrum.
+* ``co_contraction_index``: Falconer & Winter (1985) index of the two linear
+  envelopes after subtracting ``envelope_noise_factor`` (1.5) times the
+  expected envelope of the measurement noise
+  (:func:`~circuitsim.muscle.emg.noise_envelope_level`) and clipping at 0, so
+  that silent muscles do not count as co-contracting.
+* ``lfp_emg_coherence``: magnitude-squared coherence
+  (``scipy.signal.coherence``, 1 s Hann segments, 50 % overlap) between the
+  supplied (pallidal) LFP and the rectified EMG of the **agonist**, defined
+  as the muscle with the larger mean EMG envelope (the first muscle on a
+  tie); both signals are resampled (``scipy.signal.resample_poly``) to
+  ``coherence_fs_hz`` (default 500 Hz).  Band values are the mean coherence
+  over bins ``low <= f < high`` (theta 4-8 Hz, alpha 8-12 Hz).  NaN when no
+  LFP is given.  With few segments coherence is biased upward (bias ~ 1/K for
+  K independent segments), so use >= 4 s of data for meaningful values.
+* ``severity_score``: :func:`~circuitsim.muscle.metrics.severity_score` of the
+  co-contraction index, the absolute mean head angle (deg) and the
+  ``tremor_power`` of the agonist (the same muscle as for the coherence; the
+  weakly active antagonist's relative spectrum is dominated by noise and
+  recruitment fluctuations).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from scipy.signal import coherence, resample_poly
+
+from ._validation import as_1d_float, check_band, check_int, check_nonnegative, check_positive
+from .emg import EMGParams, _check_fs_for_emg, emg_envelope, noise_envelope_level, surface_emg
+from .force import TwitchParams, muscle_force
+from .metrics import (
+    SeverityParams,
+    co_contraction_index,
+    emg_band_power,
+    head_angle_summary,
+    severity_score,
+)
+from .pool import PoolParams, corticospinal_drive, simulate_pool
+from .posture import HeadParams, head_angle
+
+__all__ = ["MuscleParams", "MuscleReadout", "muscle_readout"]
+
+logger = logging.getLogger(__name__)
+
+_SUB_PARAMS: dict[str, type] = {
+    "pool": PoolParams,
+    "twitch": TwitchParams,
+    "emg": EMGParams,
+    "head": HeadParams,
+    "severity": SeverityParams,
+}
+
+_BAND_FIELDS = (
+    "tremor_band_hz",
+    "alpha_band_hz",
+    "beta_band_hz",
+    "reference_band_hz",
+    "coherence_theta_hz",
+    "coherence_alpha_hz",
+)
+
+
+@dataclass(frozen=True)
+class MuscleParams:
+    """All parameters of the muscle readout (plain SI floats).
+
+    Parameters
+    ----------
+    pool, twitch, emg, head, severity : dataclass
+        :class:`PoolParams`, :class:`TwitchParams`, :class:`EMGParams`,
+        :class:`HeadParams`, :class:`SeverityParams` (see their docstrings for
+        defaults and sources).
+    fs_hz : float
+        Sampling rate of every output time series in Hz.  Default 2000 Hz
+        (>= 2 kHz is standard for surface EMG, Merletti & Parker 2004).
+    drive_tau_s : float
+        Time constant of the corticospinal synapse filter in seconds.
+        Default 0.02 s (see :func:`corticospinal_drive`).
+    angle_threshold_deg : float
+        Threshold for ``head_angle_deg.frac_beyond``.  Default 5 deg.
+    tremor_band_hz, alpha_band_hz, beta_band_hz : (float, float)
+        Bands of the relative rectified-EMG powers.  Defaults (3, 8), (8, 12),
+        (15, 30) Hz (dystonic tremor 3-8 Hz, e.g. Deuschl 1998 consensus).
+    reference_band_hz : (float, float)
+        Reference band of the relative powers.  Default (1, 100) Hz.
+    coherence_theta_hz, coherence_alpha_hz : (float, float)
+        LFP-EMG coherence bands.  Defaults (4, 8) and (8, 12) Hz (pallido-
+        muscular coherence in dystonia is found at 4-12 Hz, Sharott et al.
+        2008).
+    coherence_fs_hz : float
+        Common rate for the LFP-EMG coherence.  Default 500 Hz.
+    spectral_segment_s : float
+        Welch / coherence segment length in seconds.  Default 1 s.
+    envelope_noise_factor : float
+        Multiple of the expected noise-envelope level
+        (:func:`~circuitsim.muscle.emg.noise_envelope_level`) subtracted from
+        both envelopes before the co-contraction index.  Default 1.5 (model
+        choice: the mean noise level plus a margin of about five standard
+        deviations of its 6-Hz-smoothed fluctuation, so that two silent
+        muscles give a CCI of 0 rather than the CCI of two noise records).
+    """
+
+    pool: PoolParams = field(default_factory=PoolParams)
+    twitch: TwitchParams = field(default_factory=TwitchParams)
+    emg: EMGParams = field(default_factory=EMGParams)
+    head: HeadParams = field(default_factory=HeadParams)
+    severity: SeverityParams = field(default_factory=SeverityParams)
+    fs_hz: float = 2000.0  # Merletti & Parker 2004
+    drive_tau_s: float = 0.02  # estimate, see pool.corticospinal_drive
+    angle_threshold_deg: float = 5.0  # estimate
+    tremor_band_hz: tuple[float, float] = (3.0, 8.0)  # dystonic tremor, Deuschl et al. 1998
+    alpha_band_hz: tuple[float, float] = (8.0, 12.0)
+    beta_band_hz: tuple[float, float] = (15.0, 30.0)
+    reference_band_hz: tuple[float, float] = (1.0, 100.0)
+    coherence_theta_hz: tuple[float, float] = (4.0, 8.0)  # Sharott et al. 2008
+    coherence_alpha_hz: tuple[float, float] = (8.0, 12.0)  # Sharott et al. 2008
+    coherence_fs_hz: float = 500.0
+    spectral_segment_s: float = 1.0
+    envelope_noise_factor: float = 1.5  # model choice
+
+    def __post_init__(self) -> None:
+        for name, cls in _SUB_PARAMS.items():
+            if not isinstance(getattr(self, name), cls):
+                raise ValueError(f"{name} must be a {cls.__name__}, got {getattr(self, name)!r}")
+        fs = check_positive("fs_hz", self.fs_hz)
+        object.__setattr__(self, "fs_hz", fs)
+        object.__setattr__(self, "envelope_noise_factor",
+                           check_nonnegative("envelope_noise_factor", self.envelope_noise_factor))
+        for name in ("drive_tau_s", "coherence_fs_hz", "spectral_segment_s"):
+            object.__setattr__(self, name, check_positive(name, getattr(self, name)))
+        object.__setattr__(self, "angle_threshold_deg",
+                           check_nonnegative("angle_threshold_deg", self.angle_threshold_deg))
+        for name in _BAND_FIELDS:
+            nyq = (self.coherence_fs_hz if name.startswith("coherence") else fs) / 2.0
+            object.__setattr__(self, name, check_band(name, getattr(self, name), nyquist=nyq))
+        # consistency of the sampling rate with the other stages
+        if 1.0 / fs > 0.25 / max(self.pool.peak_rate_first_hz, self.pool.peak_rate_last_hz):
+            raise ValueError(f"fs_hz ({fs} Hz) is too low for the motoneuron pool")
+        try:
+            _check_fs_for_emg(fs, self.emg)
+        except ValueError as exc:
+            raise ValueError(f"fs_hz: {exc}") from None
+
+    # ------------------------------------------------------------------ #
+    @classmethod
+    def field_names(cls) -> dict[str, str]:
+        """Map every accepted flat field name to its group (``""`` = top level)."""
+        names: dict[str, str] = {}
+        for group, sub in _SUB_PARAMS.items():
+            for f in dataclasses.fields(sub):
+                names[f.name] = group
+        for f in dataclasses.fields(cls):
+            if f.name not in _SUB_PARAMS:
+                names[f.name] = ""
+        return names
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "MuscleParams":
+        """Build parameters from plain SI values.
+
+        Accepted forms (may be mixed):
+
+        * flat field names, e.g. ``{"n_units": 100, "max_force_n": 80.0}``
+          (field names are unique across the sub-parameter groups);
+        * nested groups, e.g. ``{"pool": {"n_units": 100}, "head": {...}}``;
+        * dotted names, e.g. ``{"pool.n_units": 100}``.
+
+        Values must be plain SI numbers (bands: pairs of Hz).  Unspecified
+        fields keep their defaults.
+
+        Raises
+        ------
+        ValueError
+            Naming any unknown field (or group), or from the validation of a
+            field value.
+        """
+        if d is None:
+            return cls()
+        if not isinstance(d, Mapping):
+            raise ValueError(f"MuscleParams.from_dict expects a mapping, got {type(d).__name__}")
+        flat_groups = cls.field_names()
+        sub_kwargs: dict[str, dict[str, Any]] = {g: {} for g in _SUB_PARAMS}
+        top_kwargs: dict[str, Any] = {}
+        unknown: list[str] = []
+
+        def put(group: str, name: str, value: Any, label: str) -> None:
+            if group == "":
+                if name not in flat_groups or flat_groups[name] != "":
+                    unknown.append(label)
+                    return
+                if name in _BAND_FIELDS and isinstance(value, (list, tuple)):
+                    value = tuple(value)
+                top_kwargs[name] = value
+            else:
+                valid = {f.name for f in dataclasses.fields(_SUB_PARAMS[group])}
+                if name not in valid:
+                    unknown.append(label)
+                    return
+                sub_kwargs[group][name] = value
+
+        for key, value in d.items():
+            if not isinstance(key, str):
+                unknown.append(repr(key))
+                continue
+            if key in _SUB_PARAMS:
+                if isinstance(value, _SUB_PARAMS[key]):
+                    for f in dataclasses.fields(value):
+                        sub_kwargs[key].setdefault(f.name, getattr(value, f.name))
+                    continue
+                if not isinstance(value, Mapping):
+                    raise ValueError(f"{key} must be a mapping of field names to values")
+                for name, v in value.items():
+                    put(key, str(name), v, f"{key}.{name}")
+            elif "." in key:
+                group, _, name = key.partition(".")
+                if group not in _SUB_PARAMS:
+                    unknown.append(key)
+                    continue
+                put(group, name, value, key)
+            elif key in flat_groups:
+                put(flat_groups[key], key, value, key)
+            else:
+                unknown.append(key)
+        if unknown:
+            raise ValueError(
+                "unknown MuscleParams field(s): " + ", ".join(sorted(unknown))
+                + "; valid names are: " + ", ".join(sorted(flat_groups))
+            )
+        subs = {g: _SUB_PARAMS[g](**kw) for g, kw in sub_kwargs.items()}
+        return cls(**subs, **top_kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat dict of all fields (inverse of :meth:`from_dict`)."""
+        out: dict[str, Any] = {}
+        for group in _SUB_PARAMS:
+            out.update(dataclasses.asdict(getattr(self, group)))
+        for f in dataclasses.fields(self):
+            if f.name not in _SUB_PARAMS:
+                out[f.name] = getattr(self, f.name)
+        return out
+
+
+@dataclass
+class MuscleReadout:
+    """Result of :func:`muscle_readout`.
+
+    Attributes
+    ----------
+    muscles : tuple of str
+        ``(left_rotator, right_rotator)`` names, in the order given.
+    duration : float
+        Analysed duration in seconds.
+    fs_hz : float
+        Sampling rate (Hz) shared by ``drive``, ``force``, ``emg``,
+        ``envelope`` and ``head_angle``; also listed per series in
+        ``sampling_rates``.
+    time : numpy.ndarray
+        Sample times ``k / fs_hz`` in seconds.
+    drive : dict of str -> numpy.ndarray
+        Corticospinal drive per muscle, Hz per neuron.
+    unit_spikes : dict of str -> list of numpy.ndarray
+        Motor-unit spike times (s) per muscle, in recruitment order.
+    force : dict of str -> numpy.ndarray
+        Muscle force (N).
+    emg : dict of str -> numpy.ndarray
+        Raw band-passed surface EMG (V).
+    envelope : dict of str -> numpy.ndarray
+        Linear envelope of the EMG (V), before noise-floor subtraction.
+    head_angle : numpy.ndarray
+        Head yaw angle (rad), positive = left.
+    metrics : dict
+        See :func:`muscle_readout`.
+    coherence_muscle : str
+        Muscle whose rectified EMG was used for the LFP-EMG coherence.
+    noise_floor_v : float
+        Level (V) subtracted from the envelopes before the CCI
+        (``envelope_noise_factor`` x expected noise envelope).
+    params : MuscleParams
+        Parameters used.
+    """
+
+    muscles: tuple[str, str]
+    duration: float
+    fs_hz: float
+    time: np.ndarray
+    drive: dict[str, np.ndarray]
+    unit_spikes: dict[str, list[np.ndarray]]
+    force: dict[str, np.ndarray]
+    emg: dict[str, np.ndarray]
+    envelope: dict[str, np.ndarray]
+    head_angle: np.ndarray
+    metrics: dict[str, Any]
+    coherence_muscle: str
+    noise_floor_v: float
+    params: MuscleParams
+
+    @property
+    def sampling_rates(self) -> dict[str, float]:
+        """Sampling rate (Hz) of every time series."""
+        return {k: self.fs_hz for k in ("drive", "force", "emg", "envelope", "head_angle")}
+
+    def __getitem__(self, key: str) -> Any:
+        """Dict-style access to the attributes (``result["force"]``)."""
+        if key == "sampling_rates":
+            return self.sampling_rates
+        if key in {f.name for f in dataclasses.fields(self)}:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def keys(self) -> list[str]:
+        """Names available through ``__getitem__``."""
+        return [f.name for f in dataclasses.fields(self)] + ["sampling_rates"]
+
+
+def _resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    """Anti-aliased rational resampling (``scipy.signal.resample_poly``)."""
+    if math.isclose(fs_in, fs_out, rel_tol=1e-9):
+        return x
+    frac = Fraction(fs_out / fs_in).limit_denominator(1000)
+    if frac.numerator == 0:
+        raise ValueError(f"cannot resample from {fs_in} Hz to {fs_out} Hz")
+    return resample_poly(x, frac.numerator, frac.denominator)
+
+
+def _band_mean(f: np.ndarray, values: np.ndarray, band: tuple[float, float]) -> float:
+    mask = (f >= band[0]) & (f < band[1])
+    if not np.any(mask):
+        logger.warning("no frequency bins in band %s Hz; returning NaN", band)
+        return float("nan")
+    return float(np.mean(values[mask]))
+
+
+def _lfp_emg_coherence(
+    lfp: np.ndarray, lfp_fs: float, emg_rect: np.ndarray, params: MuscleParams,
+    duration: float,
+) -> dict[str, float]:
+    fs_c = params.coherence_fs_hz
+    a = _resample(lfp, lfp_fs, fs_c)
+    b = _resample(emg_rect, params.fs_hz, fs_c)
+    n_expected = int(round(duration * fs_c))
+    n = min(a.size, b.size, n_expected)
+    if a.size < n_expected - 1:
+        logger.warning(
+            "LFP covers %.3f s of the %.3f s readout; coherence uses the overlap only",
+            a.size / fs_c, duration)
+    nperseg = int(min(round(params.spectral_segment_s * fs_c), n // 2))
+    if nperseg < 8:
+        logger.warning("too few samples (%d) for LFP-EMG coherence; returning NaN", n)
+        return {"theta": float("nan"), "alpha": float("nan")}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f, cxy = coherence(a[:n], b[:n], fs=fs_c, nperseg=nperseg)
+    return {
+        "theta": _band_mean(f, cxy, params.coherence_theta_hz),
+        "alpha": _band_mean(f, cxy, params.coherence_alpha_hz),
+    }
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    """Trim or zero-pad ``x`` to length ``n`` (guards against rounding of N)."""
+    if x.size == n:
+        return x
+    if x.size > n:
+        return x[:n]
+    return np.concatenate((x, np.zeros(n - x.size)))
+
+
+def _n_neurons_for(n_neurons_per_channel: Any, name: str) -> int:
+    if isinstance(n_neurons_per_channel, Mapping):
+        if name not in n_neurons_per_channel:
+            raise ValueError(f"n_neurons_per_channel has no entry for muscle {name!r}")
+        return check_int(f"n_neurons_per_channel[{name!r}]", n_neurons_per_channel[name])
+    return check_int("n_neurons_per_channel", n_neurons_per_channel)
+
+
+def muscle_readout(
+    channel_spikes: Mapping[str, Sequence[np.ndarray] | np.ndarray],
+    n_neurons_per_channel: int | Mapping[str, int],
+    duration: float,
+    rng: np.random.Generator,
+    params: MuscleParams = MuscleParams(),
+    lfp: np.ndarray | None = None,
+    lfp_fs: float | None = None,
+) -> MuscleReadout:
+    """Turn corticospinal spikes of an antagonist pair into EMG, force, head angle and metrics.
+
+    Parameters
+    ----------
+    channel_spikes : dict of str -> list of array_like
+        Exactly two entries, muscle name -> spike times (s) of that channel's
+        corticospinal neurons (one array per neuron, or one flat array).  The
+        **first** entry is the left rotator, the **second** the right rotator.
+    n_neurons_per_channel : int or dict of str -> int
+        Number of corticospinal neurons per channel (including silent ones).
+    duration : float
+        Analysed duration in seconds, starting at t = 0.
+    rng : numpy.random.Generator
+        Source of all randomness (ISI jitter, MUAP amplitudes, EMG noise).
+    params : MuscleParams, optional
+        Parameters (default: literature defaults).
+    lfp : array_like, optional
+        Pallidal LFP, 1-D, sample ``k`` at ``k / lfp_fs`` seconds.
+    lfp_fs : float, optional
+        Sampling rate of ``lfp`` in Hz (required when ``lfp`` is given).
+
+    Returns
+    -------
+    MuscleReadout
+        Time series plus ``metrics`` with exactly these keys::
+
+            {<left>:  {mean_force, emg_rms, tremor_power, alpha_power, beta_power},
+             <right>: {...},
+             co_contraction_index,
+             head_angle_deg: {mean, peak, frac_beyond},
+             lfp_emg_coherence: {theta, alpha},
+             severity_score}
+
+        ``mean_force`` in N, ``emg_rms`` in V, band powers relative
+        (dimensionless, see module docstring), angles in degrees (``mean``
+        signed, positive = left; ``peak`` = max |angle|), ``frac_beyond`` a
+        fraction of time, coherences in [0, 1] (NaN without LFP), severity in
+        [0, 1].
+    """
+    if not isinstance(channel_spikes, Mapping):
+        raise ValueError("channel_spikes must be a dict muscle_name -> list of spike arrays")
+    if len(channel_spikes) != 2:
+        raise ValueError(
+            f"channel_spikes must contain exactly two muscles (left rotator, right rotator), "
+            f"got {len(channel_spikes)}: {list(channel_spikes)!r}"
+        )
+    if not isinstance(params, MuscleParams):
+        raise ValueError(f"params must be a MuscleParams, got {type(params).__name__}")
+    if rng is None or not isinstance(rng, np.random.Generator):
+        raise ValueError("rng must be a numpy.random.Generator")
+    duration = check_positive("duration", duration)
+    names = tuple(str(k) for k in channel_spikes)
+    reserved = {"co_contraction_index", "head_angle_deg", "lfp_emg_coherence", "severity_score"}
+    if reserved & set(names):
+        raise ValueError(f"muscle names must not clash with metric keys, got {names!r}")
+    if names[0] == names[1]:
+        raise ValueError("the two muscle names must differ")
+    fs = params.fs_hz
+    dt = 1.0 / fs
+    n_samples = int(round(duration * fs))
+    if n_samples < 64:
+        raise ValueError(f"duration ({duration} s) is too short: need >= 64 samples at {fs} Hz")
+    if lfp is not None:
+        if lfp_fs is None:
+            raise ValueError("lfp_fs must be given when lfp is given")
+        lfp_fs = check_positive("lfp_fs", lfp_fs)
+        lfp = as_1d_float("lfp", lfp, allow_empty=False)
+
+    drive: dict[str, np.ndarray] = {}
+    units: dict[str, list[np.ndarray]] = {}
+    force: dict[str, np.ndarray] = {}
+    emg: dict[str, np.ndarray] = {}
+    env: dict[str, np.ndarray] = {}
+    for key, name in zip(channel_spikes, names):
+        n_neur = _n_neurons_for(n_neurons_per_channel, key)
+        d = corticospinal_drive(channel_spikes[key], n_neur, duration, dt, params.drive_tau_s)
+        d = _fit(d, n_samples)
+        drive[name] = d
+        units[name] = simulate_pool(d, dt, params.pool, rng)
+        force[name] = _fit(muscle_force(units[name], duration, dt, params.twitch, params.pool),
+                           n_samples)
+        emg[name] = _fit(surface_emg(units[name], duration, fs, params.emg, rng), n_samples)
+        env[name] = emg_envelope(emg[name], fs, params.emg.envelope_cutoff_hz)
+
+    left, right = names
+    angle = head_angle(force[left], force[right], dt, params.head)
+
+    metrics: dict[str, Any] = {}
+    seg = params.spectral_segment_s
+    for name in names:
+        rect = np.abs(emg[name])
+        metrics[name] = {
+            "mean_force": float(np.mean(force[name])),
+            "emg_rms": float(np.sqrt(np.mean(emg[name] ** 2))),
+            "tremor_power": emg_band_power(rect, fs, params.tremor_band_hz,
+                                           relative_to=params.reference_band_hz, segment_s=seg),
+            "alpha_power": emg_band_power(rect, fs, params.alpha_band_hz,
+                                          relative_to=params.reference_band_hz, segment_s=seg),
+            "beta_power": emg_band_power(rect, fs, params.beta_band_hz,
+                                         relative_to=params.reference_band_hz, segment_s=seg),
+        }
+    noise_floor = params.envelope_noise_factor * noise_envelope_level(fs, params.emg)
+    env_a = np.maximum(env[left] - noise_floor, 0.0)
+    env_b = np.maximum(env[right] - noise_floor, 0.0)
+    cci = co_contraction_index(env_a, env_b)
+    metrics["co_contraction_index"] = cci
+    ang = head_angle_summary(angle, params.angle_threshold_deg)
+    metrics["head_angle_deg"] = ang
+
+    agonist = left if np.mean(env[left]) >= np.mean(env[right]) else right
+    if lfp is None:
+        metrics["lfp_emg_coherence"] = {"theta": float("nan"), "alpha": float("nan")}
+    else:
+        metrics["lfp_emg_coherence"] = _lfp_emg_coherence(
+            lfp, lfp_fs, np.abs(emg[agonist]), params, duration)
+
+    tremor = metrics[agonist]["tremor_power"]
+    metrics["severity_score"] = severity_score(cci, abs(ang["mean"]), tremor, params.severity)
+
+    logger.info(
+        "muscle_readout: force %s=%.2f N %s=%.2f N, CCI=%.2f, mean angle=%.1f deg, severity=%.2f",
+        left, metrics[left]["mean_force"], right, metrics[right]["mean_force"], cci,
+        ang["mean"], metrics["severity_score"],
+    )
+    return MuscleReadout(
+        muscles=(left, right),
+        duration=duration,
+        fs_hz=fs,
+        time=np.arange(n_samples) / fs,
+        drive=drive,
+        unit_spikes=units,
+        force=force,
+        emg=emg,
+        envelope=env,
+        head_angle=angle,
+        metrics=metrics,
+        coherence_muscle=agonist,
+        noise_floor_v=noise_floor,
+        params=params,
+    )

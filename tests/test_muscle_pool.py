@@ -1,0 +1,155 @@
+"""Tests of the motoneuron pool (circuitsim.muscle.pool)."""
+
+import numpy as np
+import pytest
+
+from circuitsim.muscle import (
+    PoolParams,
+    corticospinal_drive,
+    excitation_from_drive,
+    firing_rates,
+    full_recruitment_drive,
+    max_excitation,
+    peak_rates,
+    recruitment_thresholds,
+    simulate_pool,
+)
+
+DT = 1.0 / 2000.0
+
+
+def test_recruitment_thresholds_exponential_30_fold():
+    p = PoolParams()
+    rte = recruitment_thresholds(p)
+    assert rte.shape == (120,)
+    assert np.all(np.diff(rte) > 0)
+    assert rte[-1] / rte[0] == pytest.approx(30.0 ** (119 / 120), rel=1e-12)
+    assert rte[-1] == pytest.approx(30.0)
+    # exponential spread: constant ratio between neighbours
+    ratios = rte[1:] / rte[:-1]
+    assert np.allclose(ratios, ratios[0])
+
+
+def test_peak_rates_and_max_excitation():
+    p = PoolParams()
+    pfr = peak_rates(p)
+    assert pfr[-1] == pytest.approx(25.0)
+    assert 34.0 < pfr[0] < 35.0
+    assert max_excitation(p) == pytest.approx(30.0 + 17.0)
+    assert full_recruitment_drive(p) == pytest.approx(40.0 * 30.0 / 47.0)
+
+
+def test_corticospinal_drive_steady_rate():
+    rng = np.random.default_rng(1)
+    n, rate, T = 200, 15.0, 3.0
+    spikes = [np.sort(rng.uniform(0, T, rng.poisson(rate * T))) for _ in range(n)]
+    d = corticospinal_drive(spikes, n, T, DT, tau_s=0.02)
+    assert d.shape == (int(T / DT),)
+    assert np.mean(d[int(0.2 / DT):]) == pytest.approx(rate, rel=0.05)
+    # flat array input is equivalent
+    d2 = corticospinal_drive(np.concatenate(spikes), n, T, DT, tau_s=0.02)
+    np.testing.assert_allclose(d, d2)
+
+
+def test_corticospinal_drive_single_spike_is_unit_area_exponential():
+    d = corticospinal_drive([np.array([0.1])], 1, 1.0, DT, tau_s=0.01)
+    # area of the drive = number of spikes per neuron
+    assert np.sum(d) * DT == pytest.approx(1.0, rel=1e-3)
+    k = int(0.1 / DT)
+    assert d[k - 1] == 0.0
+    assert d[k + int(0.01 / DT)] / d[k] == pytest.approx(np.exp(-1.0), rel=1e-6)
+
+
+@pytest.mark.parametrize("jitter, ramp_s", [(0.0, 10.0), (0.01, 40.0)])
+def test_recruitment_order_follows_threshold(jitter, ramp_s):
+    p = PoolParams(recruitment_jitter_s=jitter)
+    dt = 1e-3
+    t = np.arange(int(ramp_s / dt)) * dt
+    drive = p.full_drive_hz * t / ramp_s  # slow ramp 0 -> full drive
+    trains = simulate_pool(drive, dt, p, np.random.default_rng(3))
+    first = np.array([tr[0] if tr.size else np.inf for tr in trains])
+    assert np.all(np.isfinite(first)), "every unit must be recruited by the full drive"
+    assert np.all(np.diff(first) > 0), "units must be recruited in order of threshold"
+    # recruitment happens when E(t) crosses RTE_i (plus the recruitment latency)
+    expected = recruitment_thresholds(p) / max_excitation(p) * ramp_s
+    assert np.all(first >= expected - dt)
+    assert np.all(first <= expected + jitter + dt)
+    if jitter > 0:
+        assert np.std(first - expected) > jitter / 10  # the latency is really random
+
+
+@pytest.mark.parametrize("cv", [0.0, 0.2])
+def test_firing_rates_within_min_and_peak(cv):
+    p = PoolParams(isi_cv=cv)
+    pfr = peak_rates(p)
+    T = 4.0
+    rng = np.random.default_rng(5)
+    for level in (5.0, 15.0, 30.0, 60.0):  # includes a drive above full_drive_hz
+        drive = np.full(int(T / DT), level)
+        trains = simulate_pool(drive, DT, p, rng)
+        expected = firing_rates(excitation_from_drive(level, p), p)
+        for i, tr in enumerate(trains):
+            if expected[i] == 0.0:
+                assert tr.size == 0
+                continue
+            # count-based rate over the steady state (skip the first ISI)
+            rate = (tr.size - 1) / (tr[-1] - tr[0])
+            tol = 1e-6 if cv == 0.0 else 0.12
+            assert p.min_rate_hz * (1 - tol) <= rate <= pfr[i] * (1 + tol)
+            assert rate == pytest.approx(expected[i], rel=0.002 if cv == 0.0 else 0.12)
+
+
+def test_regular_isi_without_variability_and_cv_with():
+    p0 = PoolParams(isi_cv=0.0)
+    drive = np.full(int(4.0 / DT), 10.0)
+    tr0 = simulate_pool(drive, DT, p0, np.random.default_rng(0))[0]
+    isi0 = np.diff(tr0)
+    assert np.allclose(isi0, isi0[0], rtol=1e-9)
+    p = PoolParams(isi_cv=0.2)
+    tr = simulate_pool(np.full(int(20.0 / DT), 10.0), DT, p, np.random.default_rng(0))[0]
+    isi = np.diff(tr)
+    assert np.std(isi) / np.mean(isi) == pytest.approx(0.2, abs=0.03)
+
+
+def test_no_drive_no_spikes_and_reproducible():
+    p = PoolParams()
+    trains = simulate_pool(np.zeros(2000), DT, p, np.random.default_rng(0))
+    assert all(tr.size == 0 for tr in trains)
+    drive = np.full(4000, 12.0)
+    a = simulate_pool(drive, DT, p, np.random.default_rng(42))
+    b = simulate_pool(drive, DT, p, np.random.default_rng(42))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert all(np.all((tr >= 0) & (tr < 4000 * DT)) for tr in a)
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"n_units": 0}, "n_units"),
+        ({"n_units": 12.5}, "n_units"),
+        ({"recruitment_range": 0.5}, "recruitment_range"),
+        ({"min_rate_hz": -8.0}, "min_rate_hz"),
+        ({"peak_rate_last_hz": 5.0}, "peak_rate_last_hz"),
+        ({"isi_cv": -0.1}, "isi_cv"),
+        ({"gain_hz_per_unit": 0.0}, "gain_hz_per_unit"),
+        ({"full_drive_hz": float("nan")}, "full_drive_hz"),
+    ],
+)
+def test_pool_params_validation(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        PoolParams(**kwargs)
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="n_neurons"):
+        corticospinal_drive([np.array([0.1])], 0, 1.0, DT)
+    with pytest.raises(ValueError, match="dt"):
+        corticospinal_drive([np.array([0.1])], 1, 1.0, -DT)
+    with pytest.raises(ValueError, match="tau_s"):
+        corticospinal_drive([np.array([0.1])], 1, 1.0, DT, tau_s=0.0)
+    with pytest.raises(ValueError, match="drive"):
+        simulate_pool(np.array([1.0, -1.0]), DT, PoolParams(), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="dt"):
+        simulate_pool(np.ones(10), 0.05, PoolParams(), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="rng"):
+        simulate_pool(np.ones(10), DT, PoolParams(), None)
