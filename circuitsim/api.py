@@ -1,0 +1,134 @@
+"""The Python API: compose a config, simulate it, get a :class:`~circuitsim.io.results.Result`.
+
+>>> from circuitsim import simulate, compose
+>>> result = simulate(compose(["sim.duration=1s"]))      # doctest: +SKIP
+>>> result.metrics["populations"]["gpi"]["rate_hz"]      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from circuitsim import device as devices
+from circuitsim.circuit.builder import build_network
+from circuitsim.circuit.connectivity import connect_all
+from circuitsim.circuit.layout import make_layout
+from circuitsim.io import results as rio
+from circuitsim.io.results import Result
+from circuitsim.metrics import compute_metrics
+from circuitsim.spec import RunSpec, build_spec, register_configs
+
+logger = logging.getLogger(__name__)
+
+
+def compose(overrides: Iterable[str] = (), config_name: str = "config") -> DictConfig:
+    """Compose circuitsim's config with command-line style overrides (no output folder, no logging set-up)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    if GlobalHydra.instance().is_initialized():
+        GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="circuitsim.configs", version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+def _plain_config(cfg: Any) -> dict:
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    return {k: v for k, v in dict(cfg).items() if k != "hydra"}
+
+
+def _versions() -> dict:
+    import brian2
+    import scipy
+
+    from circuitsim import __version__
+
+    return {"circuitsim": __version__, "brian2": brian2.__version__, "numpy": np.__version__,
+            "scipy": scipy.__version__, "python": platform.python_version()}
+
+
+def _initial_state_rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, 0x1A17]))
+
+
+def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = False) -> Result:
+    """Run one simulation.
+
+    Parameters
+    ----------
+    cfg : DictConfig or dict
+        A composed config (see :func:`compose`).
+    out_dir : path, optional
+        Write the result folder here (data, figures, metrics.json last). A folder that already
+        holds a finished run is refused unless ``overwrite``.
+
+    Raises
+    ------
+    circuitsim.errors.ConfigError
+        For invalid config values, before any code is generated.
+    """
+    t_start = time.perf_counter()
+    spec: RunSpec = build_spec(cfg)
+    config = _plain_config(cfg)
+    folder = rio.prepare_folder(out_dir, overwrite=overwrite) if out_dir is not None else None
+
+    layout = make_layout(spec)
+    connections = connect_all(spec, layout, spec.sim.seed)
+    logger.info("circuit: %d neurons in %d populations, %d pathways; device %s, %.3g s at dt = %.3g ms, seed %d",
+                layout.n, len(spec.populations), len(spec.pathways), spec.sim.device, spec.sim.duration,
+                spec.sim.dt * 1e3, spec.sim.seed)
+    with devices.selected_device(spec):
+        built = build_network(spec, layout, connections, _initial_state_rng(spec.sim.seed))
+
+        def read_raw() -> dict:
+            raw = {"i": np.asarray(built.spike_monitor.i[:]).copy(),
+                   "t": np.asarray(built.spike_monitor.t_[:]).copy()}
+            if built.lfp_monitor is not None:
+                raw["I_exc"] = np.asarray(built.lfp_monitor.I_exc_).copy()
+                raw["I_inh"] = np.asarray(built.lfp_monitor.I_inh_).copy()
+            return raw
+
+        raw, times = devices.run(built.net, spec, built.namespace, built.n_synapses, read_raw)
+
+    result = Result(metrics={}, config=config, rate_dt=spec.readout.rate_bin, lfp_dt=spec.readout.lfp_dt)
+    order = np.argsort(raw["i"], kind="stable")
+    i_sorted, t_sorted = raw["i"][order], raw["t"][order]
+    for name, pop in spec.populations.items():
+        start, stop = layout.slices[name]
+        lo, hi = np.searchsorted(i_sorted, [start, stop])
+        t_pop = t_sorted[lo:hi]
+        time_order = np.argsort(t_pop, kind="stable")
+        result.spikes[name] = ((i_sorted[lo:hi] - start)[time_order].astype(np.int32), t_pop[time_order])
+        result.sizes[name] = pop.n
+        result.channels[name] = layout.channel[start:stop].copy()
+    result.regions = spec.regions()
+    result.extra["lfp_currents"] = {name: (raw["I_exc"][rows], raw["I_inh"][rows])
+                                    for name, rows in built.lfp_neurons.items() if "I_exc" in raw and rows.size}
+    result.metrics = compute_metrics(spec, result)
+    result.metrics["run"] = {
+        "seed": spec.sim.seed, "duration_s": spec.sim.duration, "dt_s": spec.sim.dt,
+        "transient_s": spec.sim.transient, "device": spec.sim.device, "threads": spec.sim.threads,
+        "n_neurons": layout.n, "n_synapses": int(sum(built.n_synapses.values())),
+        "synapses_per_pathway": built.n_synapses, "build_s": times.build_s, "sim_s": times.run_s,
+        "wall_s": time.perf_counter() - t_start, "channels": list(spec.channels), "regions": result.regions,
+        "versions": _versions(),
+    }
+    if folder is not None:
+        from circuitsim.plots import write_figures
+
+        rio.write_data(folder, result)
+        write_figures(folder, result, spec.readout.plots)
+        result.metrics["run"]["wall_s"] = time.perf_counter() - t_start
+        rio.finish(folder, result)
+        logger.info("results in %s", folder)
+    return result

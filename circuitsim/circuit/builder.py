@@ -1,0 +1,165 @@
+"""Builder: a validated :class:`~circuitsim.spec.RunSpec` -> an explicit Brian2 ``Network``.
+
+The whole circuit is one ``NeuronGroup`` (see :mod:`circuitsim.circuit.models`) with one
+``Synapses`` object per receptor type holding the synapses of every pathway of that type.
+Few objects mean little generated code (a short build) and little per-step overhead; every
+per-neuron and per-synapse value is data, so it can change without new code.
+
+A new kind of stimulus is a build function registered with :func:`register_stimulus`; the
+builder itself does not change.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+import numpy as np
+from brian2 import (Hz, NeuronGroup, Network, SpikeMonitor, StateMonitor, Synapses, amp, farad,
+                    mV, ms, second, siemens, volt)
+
+from circuitsim.circuit.connectivity import Connections
+from circuitsim.circuit.layout import Layout
+from circuitsim.circuit.models import (ADEX_EQUATIONS, ADEX_REFRACTORY, ADEX_RESET,
+                                       ADEX_THRESHOLD, BACKGROUND_CODE)
+from circuitsim.errors import ConfigError
+from circuitsim.spec import NEURON_PARAMS, RECEPTOR_NAMES, RunSpec
+
+logger = logging.getLogger(__name__)
+
+_SI_UNITS = {"capacitance": farad, "conductance": siemens, "voltage": volt, "current": amp,
+             "time": second}
+
+StimulusBuilder = Callable[["BuildContext", str, Mapping[str, Any]], None]
+STIMULUS_BUILDERS: Dict[str, StimulusBuilder] = {}
+
+
+def register_stimulus(kind: str) -> Callable[[StimulusBuilder], StimulusBuilder]:
+    """Register ``fn(ctx, name, params)`` as the build function of stimulus ``kind``."""
+
+    def decorator(fn: StimulusBuilder) -> StimulusBuilder:
+        STIMULUS_BUILDERS[kind] = fn
+        return fn
+
+    return decorator
+
+
+@dataclass
+class BuildContext:
+    """What a stimulus build function may use and extend."""
+
+    spec: RunSpec
+    layout: Layout
+    group: NeuronGroup
+    objects: List[Any] = field(default_factory=list)       # extra Brian2 objects to add to the network
+    namespace: Dict[str, Any] = field(default_factory=dict)  # extra names for generated code
+
+
+@dataclass
+class BuiltNetwork:
+    net: Network
+    group: NeuronGroup
+    synapses: Dict[str, Synapses]
+    spike_monitor: SpikeMonitor
+    lfp_monitor: Optional[StateMonitor]
+    lfp_neurons: Dict[str, np.ndarray]     # population -> rows of lfp_monitor
+    namespace: Dict[str, Any]
+    n_synapses: Dict[str, int]             # pathway -> synapse count
+
+
+def namespace_for(spec: RunSpec) -> Dict[str, Any]:
+    """Constants referenced by the generated code (receptor kinetics)."""
+    ns: Dict[str, Any] = {}
+    for name, rec in spec.receptors.items():
+        ns[f"tau_{name}"] = rec.tau * second
+        ns[f"E_{name}"] = rec.E * volt
+    return ns
+
+
+def lfp_rows(spec: RunSpec, layout: Layout) -> Dict[str, np.ndarray]:
+    """The neurons of each population whose synaptic currents are recorded (evenly spread)."""
+    out = {}
+    for name in spec.populations:
+        idx = layout.indices(name)
+        n = min(spec.readout.lfp_neurons, idx.size)
+        out[name] = idx[np.linspace(0, idx.size - 1, n).astype(int)] if n else idx[:0]
+    return out
+
+
+def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Connections],
+                  rng: np.random.Generator) -> BuiltNetwork:
+    """Create every Brian2 object of the circuit. Call after the device has been chosen."""
+    n = layout.n
+    group = NeuronGroup(n, ADEX_EQUATIONS, threshold=ADEX_THRESHOLD, reset=ADEX_RESET,
+                        refractory=ADEX_REFRACTORY, method="euler", name="neurons")
+    values: Dict[str, np.ndarray] = {key: np.empty(n) for key in NEURON_PARAMS}
+    bg = {f"w_bg_{r}": np.zeros(n) for r in RECEPTOR_NAMES}
+    nu_bg = np.zeros(n)
+    v0 = np.empty(n)
+    for pop in spec.populations.values():
+        start, stop = layout.slices[pop.name]
+        for key in NEURON_PARAMS:
+            values[key][start:stop] = pop.params[key]
+        nu_bg[start:stop] = pop.bg_rate
+        bg[f"w_bg_{pop.bg_receptor}"][start:stop] = pop.bg_weight
+        # initial membrane potentials spread between rest and threshold, so the circuit starts asynchronous
+        v0[start:stop] = rng.uniform(pop.params["EL"], pop.params["VT"], stop - start)
+    for key, dim in NEURON_PARAMS.items():
+        setattr(group, key, values[key] * _SI_UNITS[dim])
+    for key, arr in bg.items():
+        setattr(group, key, arr * siemens)
+    group.nu_bg = nu_bg * Hz
+    group.v = v0 * volt
+    group.pop = layout.pop_index
+    group.channel = layout.channel
+    group.run_regularly(BACKGROUND_CODE, when="before_groups", name="background")
+
+    synapses: Dict[str, Synapses] = {}
+    n_syn: Dict[str, int] = {}
+    for receptor in RECEPTOR_NAMES:
+        names = [p for p, pw in spec.pathways.items() if pw.receptor == receptor and connections[p].n]
+        if not names:
+            continue
+        syn = Synapses(group, group, "weight : siemens", on_pre=f"g_{receptor}_post += weight",
+                       name=f"syn_{receptor}")
+        i = np.concatenate([connections[p].i for p in names])
+        j = np.concatenate([connections[p].j for p in names])
+        syn.connect(i=i, j=j)
+        syn.weight = np.concatenate([np.full(connections[p].n, spec.pathways[p].weight) for p in names]) * siemens
+        syn.delay = np.concatenate([np.full(connections[p].n, spec.pathways[p].delay) for p in names]) * second
+        synapses[receptor] = syn
+        for p in names:
+            n_syn[p] = connections[p].n
+    for p in spec.pathways:
+        n_syn.setdefault(p, 0)
+
+    spike_monitor = SpikeMonitor(group, name="spikes")
+    rows = lfp_rows(spec, layout)
+    record = np.concatenate(list(rows.values())) if rows else np.empty(0, int)
+    lfp_monitor = None
+    if record.size:
+        lfp_monitor = StateMonitor(group, ["I_exc", "I_inh"], record=record, dt=spec.readout.lfp_dt * second,
+                                   name="currents")
+    # rows of each population within the monitor
+    offset, lfp_index = 0, {}
+    for name, idx in rows.items():
+        lfp_index[name] = np.arange(offset, offset + idx.size)
+        offset += idx.size
+
+    ctx = BuildContext(spec=spec, layout=layout, group=group)
+    for name, stim in (spec.stimuli or {}).items():
+        kind = (stim or {}).get("kind")
+        if kind not in STIMULUS_BUILDERS:
+            raise ConfigError(f"stim.{name}.kind", f"unknown stimulus kind {kind!r}; known: {', '.join(sorted(STIMULUS_BUILDERS))}")
+        STIMULUS_BUILDERS[kind](ctx, name, stim)
+
+    objects = [group, *synapses.values(), spike_monitor, *ctx.objects]
+    if lfp_monitor is not None:
+        objects.append(lfp_monitor)
+    net = Network(*objects, name="circuit")
+    namespace = namespace_for(spec)
+    namespace.update(ctx.namespace)
+    logger.info("built circuit: %d neurons, %d synapses in %d pathways", n, sum(n_syn.values()), len(spec.pathways))
+    return BuiltNetwork(net=net, group=group, synapses=synapses, spike_monitor=spike_monitor,
+                        lfp_monitor=lfp_monitor, lfp_neurons=lfp_index, namespace=namespace, n_synapses=n_syn)

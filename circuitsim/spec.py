@@ -1,0 +1,432 @@
+"""Config schemas and the validated run specification.
+
+Two layers live here:
+
+* ``*Conf`` dataclasses are the structured-config schemas registered in Hydra's ConfigStore.
+  They give every optional field its default and make a misspelt key fail when the config is
+  composed. Physical values are strings with units (``"10*ms"``).
+* :class:`RunSpec` and its parts are the validated, unit-checked specification that the
+  builder consumes. :func:`build_spec` is the only way to make one; it raises
+  :class:`~circuitsim.errors.ConfigError` naming the config path and the allowed values, before
+  any Brian2 code is generated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from circuitsim.errors import ConfigError
+from circuitsim.units import to_si
+
+# ----------------------------------------------------------------------------- schemas
+
+RECEPTOR_NAMES = ("ampa", "nmda", "gaba")
+TOPOLOGIES = ("focal", "diffuse")
+DEVICES = ("runtime", "cpp_standalone")
+CODEGEN_TARGETS = ("numpy", "cython")
+
+# name -> physical dimension of every neuron parameter of the AdEx template
+NEURON_PARAMS = {
+    "C": "capacitance", "gL": "conductance", "EL": "voltage", "VT": "voltage",
+    "DeltaT": "voltage", "V_reset": "voltage", "V_peak": "voltage", "a": "conductance",
+    "b": "current", "tau_w": "time", "t_ref": "time", "I_bias": "current",
+}
+
+
+@dataclass
+class ReceptorConf:
+    tau: str = "5*ms"
+    E: str = "0*mV"
+    sign: str = "excitatory"
+
+
+@dataclass
+class BackgroundConf:
+    rate: str = "0*Hz"
+    weight: str = "0*nS"
+    receptor: str = "ampa"
+
+
+@dataclass
+class TargetRateConf:
+    low: str = "0*Hz"
+    high: str = "1000*Hz"
+    source: str = ""
+
+
+@dataclass
+class PopulationConf:
+    region: str = "???"
+    n: int = 1
+    channelled: bool = False
+    description: str = ""
+    model: str = "adex"
+    params: Dict[str, str] = field(default_factory=dict)
+    background: BackgroundConf = field(default_factory=BackgroundConf)
+    target_rate: TargetRateConf = field(default_factory=TargetRateConf)
+
+
+@dataclass
+class PathwayConf:
+    source: str = "???"
+    target: str = "???"
+    receptor: str = "???"
+    p: float = 0.1
+    weight: str = "???"
+    delay: str = "1*ms"
+    topology: str = "diffuse"
+    rule: str = "random"
+    weight_scale: float = 1.0
+    p_scale: float = 1.0
+    enabled: bool = True
+    ref: str = ""
+
+
+@dataclass
+class ModulatorConf:
+    level: float = 1.0
+    weight_gain: Dict[str, float] = field(default_factory=dict)
+    background_gain: Dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class CircuitConf:
+    scale: float = 1.0
+    channels: List[str] = field(default_factory=lambda: ["left", "right"])
+    receptors: Dict[str, ReceptorConf] = field(default_factory=dict)
+    modulators: Dict[str, ModulatorConf] = field(default_factory=dict)
+    populations: Dict[str, PopulationConf] = field(default_factory=dict)
+    pathways: Dict[str, PathwayConf] = field(default_factory=dict)
+
+
+@dataclass
+class SimConf:
+    duration: str = "2*second"
+    dt: str = "0.1*ms"
+    seed: int = 0
+    device: str = "cpp_standalone"
+    codegen_target: str = "cython"
+    threads: int = 1
+    build_dir: Optional[str] = None
+    transient: str = "200*ms"
+    progress: bool = True
+
+
+@dataclass
+class ReadoutConf:
+    rate_bin: str = "1*ms"
+    lfp_neurons: int = 20
+    lfp_dt: str = "1*ms"
+    plots: List[str] = field(default_factory=lambda: ["raster", "rates"])
+    save_spikes: bool = True
+
+
+def register_configs() -> None:
+    """Register the schemas with Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(group="circuit", name="schema", node=CircuitConf, package="circuit")
+    cs.store(group="sim", name="schema", node=SimConf, package="sim")
+    cs.store(group="readout", name="schema", node=ReadoutConf, package="readout")
+
+
+# ------------------------------------------------------------------- validated spec
+
+
+@dataclass(frozen=True)
+class Receptor:
+    name: str
+    tau: float   # s
+    E: float     # V
+    sign: str
+
+
+@dataclass(frozen=True)
+class Population:
+    name: str
+    region: str
+    n_per_channel: int        # neurons per channel (or total for unchannelled)
+    channelled: bool
+    n_channels: int
+    params: Mapping[str, float]   # SI values, keys of NEURON_PARAMS
+    bg_rate: float            # Hz, after modulators
+    bg_weight: float          # S
+    bg_receptor: str
+    target_low: float         # Hz
+    target_high: float        # Hz
+    target_source: str
+    description: str = ""
+
+    @property
+    def n(self) -> int:
+        """Total number of neurons."""
+        return self.n_per_channel * (self.n_channels if self.channelled else 1)
+
+
+@dataclass(frozen=True)
+class Pathway:
+    name: str
+    source: str
+    target: str
+    receptor: str
+    p: float                 # effective probability (p * p_scale)
+    weight: float            # S, effective (after weight_scale and modulators)
+    delay: float             # s
+    topology: str
+    ref: str = ""
+
+
+@dataclass(frozen=True)
+class SimSpec:
+    duration: float   # s
+    dt: float         # s
+    seed: int
+    device: str
+    codegen_target: str
+    threads: int
+    build_dir: Optional[str]
+    transient: float  # s
+    progress: bool
+
+
+@dataclass(frozen=True)
+class ReadoutSpec:
+    rate_bin: float
+    lfp_neurons: int
+    lfp_dt: float
+    plots: Tuple[str, ...]
+    save_spikes: bool
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a run needs, validated and in SI units."""
+
+    channels: Tuple[str, ...]
+    scale: float
+    receptors: Mapping[str, Receptor]
+    populations: Mapping[str, Population]   # in config order
+    pathways: Mapping[str, Pathway]         # enabled pathways only
+    sim: SimSpec
+    readout: ReadoutSpec
+    stimuli: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(p.n for p in self.populations.values())
+
+    def regions(self) -> Dict[str, List[str]]:
+        """Region name -> its population names, in config order."""
+        out: Dict[str, List[str]] = {}
+        for pop in self.populations.values():
+            out.setdefault(pop.region, []).append(pop.name)
+        return out
+
+
+# ----------------------------------------------------------------------- validation
+
+PLOTS = ("raster", "rates")
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def _require(cond: bool, path: str, message: str) -> None:
+    if not cond:
+        raise ConfigError(path, message)
+
+
+def _check_choice(value: Any, allowed: Tuple[str, ...], path: str) -> str:
+    _require(value in allowed, path, f"{value!r} is not allowed; choose one of {', '.join(allowed)}")
+    return value
+
+
+def _nonneg(value: float, path: str, what: str = "value") -> float:
+    _require(value >= 0, path, f"a {what} cannot be negative (got {value})")
+    return value
+
+
+def _modulator_factors(modulators: Mapping[str, Any], populations: Mapping[str, Any],
+                       pathways: Mapping[str, Any]) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """Multiplicative factors on pathway weights and background rates from all modulators."""
+    w_factor = {name: 1.0 for name in pathways}
+    bg_factor = {name: 1.0 for name in populations}
+    for mname, mod in modulators.items():
+        base = f"circuit.modulators.{mname}"
+        level = float(mod.get("level", 1.0))
+        _nonneg(level, f"{base}.level", "modulator level")
+        for key, gains, known, kind in (
+            ("weight_gain", w_factor, pathways, "pathway"),
+            ("background_gain", bg_factor, populations, "population"),
+        ):
+            for target, gain in (mod.get(key) or {}).items():
+                names = list(known) if target == "*" else [target]
+                if target != "*" and target not in known:
+                    raise ConfigError(f"{base}.{key}.{target}",
+                                      f"unknown {kind} {target!r}; known: {', '.join(known)} or '*'")
+                for name in names:
+                    gains[name] *= max(0.0, 1.0 + float(gain) * (level - 1.0))
+    return w_factor, bg_factor
+
+
+def build_spec(cfg: Any) -> RunSpec:
+    """Validate a composed config and turn it into a :class:`RunSpec`.
+
+    Parameters
+    ----------
+    cfg : DictConfig or dict
+        The composed config with at least ``circuit`` and ``sim`` nodes.
+
+    Raises
+    ------
+    ConfigError
+        For the first invalid value found, naming its config path and what is allowed.
+    """
+    cfg = _plain(cfg)
+    for key in ("circuit", "sim"):
+        _require(key in cfg, key, "missing config node; compose the config with circuitsim.compose()")
+    circuit = cfg["circuit"]
+    channels = tuple(circuit.get("channels") or ())
+    _require(len(channels) >= 2, "circuit.channels", "at least two motor channels are needed (e.g. [left, right])")
+    _require(len(set(channels)) == len(channels), "circuit.channels", "channel names must be unique")
+    scale = float(circuit.get("scale", 1.0))
+    _require(scale > 0, "circuit.scale", f"must be positive (got {scale})")
+
+    receptors: Dict[str, Receptor] = {}
+    for name, rc in (circuit.get("receptors") or {}).items():
+        path = f"circuit.receptors.{name}"
+        _check_choice(name, RECEPTOR_NAMES, path)
+        tau = to_si(rc["tau"], "time", f"{path}.tau")
+        _require(tau > 0, f"{path}.tau", "must be positive")
+        sign = _check_choice(rc.get("sign"), ("excitatory", "inhibitory"), f"{path}.sign")
+        receptors[name] = Receptor(name, tau, to_si(rc["E"], "voltage", f"{path}.E"), sign)
+    for name in RECEPTOR_NAMES:
+        _require(name in receptors, f"circuit.receptors.{name}", "missing; every receptor type needs tau, E and sign")
+
+    pops_cfg = circuit.get("populations") or {}
+    paths_cfg = circuit.get("pathways") or {}
+    _require(len(pops_cfg) > 0, "circuit.populations", "no populations defined")
+    w_factor, bg_factor = _modulator_factors(circuit.get("modulators") or {}, pops_cfg, paths_cfg)
+
+    populations: Dict[str, Population] = {}
+    for name, pc in pops_cfg.items():
+        path = f"circuit.populations.{name}"
+        _require(name.isidentifier(), path, "population names must be identifiers (letters, digits, _)")
+        n = pc.get("n")
+        _require(isinstance(n, int) and not isinstance(n, bool) and n > 0, f"{path}.n",
+                 f"must be a positive integer (got {n!r})")
+        _check_choice(pc.get("model", "adex"), ("adex",), f"{path}.model")
+        params = {}
+        given = pc.get("params") or {}
+        for key in given:
+            _require(key in NEURON_PARAMS, f"{path}.params.{key}",
+                     f"unknown neuron parameter; allowed: {', '.join(NEURON_PARAMS)}")
+        for key, dim in NEURON_PARAMS.items():
+            _require(key in given, f"{path}.params.{key}", f"missing ({dim} with unit)")
+            params[key] = to_si(given[key], dim, f"{path}.params.{key}")
+        for key in ("C", "gL", "DeltaT", "tau_w"):
+            _require(params[key] > 0, f"{path}.params.{key}", "must be positive")
+        for key in ("t_ref", "a", "b"):
+            _nonneg(params[key], f"{path}.params.{key}")
+        _require(params["V_peak"] > params["VT"], f"{path}.params.V_peak", "must be above VT")
+        bg = pc.get("background") or {}
+        bg_rate = _nonneg(to_si(bg.get("rate", "0*Hz"), "rate", f"{path}.background.rate"),
+                          f"{path}.background.rate", "rate")
+        bg_weight = _nonneg(to_si(bg.get("weight", "0*nS"), "conductance", f"{path}.background.weight"),
+                            f"{path}.background.weight", "weight")
+        bg_receptor = _check_choice(bg.get("receptor", "ampa"), RECEPTOR_NAMES, f"{path}.background.receptor")
+        tr = pc.get("target_rate") or {}
+        low = _nonneg(to_si(tr.get("low", "0*Hz"), "rate", f"{path}.target_rate.low"), f"{path}.target_rate.low", "rate")
+        high = to_si(tr.get("high", "1000*Hz"), "rate", f"{path}.target_rate.high")
+        _require(high >= low, f"{path}.target_rate.high", "must not be below target_rate.low")
+        populations[name] = Population(
+            name=name, region=str(pc.get("region")), n_per_channel=max(1, int(round(n * scale))),
+            channelled=bool(pc.get("channelled", False)), n_channels=len(channels), params=params,
+            bg_rate=bg_rate * bg_factor[name], bg_weight=bg_weight, bg_receptor=bg_receptor,
+            target_low=low, target_high=high, target_source=str(tr.get("source", "")),
+            description=str(pc.get("description", "")),
+        )
+
+    sim = _build_sim(cfg["sim"])
+
+    pathways: Dict[str, Pathway] = {}
+    for name, pc in paths_cfg.items():
+        path = f"circuit.pathways.{name}"
+        src, tgt = pc.get("source"), pc.get("target")
+        for role, pop in (("source", src), ("target", tgt)):
+            _require(pop in populations, f"{path}.{role}",
+                     f"unknown population {pop!r}; known: {', '.join(populations)}")
+        _require(name == f"{src}_{tgt}", path, f"a pathway is named <source>_<target>; rename it to '{src}_{tgt}'")
+        receptor = _check_choice(pc.get("receptor"), RECEPTOR_NAMES, f"{path}.receptor")
+        topology = _check_choice(pc.get("topology", "diffuse"), TOPOLOGIES, f"{path}.topology")
+        _check_choice(pc.get("rule", "random"), ("random",), f"{path}.rule")
+        if topology == "focal":
+            _require(populations[src].channelled and populations[tgt].channelled, f"{path}.topology",
+                     "'focal' needs channelled source and target populations; use 'diffuse'")
+        p = float(pc.get("p", 0.0))
+        _require(0.0 <= p <= 1.0, f"{path}.p", f"a probability must lie in [0, 1] (got {p})")
+        p_scale = float(pc.get("p_scale", 1.0))
+        _require(p_scale >= 0, f"{path}.p_scale", f"cannot be negative (got {p_scale})")
+        _require(p * p_scale <= 1.0, f"{path}.p_scale", f"p * p_scale = {p * p_scale:g} exceeds 1")
+        weight_scale = float(pc.get("weight_scale", 1.0))
+        _require(weight_scale >= 0, f"{path}.weight_scale",
+                 f"cannot be negative (got {weight_scale}); the sign comes from the receptor")
+        weight = _nonneg(to_si(pc.get("weight"), "conductance", f"{path}.weight"), f"{path}.weight", "weight")
+        delay = to_si(pc.get("delay", "1*ms"), "time", f"{path}.delay")
+        _require(delay >= sim.dt * (1 - 1e-9), f"{path}.delay",
+                 f"must be at least one time step (sim.dt = {sim.dt * 1e3:g} ms)")
+        if not pc.get("enabled", True):
+            continue
+        pathways[name] = Pathway(name=name, source=src, target=tgt, receptor=receptor, p=p * p_scale,
+                                 weight=weight * weight_scale * w_factor[name], delay=delay,
+                                 topology=topology, ref=str(pc.get("ref", "")))
+
+    readout = _build_readout(cfg.get("readout") or {})
+    _require(readout.rate_bin >= sim.dt * (1 - 1e-9), "readout.rate_bin", "must be at least sim.dt")
+    _require(readout.lfp_dt >= sim.dt * (1 - 1e-9), "readout.lfp_dt", "must be at least sim.dt")
+    stimuli = cfg.get("stim") or {}
+    return RunSpec(channels=channels, scale=scale, receptors=receptors, populations=populations,
+                   pathways=pathways, sim=sim, readout=readout, stimuli=stimuli)
+
+
+def _build_sim(sc: Mapping[str, Any]) -> SimSpec:
+    dt = to_si(sc.get("dt", "0.1*ms"), "time", "sim.dt")
+    _require(dt > 0, "sim.dt", "must be positive")
+    _require(dt <= 0.5e-3, "sim.dt", f"{dt * 1e3:g} ms is too coarse for these neuron models; use at most 0.5*ms")
+    duration = to_si(sc.get("duration", "2*second"), "time", "sim.duration")
+    _require(duration > 0, "sim.duration", "must be positive")
+    steps = duration / dt
+    _require(abs(steps - round(steps)) < 1e-6, "sim.duration",
+             f"must be a whole number of time steps (sim.dt = {dt * 1e3:g} ms)")
+    transient = to_si(sc.get("transient", "0*ms"), "time", "sim.transient")
+    _require(0 <= transient < duration, "sim.transient", "must be non-negative and shorter than sim.duration")
+    seed = sc.get("seed", 0)
+    _require(isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**31, "sim.seed",
+             f"must be an integer in [0, 2**31) (got {seed!r})")
+    device = _check_choice(sc.get("device", "cpp_standalone"), DEVICES, "sim.device")
+    target = _check_choice(sc.get("codegen_target", "cython"), CODEGEN_TARGETS, "sim.codegen_target")
+    threads = sc.get("threads", 1)
+    _require(isinstance(threads, int) and threads >= 1, "sim.threads", f"must be a positive integer (got {threads!r})")
+    return SimSpec(duration=duration, dt=dt, seed=seed, device=device, codegen_target=target,
+                   threads=threads, build_dir=sc.get("build_dir"), transient=transient,
+                   progress=bool(sc.get("progress", True)))
+
+
+def _build_readout(rc: Mapping[str, Any]) -> ReadoutSpec:
+    plots = tuple(rc.get("plots", PLOTS))
+    for i, name in enumerate(plots):
+        _check_choice(name, PLOTS, f"readout.plots[{i}]")
+    n_lfp = rc.get("lfp_neurons", 20)
+    _require(isinstance(n_lfp, int) and n_lfp >= 0, "readout.lfp_neurons", "must be a non-negative integer")
+    return ReadoutSpec(
+        rate_bin=to_si(rc.get("rate_bin", "1*ms"), "time", "readout.rate_bin"),
+        lfp_neurons=n_lfp, lfp_dt=to_si(rc.get("lfp_dt", "1*ms"), "time", "readout.lfp_dt"),
+        plots=plots, save_spikes=bool(rc.get("save_spikes", True)),
+    )

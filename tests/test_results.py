@@ -1,0 +1,69 @@
+"""Result folders: atomic completion marker, clear errors for incomplete or corrupt folders,
+finished results are never overwritten."""
+
+import json
+
+import numpy as np
+import pytest
+
+from circuitsim import compose, load_result, simulate
+from circuitsim.errors import ResultError, ResultExistsError
+from circuitsim.io import results as rio
+
+
+def _fake_result():
+    return rio.Result(metrics={"populations": {"a": {"rate_hz": 1.0, "cv_isi": float("nan")}},
+                               "run": {"seed": 1, "duration_s": 1.0}},
+                      config={"sim": {"seed": 1}},
+                      spikes={"a": (np.array([0, 1], np.int32), np.array([0.1, 0.2]))},
+                      sizes={"a": 2}, rates={"a": np.ones(10)}, rate_dt=0.1,
+                      channels={"a": np.array([-1, -1])})
+
+
+def test_roundtrip(tmp_path):
+    res = _fake_result()
+    folder = rio.prepare_folder(tmp_path / "r")
+    rio.write_data(folder, res)
+    assert not rio.is_complete(folder)
+    rio.finish(folder, res)
+    back = load_result(folder)
+    assert back.metrics["populations"]["a"]["cv_isi"] is None  # NaN is written as null
+    assert np.array_equal(back.spikes["a"][1], res.spikes["a"][1])
+    assert back.sizes == {"a": 2}
+    assert back.rate_dt == pytest.approx(0.1)
+
+
+def test_incomplete_folder_is_not_a_result(tmp_path):
+    folder = rio.prepare_folder(tmp_path / "killed")
+    rio.write_data(folder, _fake_result())   # killed before metrics.json
+    with pytest.raises(ResultError, match="incomplete run"):
+        load_result(folder)
+
+
+def test_missing_and_corrupt_folders(tmp_path):
+    with pytest.raises(ResultError, match="no such result folder"):
+        load_result(tmp_path / "nothing")
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    (folder / "metrics.json").write_text("{not json")
+    with pytest.raises(ResultError, match="corrupt JSON"):
+        load_result(folder)
+    (folder / "metrics.json").write_text(json.dumps({"run": {"duration_s": 1}}))
+    (folder / "spikes.npz").write_bytes(b"garbage")
+    with pytest.raises(ResultError, match="corrupt data file"):
+        load_result(folder)
+
+
+def test_finished_results_are_not_overwritten(tmp_path, monkeypatch):
+    import circuitsim.api as api
+
+    folder = tmp_path / "done"
+    res = _fake_result()
+    rio.prepare_folder(folder)
+    rio.write_data(folder, res)
+    rio.finish(folder, res)
+    before = (folder / "metrics.json").read_bytes()
+    monkeypatch.setattr(api, "build_network", lambda *a, **k: pytest.fail("must not build"))
+    with pytest.raises(ResultExistsError, match="already holds a finished run"):
+        simulate(compose(), out_dir=folder)
+    assert (folder / "metrics.json").read_bytes() == before
