@@ -23,6 +23,7 @@ from circuitsim.circuit.layout import make_layout
 from circuitsim.io import results as rio
 from circuitsim.io.results import Result
 from circuitsim.metrics import compute_metrics
+from circuitsim.readouts import add_muscle_readout
 from circuitsim.spec import RunSpec, build_spec, register_configs
 
 logger = logging.getLogger(__name__)
@@ -115,13 +116,15 @@ def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = F
     result.extra["lfp_currents"] = {name: (raw["I_exc"][rows], raw["I_inh"][rows])
                                     for name, rows in built.lfp_neurons.items() if "I_exc" in raw and rows.size}
     result.metrics = compute_metrics(spec, result)
+    add_muscle_readout(spec, result)
     result.metrics["run"] = {
         "seed": spec.sim.seed, "duration_s": spec.sim.duration, "dt_s": spec.sim.dt,
         "transient_s": spec.sim.transient, "device": spec.sim.device, "threads": spec.sim.threads,
         "n_neurons": layout.n, "n_synapses": int(sum(built.n_synapses.values())),
         "synapses_per_pathway": built.n_synapses, "build_s": times.build_s, "sim_s": times.run_s,
         "wall_s": time.perf_counter() - t_start, "channels": list(spec.channels), "regions": result.regions,
-        "versions": _versions(),
+        "versions": _versions(), "condition": config.get("condition_name"),
+        "task": spec.task["channel_name"] if spec.task else None,
     }
     if folder is not None:
         from circuitsim.plots import write_figures

@@ -1,25 +1,50 @@
 """Metrics of one run, computed from its raw data after the start-up transient.
 
 The keys written here are the ones tools and users rely on (see the README's metrics
-reference); add keys freely, rename none.
+reference); add keys freely, rename none. Definitions:
+
+* ``populations.<pop>``: ``rate_hz`` (mean per neuron), ``cv_isi`` (mean ISI CV),
+  ``burst_fraction`` (fraction of spikes in Poisson-surprise bursts, Legendy & Salcman 1985),
+  ``pause_fraction`` (fraction of time in pauses: ISIs > max(5 x mean ISI, 100 ms)),
+  ``synchrony`` (Golomb's chi on 5 ms bins, 0 = asynchronous, 1 = identical trains).
+* ``lfp.<region>.band_power.<band>``: relative power of the region's LFP proxy (Mazzoni et al.
+  2015: sum|I_exc| delayed 6 ms - 1.65 sum|I_inh| over recorded neurons) in each band, divided
+  by its 1-100 Hz power (Welch, ``readout.spectrum_segment``).
+* ``coherence.<a>__<b>.<band>``: mean magnitude-squared coherence of two regions' LFP proxies.
+* ``channels.selectivity``: during the task's command, the thalamic rate increase of the
+  commanded channel (a) against the other channel (b): max(0, (a - b)/(a + b)) with negative
+  increases counted as 0; 1 = only the commanded channel active, 0 = both equally. ``null``
+  without a command (task ``rest``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict
+import logging
+from typing import Any, Dict, Optional
 
 import numpy as np
 
+from circuitsim.analysis import channels as chan
+from circuitsim.analysis import lfp as lfp_mod
+from circuitsim.analysis import spectra as sp
 from circuitsim.analysis import spiketrains as st
 from circuitsim.io.results import Result
 from circuitsim.spec import RunSpec
 
+logger = logging.getLogger(__name__)
 
-def population_trains(result: Result, pop: str, t_start: float) -> list:
-    """Spike trains of every neuron of ``pop`` from ``t_start`` on."""
+#: Region pairs whose coherence is reported (GPi-cortex, GPi-DCN, STN-GPe, and the thalamus link)
+COHERENCE_PAIRS = (("gpi", "ctx"), ("gpi", "dcn"), ("stn", "gpe"), ("gpi", "thal"))
+SELECTIVITY_POPULATION = "thal"
+
+
+def population_trains(result: Result, pop: str, t_start: float, t_stop: float = np.inf,
+                      neurons: Optional[np.ndarray] = None) -> list:
+    """Spike trains of ``pop`` in [t_start, t_stop), optionally of some neurons only (local indices)."""
     i, t = result.spikes[pop]
-    keep = t >= t_start
-    return st.trains_from_indices(i[keep], t[keep], result.sizes[pop])
+    keep = (t >= t_start) & (t < t_stop)
+    trains = st.trains_from_indices(i[keep], t[keep], result.sizes[pop])
+    return trains if neurons is None else [trains[k] for k in neurons]
 
 
 def population_rates(result: Result, duration: float) -> Dict[str, np.ndarray]:
@@ -33,17 +58,89 @@ def population_rates(result: Result, duration: float) -> Dict[str, np.ndarray]:
     return out
 
 
+def region_lfps(spec: RunSpec, result: Result) -> Dict[str, np.ndarray]:
+    """LFP proxy of every region from the recorded synaptic currents of its populations."""
+    currents = result.extra.get("lfp_currents", {})
+    fs = 1.0 / spec.readout.lfp_dt
+    out = {}
+    for region, pops in spec.regions().items():
+        exc = [currents[p][0] for p in pops if p in currents]
+        inh = [currents[p][1] for p in pops if p in currents]
+        if exc:
+            out[region] = lfp_mod.lfp_proxy(np.vstack(exc).T, np.vstack(inh).T, fs)
+    return out
+
+
+def _spike_measures(trains: list, t0: float, analysed: float) -> Dict[str, float]:
+    return {
+        "rate_hz": st.mean_rate_hz(trains, analysed, t_start=t0),
+        "cv_isi": st.cv_isi(trains),
+        "burst_fraction": st.burst_fraction(trains),
+        "pause_fraction": st.pause_fraction(trains, analysed, t_start=t0),
+        "synchrony": st.synchrony_chi(trains, analysed, t_start=t0) if len(trains) > 1 else float("nan"),
+    }
+
+
+def _channel_rates(spec: RunSpec, result: Result, t0: float, t1: float) -> Dict[str, Dict[str, float]]:
+    out: Dict[str, Dict[str, float]] = {}
+    for name, pop in spec.populations.items():
+        if not pop.channelled:
+            continue
+        out[name] = {}
+        for c, cname in enumerate(spec.channels):
+            neurons = np.flatnonzero(result.channels[name] == c)
+            trains = population_trains(result, name, t0, t1, neurons)
+            out[name][cname] = st.mean_rate_hz(trains, t1 - t0, t_start=t0)
+    return out
+
+
+def channel_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
+    """Per-channel rates at baseline and during the command, and the selectivity index."""
+    task = spec.task
+    if task is None:
+        return {"selectivity": None, "commanded": None,
+                "rates_hz": _channel_rates(spec, result, spec.sim.transient, spec.sim.duration)}
+    base0 = spec.sim.transient
+    base1 = task["start"]
+    if base1 - base0 < 0.2:
+        logger.warning("less than 200 ms of baseline before the command; selectivity is noisy")
+    baseline = _channel_rates(spec, result, base0, max(base1, base0 + 1e-3))
+    during = _channel_rates(spec, result, task["start"], task["stop"])
+    pop = SELECTIVITY_POPULATION
+    cmd = task["channel_name"]
+    others = [c for c in spec.channels if c != cmd]
+    rise = {c: max(0.0, during[pop][c] - baseline[pop][c]) for c in spec.channels}
+    selectivity = chan.selectivity(rise[cmd], max(rise[c] for c in others))
+    return {"selectivity": selectivity, "commanded": cmd, "population": pop,
+            "baseline_rates_hz": baseline, "command_rates_hz": during}
+
+
 def compute_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
     t0 = spec.sim.transient
     analysed = spec.sim.duration - t0
     result.rates = population_rates(result, spec.sim.duration)
     pops: Dict[str, Any] = {}
     for name, pop in spec.populations.items():
-        trains = population_trains(result, name, t0)
-        pops[name] = {
-            "rate_hz": st.mean_rate_hz(trains, analysed, t_start=t0),
-            "cv_isi": st.cv_isi(trains),
-            "n_neurons": pop.n,
-            "target_rate_hz": [pop.target_low, pop.target_high],
-        }
-    return {"populations": pops}
+        pops[name] = _spike_measures(population_trains(result, name, t0), t0, analysed)
+        pops[name].update({"n_neurons": pop.n, "target_rate_hz": [pop.target_low, pop.target_high]})
+
+    metrics: Dict[str, Any] = {"populations": pops}
+    result.lfp = region_lfps(spec, result)
+    fs = 1.0 / spec.readout.lfp_dt
+    skip = int(round(t0 * fs))
+    seg = min(spec.readout.spectrum_segment, analysed / 2)
+    lfp_metrics, spectra = {}, {}
+    for region, x in result.lfp.items():
+        f, psd = sp.welch_psd(x[skip:], fs, segment_s=seg)
+        spectra[region] = (f, psd)
+        lfp_metrics[region] = {"band_power": sp.band_powers(f, psd),
+                               "peak_hz": sp.peak_frequency(f, psd, 2.0, 80.0)}
+    result.extra["spectra"] = spectra
+    metrics["lfp"] = lfp_metrics
+    coherence = {}
+    for a, b in COHERENCE_PAIRS:
+        if a in result.lfp and b in result.lfp:
+            coherence[f"{a}__{b}"] = sp.coherence_bands(result.lfp[a][skip:], result.lfp[b][skip:], fs, segment_s=seg)
+    metrics["coherence"] = coherence
+    metrics["channels"] = channel_metrics(spec, result)
+    return metrics

@@ -116,12 +116,40 @@ class SimConf:
 
 
 @dataclass
+class CommandConf:
+    kind: str = "cortical_command"
+    population: str = "ctx_e"
+    channel: str = "???"
+    start: str = "???"
+    stop: str = "???"
+    rate: str = "???"
+    weight: str = "0.5*nS"
+
+
+@dataclass
+class TaskConf:
+    name: str = "rest"
+    description: str = ""
+    command: Optional[CommandConf] = None
+
+
+@dataclass
+class MuscleConf:
+    enabled: bool = True
+    corticospinal_fraction: float = 0.3
+    muscles: List[str] = field(default_factory=lambda: ["rotator_left", "rotator_right"])
+    params: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class ReadoutConf:
     rate_bin: str = "1*ms"
     lfp_neurons: int = 20
     lfp_dt: str = "1*ms"
+    spectrum_segment: str = "0.5*second"
     plots: List[str] = field(default_factory=lambda: ["raster", "rates"])
     save_spikes: bool = True
+    muscle: MuscleConf = field(default_factory=MuscleConf)
 
 
 def register_configs() -> None:
@@ -132,6 +160,7 @@ def register_configs() -> None:
     cs.store(group="circuit", name="schema", node=CircuitConf, package="circuit")
     cs.store(group="sim", name="schema", node=SimConf, package="sim")
     cs.store(group="readout", name="schema", node=ReadoutConf, package="readout")
+    cs.store(group="task", name="schema", node=TaskConf, package="task")
 
 
 # ------------------------------------------------------------------- validated spec
@@ -194,12 +223,22 @@ class SimSpec:
 
 
 @dataclass(frozen=True)
+class MuscleSpec:
+    enabled: bool
+    corticospinal_fraction: float
+    muscles: Tuple[str, ...]           # one muscle per channel, in channel order
+    params: Mapping[str, Any]          # circuitsim.muscle.MuscleParams fields (SI, named by unit)
+
+
+@dataclass(frozen=True)
 class ReadoutSpec:
     rate_bin: float
     lfp_neurons: int
     lfp_dt: float
+    spectrum_segment: float
     plots: Tuple[str, ...]
     save_spikes: bool
+    muscle: MuscleSpec
 
 
 @dataclass(frozen=True)
@@ -213,7 +252,8 @@ class RunSpec:
     pathways: Mapping[str, Pathway]         # enabled pathways only
     sim: SimSpec
     readout: ReadoutSpec
-    stimuli: Mapping[str, Any] = field(default_factory=dict)
+    stimuli: Mapping[str, Any] = field(default_factory=dict)   # name -> validated SI parameters, with "kind"
+    task: Optional[Mapping[str, Any]] = None                    # the task's motor command, if any
 
     @property
     def n_neurons(self) -> int:
@@ -229,7 +269,7 @@ class RunSpec:
 
 # ----------------------------------------------------------------------- validation
 
-PLOTS = ("raster", "rates")
+PLOTS = ("raster", "rates", "spectra", "channels", "muscle", "summary")
 
 
 def _plain(node: Any) -> Any:
@@ -388,12 +428,41 @@ def build_spec(cfg: Any) -> RunSpec:
                                  weight=weight * weight_scale * w_factor[name], delay=delay,
                                  topology=topology, ref=str(pc.get("ref", "")))
 
-    readout = _build_readout(cfg.get("readout") or {})
+    readout = _build_readout(cfg.get("readout") or {}, channels)
     _require(readout.rate_bin >= sim.dt * (1 - 1e-9), "readout.rate_bin", "must be at least sim.dt")
     _require(readout.lfp_dt >= sim.dt * (1 - 1e-9), "readout.lfp_dt", "must be at least sim.dt")
-    stimuli = cfg.get("stim") or {}
+    stimuli: Dict[str, Any] = {}
+    for name, stim in (cfg.get("stim") or {}).items():
+        stimuli[name] = _validate_stimulus(stim or {}, f"stim.{name}", populations, channels, sim)
+    task = None
+    command = (cfg.get("task") or {}).get("command")
+    if command:
+        task = _validate_stimulus(command, "task.command", populations, channels, sim)
+        stimuli["task"] = task
     return RunSpec(channels=channels, scale=scale, receptors=receptors, populations=populations,
-                   pathways=pathways, sim=sim, readout=readout, stimuli=stimuli)
+                   pathways=pathways, sim=sim, readout=readout, stimuli=stimuli, task=task)
+
+
+STIMULUS_KINDS = ("cortical_command",)
+
+
+def _validate_stimulus(stim: Mapping[str, Any], path: str, populations: Mapping[str, Population],
+                       channels: Tuple[str, ...], sim: SimSpec) -> Dict[str, Any]:
+    """Check a stimulus and convert it to SI values (kind-specific fields)."""
+    kind = _check_choice(stim.get("kind"), STIMULUS_KINDS, f"{path}.kind")
+    pop = stim.get("population")
+    _require(pop in populations, f"{path}.population", f"unknown population {pop!r}; known: {', '.join(populations)}")
+    _require(populations[pop].channelled, f"{path}.population", f"{pop} is not split into channels; use a channelled population")
+    channel = stim.get("channel")
+    _require(channel in channels, f"{path}.channel", f"unknown channel {channel!r}; known: {', '.join(channels)}")
+    start = _nonneg(to_si(stim.get("start"), "time", f"{path}.start"), f"{path}.start", "time")
+    stop = to_si(stim.get("stop"), "time", f"{path}.stop")
+    _require(start < stop <= sim.duration + 1e-12, f"{path}.stop",
+             f"must lie after start and within sim.duration ({sim.duration:g} s)")
+    rate = _nonneg(to_si(stim.get("rate"), "rate", f"{path}.rate"), f"{path}.rate", "rate")
+    weight = _nonneg(to_si(stim.get("weight", "0.5*nS"), "conductance", f"{path}.weight"), f"{path}.weight", "weight")
+    return {"kind": kind, "population": pop, "channel": channels.index(channel), "channel_name": channel,
+            "start": start, "stop": stop, "rate": rate, "weight": weight}
 
 
 def _build_sim(sc: Mapping[str, Any]) -> SimSpec:
@@ -419,14 +488,32 @@ def _build_sim(sc: Mapping[str, Any]) -> SimSpec:
                    progress=bool(sc.get("progress", True)))
 
 
-def _build_readout(rc: Mapping[str, Any]) -> ReadoutSpec:
-    plots = tuple(rc.get("plots", PLOTS))
+def _build_readout(rc: Mapping[str, Any], channels: Tuple[str, ...]) -> ReadoutSpec:
+    plots = tuple(rc.get("plots", ("raster", "rates")))
     for i, name in enumerate(plots):
         _check_choice(name, PLOTS, f"readout.plots[{i}]")
     n_lfp = rc.get("lfp_neurons", 20)
     _require(isinstance(n_lfp, int) and n_lfp >= 0, "readout.lfp_neurons", "must be a non-negative integer")
+    segment = to_si(rc.get("spectrum_segment", "0.5*second"), "time", "readout.spectrum_segment")
+    _require(segment >= 0.1, "readout.spectrum_segment", "must be at least 0.1 s (4 Hz bands need it)")
+    mc = rc.get("muscle") or {}
+    muscles = tuple(mc.get("muscles", ("rotator_left", "rotator_right")))
+    _require(len(muscles) == 2 == len(channels), "readout.muscle.muscles",
+             "one antagonist pair is modelled: give two muscles, one per channel (left rotator first)")
+    fraction = float(mc.get("corticospinal_fraction", 0.3))
+    _require(0 < fraction <= 1, "readout.muscle.corticospinal_fraction", f"must lie in (0, 1] (got {fraction})")
+    params = dict(mc.get("params") or {})
+    if mc.get("enabled", True):
+        from circuitsim.muscle import MuscleParams
+
+        try:
+            MuscleParams.from_dict(params)
+        except (ValueError, TypeError) as err:
+            raise ConfigError("readout.muscle.params", str(err)) from None
+    muscle = MuscleSpec(enabled=bool(mc.get("enabled", True)), corticospinal_fraction=fraction,
+                        muscles=muscles, params=params)
     return ReadoutSpec(
         rate_bin=to_si(rc.get("rate_bin", "1*ms"), "time", "readout.rate_bin"),
         lfp_neurons=n_lfp, lfp_dt=to_si(rc.get("lfp_dt", "1*ms"), "time", "readout.lfp_dt"),
-        plots=plots, save_spikes=bool(rc.get("save_spikes", True)),
+        spectrum_segment=segment, plots=plots, save_spikes=bool(rc.get("save_spikes", True)), muscle=muscle,
     )

@@ -5,56 +5,32 @@ The whole circuit is one ``NeuronGroup`` (see :mod:`circuitsim.circuit.models`) 
 Few objects mean little generated code (a short build) and little per-step overhead; every
 per-neuron and per-synapse value is data, so it can change without new code.
 
-A new kind of stimulus is a build function registered with :func:`register_stimulus`; the
-builder itself does not change.
+A new kind of stimulus is a build function registered in :mod:`circuitsim.circuit.registry`;
+the builder itself does not change.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 from brian2 import (Hz, NeuronGroup, Network, SpikeMonitor, StateMonitor, Synapses, amp, farad,
                     mV, ms, second, siemens, volt)
 
+import circuitsim.stimulation  # noqa: F401  (registers the stimulus kinds)
 from circuitsim.circuit.connectivity import Connections
+from circuitsim.circuit.registry import STIMULUS_BUILDERS, BuildContext
 from circuitsim.circuit.layout import Layout
 from circuitsim.circuit.models import (ADEX_EQUATIONS, ADEX_REFRACTORY, ADEX_RESET,
                                        ADEX_THRESHOLD, BACKGROUND_CODE)
-from circuitsim.errors import ConfigError
 from circuitsim.spec import NEURON_PARAMS, RECEPTOR_NAMES, RunSpec
 
 logger = logging.getLogger(__name__)
 
 _SI_UNITS = {"capacitance": farad, "conductance": siemens, "voltage": volt, "current": amp,
              "time": second}
-
-StimulusBuilder = Callable[["BuildContext", str, Mapping[str, Any]], None]
-STIMULUS_BUILDERS: Dict[str, StimulusBuilder] = {}
-
-
-def register_stimulus(kind: str) -> Callable[[StimulusBuilder], StimulusBuilder]:
-    """Register ``fn(ctx, name, params)`` as the build function of stimulus ``kind``."""
-
-    def decorator(fn: StimulusBuilder) -> StimulusBuilder:
-        STIMULUS_BUILDERS[kind] = fn
-        return fn
-
-    return decorator
-
-
-@dataclass
-class BuildContext:
-    """What a stimulus build function may use and extend."""
-
-    spec: RunSpec
-    layout: Layout
-    group: NeuronGroup
-    objects: List[Any] = field(default_factory=list)       # extra Brian2 objects to add to the network
-    namespace: Dict[str, Any] = field(default_factory=dict)  # extra names for generated code
-
 
 @dataclass
 class BuiltNetwork:
@@ -148,11 +124,8 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
         offset += idx.size
 
     ctx = BuildContext(spec=spec, layout=layout, group=group)
-    for name, stim in (spec.stimuli or {}).items():
-        kind = (stim or {}).get("kind")
-        if kind not in STIMULUS_BUILDERS:
-            raise ConfigError(f"stim.{name}.kind", f"unknown stimulus kind {kind!r}; known: {', '.join(sorted(STIMULUS_BUILDERS))}")
-        STIMULUS_BUILDERS[kind](ctx, name, stim)
+    for name, stim in spec.stimuli.items():
+        STIMULUS_BUILDERS[stim["kind"]](ctx, name, stim)
 
     objects = [group, *synapses.values(), spike_monitor, *ctx.objects]
     if lfp_monitor is not None:

@@ -1,0 +1,49 @@
+"""Readouts computed after the network run: what reaches the muscles.
+
+The corticospinal cells of a channel are the first ``readout.muscle.corticospinal_fraction`` of
+that channel's ``ctx_e`` neurons; their spikes (after ``sim.transient``) drive the channel's
+motoneuron pool (:mod:`circuitsim.muscle`). Channel ``k`` drives muscle ``k`` of
+``readout.muscle.muscles``; the first is the left rotator (positive head angle = to the left).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from circuitsim.io.results import Result
+from circuitsim.muscle import MuscleParams, muscle_readout
+from circuitsim.spec import RunSpec
+
+CORTICOSPINAL_POPULATION = "ctx_e"
+
+
+def corticospinal_spikes(spec: RunSpec, result: Result, t0: float) -> tuple[dict, int]:
+    """Muscle name -> spike trains (s, from t0) of its channel's corticospinal cells."""
+    pop = spec.populations[CORTICOSPINAL_POPULATION]
+    n_cs = max(1, int(round(spec.readout.muscle.corticospinal_fraction * pop.n_per_channel)))
+    i, t = result.spikes[CORTICOSPINAL_POPULATION]
+    keep = t >= t0
+    i, t = i[keep], t[keep] - t0
+    out = {}
+    for c, muscle in enumerate(spec.readout.muscle.muscles):
+        cells = np.flatnonzero(result.channels[CORTICOSPINAL_POPULATION] == c)[:n_cs]
+        out[muscle] = [t[i == cell] for cell in cells]
+    return out, n_cs
+
+
+def add_muscle_readout(spec: RunSpec, result: Result) -> None:
+    """Run the muscle model on the run's corticospinal output; adds ``metrics['muscle']``."""
+    if not spec.readout.muscle.enabled:
+        return
+    t0 = spec.sim.transient
+    spikes, n_cs = corticospinal_spikes(spec, result, t0)
+    lfp = result.lfp.get("gpi")
+    fs = 1.0 / result.lfp_dt
+    if lfp is not None:
+        lfp = lfp[int(round(t0 * fs)):]
+    rng = np.random.default_rng(np.random.SeedSequence([spec.sim.seed, 0x3C1E]))
+    readout = muscle_readout(spikes, n_cs, spec.sim.duration - t0, rng,
+                             params=MuscleParams.from_dict(dict(spec.readout.muscle.params)),
+                             lfp=lfp, lfp_fs=fs if lfp is not None else None)
+    result.extra["muscle"] = readout
+    result.metrics["muscle"] = readout.metrics
