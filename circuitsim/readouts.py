@@ -45,5 +45,8 @@ def add_muscle_readout(spec: RunSpec, result: Result) -> None:
     readout = muscle_readout(spikes, n_cs, spec.sim.duration - t0, rng,
                              params=MuscleParams.from_dict(dict(spec.readout.muscle.params)),
                              lfp=lfp, lfp_fs=fs if lfp is not None else None)
+    # back on the run's clock (the readout starts at the end of the transient)
+    readout.time = readout.time + t0
+    readout.unit_spikes = {m: [np.asarray(s) + t0 for s in trains] for m, trains in readout.unit_spikes.items()}
     result.extra["muscle"] = readout
     result.metrics["muscle"] = readout.metrics
