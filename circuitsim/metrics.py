@@ -9,7 +9,8 @@ reference); add keys freely, rename none. Definitions:
   ``synchrony`` (Golomb's chi on 5 ms bins, 0 = asynchronous, 1 = identical trains).
 * ``lfp.<region>.band_power.<band>``: relative power of the region's LFP proxy (Mazzoni et al.
   2015: sum|I_exc| delayed 6 ms - 1.65 sum|I_inh| over recorded neurons) in each band, divided
-  by its 1-100 Hz power (Welch, ``readout.spectrum_segment``).
+  by its 1-100 Hz power (Welch, ``readout.spectrum_segment``); ``lfp.<region>.power_4_10hz`` the
+  same for 4-10 Hz, the pallidal band of dystonia (Silberstein et al. 2003).
 * ``coherence.<a>__<b>.<band>``: mean magnitude-squared coherence of two regions' LFP proxies.
 * ``channels.selectivity``: during the task's command, the thalamic rate increase of the
   commanded channel (a) against the other channel (b): max(0, (a - b)/(a + b)) with negative
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 #: Region pairs whose coherence is reported (GPi-cortex, GPi-DCN, STN-GPe, and the thalamus link)
 COHERENCE_PAIRS = (("gpi", "ctx"), ("gpi", "dcn"), ("stn", "gpe"), ("gpi", "thal"))
 SELECTIVITY_POPULATION = "thal"
+#: pallidal low-frequency band of dystonia (Silberstein et al. 2003, Brain 126:2597)
+LOW_FREQUENCY_BAND = (4.0, 10.0)
 
 
 def population_trains(result: Result, pop: str, t_start: float, t_stop: float = np.inf,
@@ -134,6 +137,7 @@ def compute_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
         f, psd = sp.welch_psd(x[skip:], fs, segment_s=seg)
         spectra[region] = (f, psd)
         lfp_metrics[region] = {"band_power": sp.band_powers(f, psd),
+                               "power_4_10hz": sp.band_powers(f, psd, {"low": LOW_FREQUENCY_BAND})["low"],
                                "peak_hz": sp.peak_frequency(f, psd, 2.0, 80.0)}
     result.extra["spectra"] = spectra
     metrics["lfp"] = lfp_metrics

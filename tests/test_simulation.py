@@ -68,3 +68,11 @@ def test_runtime_device_numpy_target(tmp_path):
     assert back.metrics["populations"]["gpi"]["rate_hz"] == pytest.approx(rates["gpi"])
     for name in ("raster.png", "rates.png", "config.yaml", "spikes.npz", "rates.npz", "metrics.json"):
         assert (tmp_path / "rt" / name).is_file(), name
+
+
+def test_scale_keeps_rates(healthy_runs):
+    big = simulate(compose(["sim.seed=0", "sim.progress=false", "circuit.scale=2"]))
+    assert big.metrics["run"]["n_neurons"] == 2 * healthy_runs[0].metrics["run"]["n_neurons"]
+    for name, m in healthy_runs[0].metrics["populations"].items():
+        r1, r2 = m["rate_hz"], big.metrics["populations"][name]["rate_hz"]
+        assert abs(r2 - r1) <= 0.25 * r1 + 0.3, f"{name}: {r1:.2f} Hz at scale 1, {r2:.2f} Hz at scale 2"
