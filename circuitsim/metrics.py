@@ -132,6 +132,10 @@ def compute_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
     fs = 1.0 / spec.readout.lfp_dt
     skip = int(round(t0 * fs))
     seg = min(spec.readout.spectrum_segment, analysed / 2)
+    if seg < 0.25:
+        logger.warning("only %.2f s analysed after sim.transient: spectra resolve %.1f Hz, so narrow bands "
+                       "(delta, alpha, 4-10 Hz) may be null; simulate at least %.1f s for full spectra",
+                       analysed, 1 / seg, spec.sim.transient + 2 * spec.readout.spectrum_segment)
     lfp_metrics, spectra = {}, {}
     for region, x in result.lfp.items():
         f, psd = sp.welch_psd(x[skip:], fs, segment_s=seg)

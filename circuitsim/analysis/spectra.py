@@ -181,7 +181,7 @@ def band_powers(f, psd, bands=None, relative=True, total_range=(1.0, 100.0)) -> 
     for name, (lo, hi) in bands.items():
         mask = (f >= lo) & (f < hi)
         if not np.any(mask):
-            logger.warning("band %r (%g-%g Hz) contains no frequency bins", name, lo, hi)
+            logger.debug("band %r (%g-%g Hz) contains no frequency bins", name, lo, hi)
             out[name] = float("nan")
         else:
             out[name] = float(psd[mask].sum() * df)
@@ -246,7 +246,7 @@ def coherence_bands(x, y, fs, bands=None, segment_s=1.0, overlap=0.5) -> dict[st
     for name, (lo, hi) in bands.items():
         mask = (f >= lo) & (f < hi)
         if not np.any(mask):
-            logger.warning("band %r (%g-%g Hz) contains no frequency bins", name, lo, hi)
+            logger.debug("band %r (%g-%g Hz) contains no frequency bins", name, lo, hi)
             out[name] = float("nan")
         else:
             vals = cxy[mask]
