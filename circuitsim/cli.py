@@ -4,16 +4,26 @@ Every config value can be overridden, e.g.::
 
     circuitsim sim.duration=5s sim.seed=7 circuit.scale=2
     circuitsim circuit.pathways.stn_gpe.weight_scale=1.5
+
+Sweeps are Hydra multiruns (``circuitsim -m ...``, see the README). Two keys control a run
+without being part of its config: ``+resume=false`` (or ``CIRCUITSIM_RESUME=0``) recomputes a
+run whose folder already holds a finished result; by default such a run is skipped when its
+stored config (seed included) equals the requested one. ``+fit=<targets>`` picks the targets of
+``hydra/sweeper=fit`` (see :mod:`circuitsim.fit`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
+from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from circuitsim.api import simulate
 from circuitsim.errors import CircuitsimError
@@ -22,20 +32,111 @@ from circuitsim.spec import register_configs
 logger = logging.getLogger("circuitsim")
 
 EXIT_CONFIG_ERROR = 2
+RESUME_ENV = "CIRCUITSIM_RESUME"
+#: top-level keys that steer the command and are not part of the run's config
+CONTROL_KEYS = ("resume", "fit")
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
+
+
+def resume_enabled(cfg: DictConfig) -> bool:
+    """``+resume=...`` if given, else ``$CIRCUITSIM_RESUME``, else on."""
+    if cfg.get("resume") is not None:
+        return _truthy(cfg.get("resume"))
+    env = os.environ.get(RESUME_ENV)
+    return True if env is None else _truthy(env)
+
+
+def _run_config(cfg: DictConfig) -> DictConfig:
+    """The config without the control keys (what the run folder's config.yaml holds)."""
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        for key in CONTROL_KEYS:
+            cfg.pop(key, None)
+    return cfg
+
+
+def _plain(cfg: DictConfig) -> dict:
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    plain.pop("hydra", None)
+    return json.loads(json.dumps(plain))
+
+
+def _stored_run(out_dir: Path, cfg: DictConfig) -> dict | None:
+    """The metrics of the finished run in ``out_dir`` if it was made with the same config, else None."""
+    import yaml
+
+    from circuitsim.io import results as rio
+
+    try:
+        stored = yaml.safe_load((out_dir / rio.CONFIG).read_text())
+        metrics = json.loads((out_dir / rio.METRICS).read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    if json.loads(json.dumps(stored)) != _plain(cfg):
+        return None
+    return metrics
+
+
+def _fit_active(hc: Any) -> bool:
+    return "optuna" in str(hc.sweeper.get("_target_", "")).lower()
+
+
+def _log_scheduler_job() -> None:
+    job = os.environ.get("SLURM_JOB_ID")
+    if job:
+        array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+        logger.info("slurm job %s", f"{array}_{task}" if array and task else job)
 
 
 @hydra.main(config_path="pkg://circuitsim.configs", config_name="config", version_base="1.3")
 def _app(cfg: DictConfig) -> float:
-    out_dir = HydraConfig.get().runtime.output_dir
+    hc = HydraConfig.get()
+    out_dir = Path(hc.runtime.output_dir)
+    fit = _fit_active(hc)
+    resume = resume_enabled(cfg)
+    run_cfg = _run_config(cfg)
+    _log_scheduler_job()
     try:
-        result = simulate(cfg, out_dir=out_dir)
+        if fit:
+            from circuitsim import fit as fitting
+
+            targets = fitting.targets_from_config(cfg)
+            penalty = fitting.penalty_from_config(cfg)
+        from circuitsim.io.results import is_complete
+
+        metrics = None
+        if is_complete(out_dir) and resume:
+            metrics = _stored_run(out_dir, run_cfg)
+            if metrics is None:
+                logger.error("%s already holds a finished run made with another config; choose another "
+                             "output folder, or recompute it with +resume=false (or %s=0)", out_dir, RESUME_ENV)
+                sys.exit(EXIT_CONFIG_ERROR)
+            logger.info("resume: %s already holds this run (same config, seed %s); skipped "
+                        "(+resume=false or %s=0 recomputes it)", out_dir, metrics["run"].get("seed"), RESUME_ENV)
+        else:
+            result = simulate(run_cfg, out_dir=out_dir, overwrite=not resume)
+            metrics = result.metrics
+            pops = metrics["populations"]
+            logger.info("mean rates (Hz): %s", ", ".join(f"{p} {m['rate_hz']:.1f}" for p, m in pops.items()))
+            logger.info("run folder: %s (wall %.1f s)", out_dir, metrics["run"]["wall_s"])
     except CircuitsimError as err:
         logger.error("%s", err)
         sys.exit(EXIT_CONFIG_ERROR)
-    pops = result.metrics["populations"]
-    logger.info("mean rates (Hz): %s", ", ".join(f"{p} {m['rate_hz']:.1f}" for p, m in pops.items()))
-    logger.info("run folder: %s (wall %.1f s)", out_dir, result.metrics["run"]["wall_s"])
-    return float(result.metrics["run"]["wall_s"])
+    except Exception as err:
+        # into the job's log file too, where circuitsim-collect finds it
+        logger.exception("run failed: %s: %s", type(err).__name__, err)
+        raise
+    if fit:
+        value, terms = fitting.loss(metrics, targets, penalty)
+        fitting.write_loss(out_dir, value, terms)
+        logger.info("fit loss %.6g", value)
+        return value
+    return float(metrics["run"]["wall_s"])
 
 
 def main() -> None:
