@@ -177,8 +177,18 @@ class LocalSlurm:
             self.env["MYSQL_UNIX_PORT"] = str(mysql_sock)   # how slurmdbd's MariaDB client finds the socket
 
             self._start("slurmdbd", ["slurmdbd", "-D"])
-            self._wait("slurmdbd", lambda: self.run("sacctmgr", "-n", "list", "cluster", timeout=10).returncode == 0,
-                       timeout, "slurmdbd")
+            last = {}
+
+            def dbd_answers() -> bool:
+                last["out"] = self.run("sacctmgr", "-n", "list", "cluster", timeout=20)
+                return last["out"].returncode == 0
+            try:
+                # the first start creates the accounting tables: slow on a busy 2-core machine
+                self._wait("slurmdbd", dbd_answers, 3 * timeout, "slurmdbd")
+            except Unavailable as err:
+                out = last.get("out")
+                raise Unavailable(f"{err}\nlast `sacctmgr list cluster`: "
+                                  f"{(out.stdout + out.stderr).strip()[-500:] if out else 'never answered'}") from None
             out = self.run("sacctmgr", "-i", "add", "cluster", CLUSTER, timeout=20)
             if out.returncode != 0 and "already exists" not in out.stdout + out.stderr:
                 raise Unavailable(f"sacctmgr add cluster failed: {out.stdout} {out.stderr}")
