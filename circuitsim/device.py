@@ -116,6 +116,20 @@ def selected_device(spec: RunSpec) -> Iterator[None]:
         set_device("runtime")
 
 
+@contextlib.contextmanager
+def _restored_environ(keys) -> Iterator[None]:
+    """Restore the environment variables ``keys`` to their values (or absence) on entry."""
+    saved = {k: os.environ.get(k) for k in keys}
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def run(net: brian2.Network, spec: RunSpec, namespace: Dict[str, Any], n_synapses: Dict[str, int],
         read_results: Callable[[], Any]) -> tuple[Any, DeviceTimes]:
     """Run ``net`` for ``spec.sim.duration`` on the selected device and return ``read_results()``.
@@ -145,17 +159,16 @@ def run(net: brian2.Network, spec: RunSpec, namespace: Dict[str, Any], n_synapse
         logger.info("building C++ program in %s (cached builds take about a second)", build_dir)
         device.build(directory=str(build_dir), compile=True, run=False, clean=False)
         times.build_s = time.perf_counter() - t0
-        old_seed = os.environ.get(SEED_ENV)
-        os.environ[SEED_ENV] = str(spec.sim.seed)
-        try:
+        # Brian2 passes variables to the program through this process's environment and leaves
+        # them set (LD_BIND_NOW=1 by default, which breaks e.g. SLURM's plugins in any command
+        # started later from this process); set the seed and put everything back afterwards.
+        keys = {SEED_ENV, *prefs["devices.cpp_standalone.run_environment_variables"],
+                *getattr(device, "run_environment_variables", {})}
+        with _restored_environ(keys):
+            os.environ[SEED_ENV] = str(spec.sim.seed)
             t0 = time.perf_counter()
             device.run(directory=str(build_dir), results_directory=results_rel, with_output=spec.sim.progress)
             times.run_s = time.perf_counter() - t0
-        finally:
-            if old_seed is None:
-                os.environ.pop(SEED_ENV, None)
-            else:
-                os.environ[SEED_ENV] = old_seed
     try:
         return read_results(), times
     finally:

@@ -76,3 +76,18 @@ def test_scale_keeps_rates(healthy_runs):
     for name, m in healthy_runs[0].metrics["populations"].items():
         r1, r2 = m["rate_hz"], big.metrics["populations"][name]["rate_hz"]
         assert abs(r2 - r1) <= 0.25 * r1 + 0.3, f"{name}: {r1:.2f} Hz at scale 1, {r2:.2f} Hz at scale 2"
+
+
+def test_a_run_leaves_the_environment_as_it_was(monkeypatch):
+    """Brian2 sets LD_BIND_NOW=1 in the calling process to run the program; left set, it broke
+    every SLURM command started later from the same process (sacctmgr could not load its plugin)."""
+    import os
+
+    from circuitsim.device import SEED_ENV
+
+    monkeypatch.delenv("LD_BIND_NOW", raising=False)
+    monkeypatch.setenv(SEED_ENV, "keep-me")
+    before = dict(os.environ)
+    res = simulate(compose(["sim.duration=0.5s", "sim.seed=5", "sim.progress=false", "readout.plots=[]"]))
+    assert res.metrics["run"]["seed"] == 5
+    assert dict(os.environ) == before
