@@ -23,7 +23,7 @@ from circuitsim.circuit.layout import make_layout
 from circuitsim.io import results as rio
 from circuitsim.io.results import Result
 from circuitsim.metrics import compute_metrics
-from circuitsim.readouts import add_muscle_readout
+from circuitsim.readouts import add_muscle_readout, add_stimulus_measures
 from circuitsim.spec import RunSpec, build_spec, register_configs
 
 logger = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = F
             if built.lfp_monitor is not None:
                 raw["I_exc"] = np.asarray(built.lfp_monitor.I_exc_).copy()
                 raw["I_inh"] = np.asarray(built.lfp_monitor.I_inh_).copy()
+            raw["stim_data"] = {name: record() for name, record in (built.recorders or {}).items()}
             return raw
 
         raw, times = devices.run(built.net, spec, built.namespace, built.n_synapses, read_raw)
@@ -115,8 +116,11 @@ def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = F
     result.regions = spec.regions()
     result.extra["lfp_currents"] = {name: (raw["I_exc"][rows], raw["I_inh"][rows])
                                     for name, rows in built.lfp_neurons.items() if "I_exc" in raw and rows.size}
+    result.extra["stimuli"] = dict(spec.stimuli)
+    result.extra["stim_data"] = raw["stim_data"]
     result.metrics = compute_metrics(spec, result)
     add_muscle_readout(spec, result)
+    add_stimulus_measures(spec, result)
     result.metrics["run"] = {
         "seed": spec.sim.seed, "duration_s": spec.sim.duration, "dt_s": spec.sim.dt,
         "transient_s": spec.sim.transient, "device": spec.sim.device, "threads": spec.sim.threads,

@@ -50,3 +50,16 @@ def add_muscle_readout(spec: RunSpec, result: Result) -> None:
     readout.unit_spikes = {m: [np.asarray(s) + t0 for s in trains] for m, trains in readout.unit_spikes.items()}
     result.extra["muscle"] = readout
     result.metrics["muscle"] = readout.metrics
+
+
+def add_stimulus_measures(spec: RunSpec, result: Result) -> None:
+    """Each stimulus kind's registered measure; adds ``metrics['stim'][<name>]`` (see the registry)."""
+    from circuitsim.circuit.registry import STIMULUS_MEASURES
+
+    stim_metrics = {}
+    for name, params in spec.stimuli.items():
+        measure = STIMULUS_MEASURES.get(params["kind"])
+        if measure is not None:
+            stim_metrics[name] = measure(spec, result, name, params)
+    if stim_metrics:
+        result.metrics["stim"] = stim_metrics

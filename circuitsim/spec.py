@@ -13,13 +13,16 @@ Two layers live here:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from circuitsim.errors import ConfigError
 from circuitsim.units import to_si
+
+logger = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- schemas
 
@@ -269,7 +272,7 @@ class RunSpec:
 
 # ----------------------------------------------------------------------- validation
 
-PLOTS = ("raster", "rates", "spectra", "channels", "muscle", "summary")
+PLOTS = ("raster", "rates", "spectra", "channels", "muscle", "summary", "stim")
 
 
 def _plain(node: Any) -> Any:
@@ -291,6 +294,12 @@ def _check_choice(value: Any, allowed: Tuple[str, ...], path: str) -> str:
 def _nonneg(value: float, path: str, what: str = "value") -> float:
     _require(value >= 0, path, f"a {what} cannot be negative (got {value})")
     return value
+
+
+# public names for the validators of stimulus kinds (circuitsim.stimulation)
+require = _require
+check_choice = _check_choice
+nonneg = _nonneg
 
 
 def _modulator_factors(modulators: Mapping[str, Any], populations: Mapping[str, Any],
@@ -431,38 +440,69 @@ def build_spec(cfg: Any) -> RunSpec:
     readout = _build_readout(cfg.get("readout") or {}, channels)
     _require(readout.rate_bin >= sim.dt * (1 - 1e-9), "readout.rate_bin", "must be at least sim.dt")
     _require(readout.lfp_dt >= sim.dt * (1 - 1e-9), "readout.lfp_dt", "must be at least sim.dt")
+    stim_ctx = StimulusContext(populations=populations, pathways=pathways, channels=channels, sim=sim)
     stimuli: Dict[str, Any] = {}
     for name, stim in (cfg.get("stim") or {}).items():
-        stimuli[name] = _validate_stimulus(stim or {}, f"stim.{name}", populations, channels, sim)
+        _require(name.isidentifier() and name != "task", f"stim.{name}",
+                 "a stimulus name must be an identifier other than 'task'")
+        stimuli[name] = _validate_stimulus(stim or {}, f"stim.{name}", stim_ctx)
     task = None
     command = (cfg.get("task") or {}).get("command")
     if command:
-        task = _validate_stimulus(command, "task.command", populations, channels, sim)
+        task = _validate_stimulus(command, "task.command", stim_ctx)
         stimuli["task"] = task
+    needs_runtime = [f"{name} ({stim['runtime_only']})" for name, stim in stimuli.items() if stim.get("runtime_only")]
+    if needs_runtime and sim.device != "runtime":
+        logger.warning("sim.device=%s cannot run %s; using sim.device=runtime for this run",
+                       sim.device, "; ".join(needs_runtime))
+        sim = replace(sim, device="runtime")
     return RunSpec(channels=channels, scale=scale, receptors=receptors, populations=populations,
                    pathways=pathways, sim=sim, readout=readout, stimuli=stimuli, task=task)
 
 
-STIMULUS_KINDS = ("cortical_command",)
+@dataclass(frozen=True)
+class StimulusContext:
+    """What a stimulus validator may check against: the validated circuit and simulation."""
+
+    populations: Mapping[str, Population]
+    pathways: Mapping[str, Pathway]
+    channels: Tuple[str, ...]
+    sim: SimSpec
 
 
-def _validate_stimulus(stim: Mapping[str, Any], path: str, populations: Mapping[str, Population],
-                       channels: Tuple[str, ...], sim: SimSpec) -> Dict[str, Any]:
-    """Check a stimulus and convert it to SI values (kind-specific fields)."""
-    kind = _check_choice(stim.get("kind"), STIMULUS_KINDS, f"{path}.kind")
-    pop = stim.get("population")
-    _require(pop in populations, f"{path}.population", f"unknown population {pop!r}; known: {', '.join(populations)}")
-    _require(populations[pop].channelled, f"{path}.population", f"{pop} is not split into channels; use a channelled population")
-    channel = stim.get("channel")
-    _require(channel in channels, f"{path}.channel", f"unknown channel {channel!r}; known: {', '.join(channels)}")
-    start = _nonneg(to_si(stim.get("start"), "time", f"{path}.start"), f"{path}.start", "time")
-    stop = to_si(stim.get("stop"), "time", f"{path}.stop")
-    _require(start < stop <= sim.duration + 1e-12, f"{path}.stop",
-             f"must lie after start and within sim.duration ({sim.duration:g} s)")
-    rate = _nonneg(to_si(stim.get("rate"), "rate", f"{path}.rate"), f"{path}.rate", "rate")
-    weight = _nonneg(to_si(stim.get("weight", "0.5*nS"), "conductance", f"{path}.weight"), f"{path}.weight", "weight")
-    return {"kind": kind, "population": pop, "channel": channels.index(channel), "channel_name": channel,
-            "start": start, "stop": stop, "rate": rate, "weight": weight}
+#: stimulus kind -> ``fn(stim, path, ctx) -> dict`` that checks a stimulus node and returns its
+#: parameters in SI units (always with ``"kind"``). A validated stimulus that needs Python during
+#: the run sets ``"runtime_only"`` to the reason; the run then uses the runtime device.
+STIMULUS_VALIDATORS: Dict[str, Callable[[Mapping[str, Any], str, StimulusContext], Dict[str, Any]]] = {}
+
+
+def register_stimulus_validator(kind: str):
+    """Register ``fn(stim, path, ctx)`` as the validator of stimulus ``kind`` (see STIMULUS_VALIDATORS)."""
+
+    def decorator(fn):
+        STIMULUS_VALIDATORS[kind] = fn
+        return fn
+
+    return decorator
+
+
+def _validate_stimulus(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Dict[str, Any]:
+    """Check a stimulus node with its kind's registered validator; SI values out."""
+    import circuitsim.stimulation  # noqa: F401  (registers the stimulus kinds)
+
+    _require(isinstance(stim, Mapping), path, "a stimulus is a mapping with at least 'kind'")
+    kinds = tuple(sorted(STIMULUS_VALIDATORS))
+    kind = _check_choice(stim.get("kind"), kinds, f"{path}.kind")
+    out = STIMULUS_VALIDATORS[kind](stim, path, ctx)
+    out["kind"] = kind
+    return out
+
+
+def check_stimulus_keys(stim: Mapping[str, Any], path: str, allowed: Tuple[str, ...]) -> None:
+    """Refuse keys a stimulus kind does not know (typos would otherwise be ignored)."""
+    for key in stim:
+        _require(key in allowed or key == "kind", f"{path}.{key}",
+                 f"unknown key for a {stim.get('kind')!r} stimulus; allowed: {', '.join(allowed)}")
 
 
 def _build_sim(sc: Mapping[str, Any]) -> SimSpec:

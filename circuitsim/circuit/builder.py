@@ -42,6 +42,7 @@ class BuiltNetwork:
     lfp_neurons: Dict[str, np.ndarray]     # population -> rows of lfp_monitor
     namespace: Dict[str, Any]
     n_synapses: Dict[str, int]             # pathway -> synapse count
+    recorders: Dict[str, Any] = None       # stimulus name -> callable() giving its recorded data
 
 
 def namespace_for(spec: RunSpec) -> Dict[str, Any]:
@@ -123,7 +124,7 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
         lfp_index[name] = np.arange(offset, offset + idx.size)
         offset += idx.size
 
-    ctx = BuildContext(spec=spec, layout=layout, group=group)
+    ctx = BuildContext(spec=spec, layout=layout, group=group, connections=connections, synapses=synapses)
     for name, stim in spec.stimuli.items():
         STIMULUS_BUILDERS[stim["kind"]](ctx, name, stim)
 
@@ -135,4 +136,5 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
     namespace.update(ctx.namespace)
     logger.info("built circuit: %d neurons, %d synapses in %d pathways", n, sum(n_syn.values()), len(spec.pathways))
     return BuiltNetwork(net=net, group=group, synapses=synapses, spike_monitor=spike_monitor,
-                        lfp_monitor=lfp_monitor, lfp_neurons=lfp_index, namespace=namespace, n_synapses=n_syn)
+                        lfp_monitor=lfp_monitor, lfp_neurons=lfp_index, namespace=namespace, n_synapses=n_syn,
+                        recorders=ctx.recorders)

@@ -18,6 +18,26 @@ def plot_muscle_result(result: Result) -> Figure:
     return plot_muscle(result.extra["muscle"])
 
 
+def plot_stimuli(result: Result) -> Figure:
+    """``stim.png``: one row per stimulus whose kind registered a plot (see the stimulus registry)."""
+    import matplotlib.pyplot as plt
+
+    from circuitsim.circuit.registry import STIMULUS_PLOTS
+
+    items = [(name, p) for name, p in result.extra.get("stimuli", {}).items() if p["kind"] in STIMULUS_PLOTS]
+    fig = plt.figure(figsize=(11, 3.2 * max(1, len(items))), layout="constrained")
+    subfigs = fig.subfigures(len(items), 1, squeeze=False)[:, 0] if items else []
+    for (name, params), sub in zip(items, subfigs):
+        STIMULUS_PLOTS[params["kind"]](result, name, params, sub)
+    return fig
+
+
+def has_stimulus_plot(result: Result) -> bool:
+    from circuitsim.circuit.registry import STIMULUS_PLOTS
+
+    return any(p["kind"] in STIMULUS_PLOTS for p in result.extra.get("stimuli", {}).values())
+
+
 FIGURES: Dict[str, Callable[[Result], Figure]] = {
     "raster": plot_raster,
     "rates": plot_rates,
@@ -25,6 +45,7 @@ FIGURES: Dict[str, Callable[[Result], Figure]] = {
     "channels": plot_channels,
     "muscle": plot_muscle_result,
     "summary": plot_summary,
+    "stim": plot_stimuli,
 }
 
 
@@ -35,7 +56,12 @@ def write_figures(folder: Path, result: Result, names: Iterable[str]) -> None:
     for name in names:
         if name == "muscle" and "muscle" not in result.extra:
             continue  # muscle readout disabled
+        if name == "stim" and not has_stimulus_plot(result):
+            continue  # no stimulus with a figure
         fig = FIGURES[name](result)
         tmp = folder / f".{name}.tmp.png"
         fig.savefig(tmp, dpi=110)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
         os.replace(tmp, folder / f"{name}.png")

@@ -1,3 +1,6 @@
-"""Stimuli: each kind is a build function registered in :mod:`circuitsim.circuit.registry`."""
+"""Stimuli: each kind registers its validator, build function, measure and plot
+(see :mod:`circuitsim.circuit.registry`)."""
 
 from circuitsim.stimulation import command  # noqa: F401  (registers "cortical_command")
+from circuitsim.stimulation import dbs  # noqa: F401  (registers "dbs")
+from circuitsim.stimulation import tms  # noqa: F401  (registers "tms")

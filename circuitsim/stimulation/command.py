@@ -1,18 +1,43 @@
 """A motor command: extra Poisson excitation to one channel of a population for a while.
 
 Stands for the cortical command to turn the head to one side (the input the basal ganglia
-select on). Parameters (validated in :mod:`circuitsim.spec`): ``population``, ``channel``
-(index), ``start``, ``stop`` (s), ``rate`` (Hz, summed Poisson input per neuron) and
-``weight`` (S, AMPA).
+select on). Parameters: ``population`` (a channelled population), ``channel`` (name),
+``start``, ``stop`` (within ``sim.duration``), ``rate`` (summed Poisson input per neuron) and
+``weight`` (AMPA conductance).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Dict, Mapping
 
 from brian2 import Hz, second, siemens
 
 from circuitsim.circuit.registry import BuildContext, register_stimulus
+from circuitsim.spec import (StimulusContext, check_stimulus_keys, nonneg, register_stimulus_validator,
+                             require)
+from circuitsim.units import to_si
+
+KEYS = ("population", "channel", "start", "stop", "rate", "weight")
+
+
+@register_stimulus_validator("cortical_command")
+def validate_cortical_command(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Dict[str, Any]:
+    check_stimulus_keys(stim, path, KEYS)
+    pop = stim.get("population")
+    require(pop in ctx.populations, f"{path}.population",
+            f"unknown population {pop!r}; known: {', '.join(ctx.populations)}")
+    require(ctx.populations[pop].channelled, f"{path}.population",
+            f"{pop} is not split into channels; use a channelled population")
+    channel = stim.get("channel")
+    require(channel in ctx.channels, f"{path}.channel", f"unknown channel {channel!r}; known: {', '.join(ctx.channels)}")
+    start = nonneg(to_si(stim.get("start"), "time", f"{path}.start"), f"{path}.start", "time")
+    stop = to_si(stim.get("stop"), "time", f"{path}.stop")
+    require(start < stop <= ctx.sim.duration + 1e-12, f"{path}.stop",
+            f"must lie after start and within sim.duration ({ctx.sim.duration:g} s)")
+    rate = nonneg(to_si(stim.get("rate"), "rate", f"{path}.rate"), f"{path}.rate", "rate")
+    weight = nonneg(to_si(stim.get("weight", "0.5*nS"), "conductance", f"{path}.weight"), f"{path}.weight", "weight")
+    return {"population": pop, "channel": ctx.channels.index(channel), "channel_name": channel,
+            "start": start, "stop": stop, "rate": rate, "weight": weight}
 
 
 @register_stimulus("cortical_command")

@@ -1,0 +1,1 @@
+"""Deep brain stimulation (registers the "dbs" stimulus kind)."""

@@ -1,0 +1,1 @@
+"""Transcranial magnetic stimulation (registers the "tms" stimulus kind)."""
