@@ -67,3 +67,21 @@ def test_finished_results_are_not_overwritten(tmp_path, monkeypatch):
     with pytest.raises(ResultExistsError, match="already holds a finished run"):
         simulate(compose(), out_dir=folder)
     assert (folder / "metrics.json").read_bytes() == before
+
+
+def test_muscle_time_series_are_written_and_read_back(tmp_path):
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    series = {name: {"m1": rng.normal(size=50), "m2": rng.normal(size=50)}
+              for name in rio.MUSCLE_SERIES}
+    res = _fake_result()
+    res.extra["muscle"] = SimpleNamespace(time=np.arange(50) / 2000.0, head_angle=rng.normal(size=50), **series)
+    folder = rio.prepare_folder(tmp_path / "m")
+    rio.write_data(folder, res)
+    rio.finish(folder, res)
+    back = load_result(folder).extra["muscle_series"]
+    assert np.array_equal(back["head_angle"], res.extra["muscle"].head_angle)
+    assert np.array_equal(back["time"], res.extra["muscle"].time)
+    for name in rio.MUSCLE_SERIES:
+        assert np.array_equal(back[f"m2.{name}"], series[name]["m2"])

@@ -6,6 +6,8 @@ A finished folder holds::
     spikes.npz      per population: neuron index (local to the population) and spike time (s)
     rates.npz       per population: population rate (Hz) in bins of readout.rate_bin
     lfp.npz         per region: LFP proxy time series (if currents were recorded)
+    muscle.npz      muscle readout time series: ``time``, ``head_angle`` and per muscle
+                    ``<muscle>.{drive,force,emg,envelope}`` (if the readout ran)
     metrics.json    every measure, plus run information (seed, versions, timing)
     *.png           figures
 
@@ -32,6 +34,8 @@ CONFIG = "config.yaml"
 SPIKES = "spikes.npz"
 RATES = "rates.npz"
 LFP = "lfp.npz"
+MUSCLE = "muscle.npz"
+MUSCLE_SERIES = ("drive", "force", "emg", "envelope")
 
 
 @dataclass
@@ -137,6 +141,13 @@ def write_data(folder: Path, result: Result) -> None:
         lfp = dict(result.lfp)
         lfp["_dt"] = np.array(result.lfp_dt)
         _atomic_write(folder / LFP, lambda fh: np.savez_compressed(fh, **lfp))
+    muscle = result.extra.get("muscle")
+    if muscle is not None:
+        series = {"time": np.asarray(muscle.time), "head_angle": np.asarray(muscle.head_angle)}
+        for name in MUSCLE_SERIES:
+            for m, values in getattr(muscle, name).items():
+                series[f"{m}.{name}"] = np.asarray(values)
+        _atomic_write(folder / MUSCLE, lambda fh: np.savez_compressed(fh, **series))
 
 
 def finish(folder: Path, result: Result) -> None:
@@ -190,6 +201,9 @@ def load_result(folder: Path | str) -> Result:
             with np.load(folder / LFP) as z:
                 result.lfp_dt = float(z["_dt"])
                 result.lfp = {k: z[k] for k in z.files if k != "_dt"}
+        if (folder / MUSCLE).is_file():
+            with np.load(folder / MUSCLE) as z:
+                result.extra["muscle_series"] = {k: z[k] for k in z.files}
     except (OSError, ValueError, KeyError) as err:
         raise ResultError(f"{folder}: corrupt data file ({err}); rerun the simulation") from None
     result.regions = metrics.get("run", {}).get("regions", {})
