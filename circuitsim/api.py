@@ -90,18 +90,28 @@ def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = F
                 spec.sim.dt * 1e3, spec.sim.seed)
     with devices.selected_device(spec):
         built = build_network(spec, layout, connections, _initial_state_rng(spec.sim.seed))
+        raw, times = devices.run(built.net, spec, built.namespace, built.n_synapses, lambda: read_raw(built))
+    return finish_run(spec, config, layout, raw, built.lfp_neurons, built.n_synapses, times, t_start, folder)
 
-        def read_raw() -> dict:
-            raw = {"i": np.asarray(built.spike_monitor.i[:]).copy(),
-                   "t": np.asarray(built.spike_monitor.t_[:]).copy()}
-            if built.lfp_monitor is not None:
-                raw["I_exc"] = np.asarray(built.lfp_monitor.I_exc_).copy()
-                raw["I_inh"] = np.asarray(built.lfp_monitor.I_inh_).copy()
-            raw["stim_data"] = {name: record() for name, record in (built.recorders or {}).items()}
-            return raw
 
-        raw, times = devices.run(built.net, spec, built.namespace, built.n_synapses, read_raw)
+def read_raw(built) -> dict:
+    """Copy a run's recordings out of Brian2 (spikes of the whole group, LFP currents, stimuli's)."""
+    raw = {"i": np.asarray(built.spike_monitor.i[:]).copy(),
+           "t": np.asarray(built.spike_monitor.t_[:]).copy()}
+    if built.lfp_monitor is not None:
+        raw["I_exc"] = np.asarray(built.lfp_monitor.I_exc_).copy()
+        raw["I_inh"] = np.asarray(built.lfp_monitor.I_inh_).copy()
+    raw["stim_data"] = {name: record() for name, record in (built.recorders or {}).items()}
+    return raw
 
+
+def finish_run(spec: RunSpec, config: dict, layout, raw: dict, lfp_neurons: dict, n_synapses: dict,
+               times: Any, t_start: float, folder: Optional[Path], run_extra: Optional[dict] = None) -> Result:
+    """Raw recordings of one circuit -> a :class:`Result` with every measure (and its run folder).
+
+    ``raw["i"]`` are neuron indices of ``layout``; ``raw["I_exc"]``/``raw["I_inh"]`` rows are
+    addressed by ``lfp_neurons`` (population -> rows). Batched sweeps call this once per copy.
+    """
     result = Result(metrics={}, config=config, rate_dt=spec.readout.rate_bin, lfp_dt=spec.readout.lfp_dt)
     order = np.argsort(raw["i"], kind="stable")
     i_sorted, t_sorted = raw["i"][order], raw["t"][order]
@@ -115,7 +125,7 @@ def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = F
         result.channels[name] = layout.channel[start:stop].copy()
     result.regions = spec.regions()
     result.extra["lfp_currents"] = {name: (raw["I_exc"][rows], raw["I_inh"][rows])
-                                    for name, rows in built.lfp_neurons.items() if "I_exc" in raw and rows.size}
+                                    for name, rows in lfp_neurons.items() if "I_exc" in raw and rows.size}
     result.extra["stimuli"] = dict(spec.stimuli)
     result.extra["stim_data"] = raw["stim_data"]
     result.metrics = compute_metrics(spec, result)
@@ -124,12 +134,16 @@ def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = F
     result.metrics["run"] = {
         "seed": spec.sim.seed, "duration_s": spec.sim.duration, "dt_s": spec.sim.dt,
         "transient_s": spec.sim.transient, "device": spec.sim.device, "threads": spec.sim.threads,
-        "n_neurons": layout.n, "n_synapses": int(sum(built.n_synapses.values())),
-        "synapses_per_pathway": built.n_synapses, "build_s": times.build_s, "sim_s": times.run_s,
-        "wall_s": time.perf_counter() - t_start, "channels": list(spec.channels), "regions": result.regions,
+        "n_neurons": layout.n, "n_synapses": int(sum(n_synapses.values())),
+        "synapses_per_pathway": n_synapses, "build_s": times.build_s, "sim_s": times.run_s,
+        "sim_cpu_s": getattr(times, "run_cpu_s", 0.0), "sim_loop_s": getattr(times, "loop_s", 0.0),
+        "sim_peak_mb": getattr(times, "peak_rss_mb", 0.0),
+        "build_reused": bool(getattr(times, "reused_build", False)), "wall_s": time.perf_counter() - t_start,
+        "channels": list(spec.channels), "regions": result.regions,
         "versions": _versions(), "condition": config.get("condition_name"),
         "task": spec.task["channel_name"] if spec.task else None,
     }
+    result.metrics["run"].update(run_extra or {})
     if folder is not None:
         from circuitsim.plots import write_figures
 

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 RECEPTOR_NAMES = ("ampa", "nmda", "gaba")
 TOPOLOGIES = ("focal", "diffuse")
-DEVICES = ("runtime", "cpp_standalone")
+DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 CODEGEN_TARGETS = ("numpy", "cython")
 
 # name -> physical dimension of every neuron parameter of the AdEx template
@@ -116,6 +116,7 @@ class SimConf:
     build_dir: Optional[str] = None
     transient: str = "200*ms"
     progress: bool = True
+    vectorize: bool = True
 
 
 @dataclass
@@ -223,6 +224,7 @@ class SimSpec:
     build_dir: Optional[str]
     transient: float  # s
     progress: bool
+    vectorize: bool = True    # standalone: compile so gcc vectorises the neuron loops (circuitsim.device)
 
 
 @dataclass(frozen=True)
@@ -520,12 +522,19 @@ def _build_sim(sc: Mapping[str, Any]) -> SimSpec:
     _require(isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**31, "sim.seed",
              f"must be an integer in [0, 2**31) (got {seed!r})")
     device = _check_choice(sc.get("device", "cpp_standalone"), DEVICES, "sim.device")
+    if device == "cuda_standalone":
+        import importlib.util
+
+        _require(importlib.util.find_spec("brian2cuda") is not None, "sim.device",
+                 "cuda_standalone needs the optional package brian2cuda: pip install 'circuitsim[cuda]' "
+                 "(and an NVIDIA GPU with the CUDA toolkit); or use cpp_standalone")
     target = _check_choice(sc.get("codegen_target", "cython"), CODEGEN_TARGETS, "sim.codegen_target")
     threads = sc.get("threads", 1)
     _require(isinstance(threads, int) and threads >= 1, "sim.threads", f"must be a positive integer (got {threads!r})")
     return SimSpec(duration=duration, dt=dt, seed=seed, device=device, codegen_target=target,
                    threads=threads, build_dir=sc.get("build_dir"), transient=transient,
-                   progress=bool(sc.get("progress", True)))
+                   progress=bool(sc.get("progress", True)),
+                   vectorize=bool(sc.get("vectorize", True)))
 
 
 def _build_readout(rc: Mapping[str, Any], channels: Tuple[str, ...]) -> ReadoutSpec:

@@ -24,7 +24,8 @@ from circuitsim.circuit.connectivity import Connections
 from circuitsim.circuit.registry import STIMULUS_BUILDERS, BuildContext
 from circuitsim.circuit.layout import Layout
 from circuitsim.circuit.models import (ADEX_EQUATIONS, ADEX_REFRACTORY, ADEX_RESET,
-                                       ADEX_THRESHOLD, BACKGROUND_CODE)
+                                       ADEX_THRESHOLD, BACKGROUND_CODE, FUNCTIONS, NEURON_BLOCK,
+                                       NOISE_CODE)
 from circuitsim.spec import NEURON_PARAMS, RECEPTOR_NAMES, RunSpec
 
 logger = logging.getLogger(__name__)
@@ -46,8 +47,8 @@ class BuiltNetwork:
 
 
 def namespace_for(spec: RunSpec) -> Dict[str, Any]:
-    """Constants referenced by the generated code (receptor kinetics)."""
-    ns: Dict[str, Any] = {}
+    """Constants and functions referenced by the generated code (receptor kinetics, noise)."""
+    ns: Dict[str, Any] = dict(FUNCTIONS)
     for name, rec in spec.receptors.items():
         ns[f"tau_{name}"] = rec.tau * second
         ns[f"E_{name}"] = rec.E * volt
@@ -64,16 +65,32 @@ def lfp_rows(spec: RunSpec, layout: Layout) -> Dict[str, np.ndarray]:
     return out
 
 
+def padded_size(n: int) -> int:
+    """Size of the neuron group holding ``n`` neurons: the next multiple of NEURON_BLOCK."""
+    return -(-n // NEURON_BLOCK) * NEURON_BLOCK
+
+
 def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Connections],
-                  rng: np.random.Generator) -> BuiltNetwork:
-    """Create every Brian2 object of the circuit. Call after the device has been chosen."""
-    n = layout.n
+                  rng: np.random.Generator, rng_keys: Optional[tuple] = None) -> BuiltNetwork:
+    """Create every Brian2 object of the circuit. Call after the device has been chosen.
+
+    The group is padded with unconnected, silent neurons up to :func:`padded_size` (see
+    ``NEURON_BLOCK``). ``rng_keys`` = (seed, index) arrays of the group's size give each neuron's
+    random stream (default: the run's seed and the neuron's index); batched sweeps pass their own.
+    """
+    n_real = layout.n
+    n = padded_size(n_real)
     group = NeuronGroup(n, ADEX_EQUATIONS, threshold=ADEX_THRESHOLD, reset=ADEX_RESET,
                         refractory=ADEX_REFRACTORY, method="euler", name="neurons")
     values: Dict[str, np.ndarray] = {key: np.empty(n) for key in NEURON_PARAMS}
     bg = {f"w_bg_{r}": np.zeros(n) for r in RECEPTOR_NAMES}
     nu_bg = np.zeros(n)
     v0 = np.empty(n)
+    # padding neurons: the first population's cell type without bias or input, at rest
+    first = next(iter(spec.populations.values()))
+    for key in NEURON_PARAMS:
+        values[key][n_real:] = 0.0 if key == "I_bias" else first.params[key]
+    v0[n_real:] = first.params["EL"]
     for pop in spec.populations.values():
         start, stop = layout.slices[pop.name]
         for key in NEURON_PARAMS:
@@ -88,8 +105,16 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
         setattr(group, key, arr * siemens)
     group.nu_bg = nu_bg * Hz
     group.v = v0 * volt
-    group.pop = layout.pop_index
-    group.channel = layout.channel
+    pad = np.full(n - n_real, -1, dtype=np.int32)
+    group.pop = np.concatenate([layout.pop_index, pad])
+    group.channel = np.concatenate([layout.channel, pad])
+    seeds, index = rng_keys if rng_keys is not None else (np.full(n, spec.sim.seed), np.arange(n))
+    group.rng_seed = np.asarray(seeds, dtype=np.int32)
+    group.rng_index = np.asarray(index, dtype=np.int32)
+    # the motor-command slot (circuitsim.stimulation.command) is data: off unless a command sets it
+    for key, unit in (("nu_cmd", Hz), ("w_cmd", siemens), ("t_cmd_on", second), ("t_cmd_off", second)):
+        setattr(group, key, np.zeros(n) * unit)
+    group.run_regularly(NOISE_CODE, when="before_groups", order=-1, name="noise")
     group.run_regularly(BACKGROUND_CODE, when="before_groups", name="background")
 
     synapses: Dict[str, Synapses] = {}

@@ -5,12 +5,20 @@ All populations share one adaptive exponential integrate-and-fire template (Bret
 ``NeuronGroup`` and every parameter can change without new code. Synapses are conductances of
 three receptor types; NMDA has the voltage-dependent Mg2+ block of Jahr & Stevens 1990
 (J Neurosci 10:3178) at [Mg2+] = 1 mM.
+
+Noise comes from :data:`cs_poisson`, a counter-based Poisson generator: the count of a neuron in
+a time step is a pure function of (seed, stream, the neuron's index within its circuit, time
+step). So a neuron's input does not depend on how many other neurons are simulated, in which
+order, on how many threads, or whether other circuits share the network (batched sweeps), and a
+seed is data (a per-neuron integer), not compiled code.
 """
 
-from brian2 import Equations
+import numpy as np
+from brian2 import Equations, Function
 
 #: Per-neuron parameters of the AdEx template (names match circuitsim.spec.NEURON_PARAMS)
-#: plus the per-neuron background input.
+#: plus the per-neuron background input, the per-neuron motor-command slot (rate, weight and
+#: time window; see circuitsim.stimulation.command) and the keys of the neuron's random stream.
 ADEX_EQUATIONS = Equations(
     """
     dv/dt = (gL*(EL - v) + gL*DeltaT*exp((v - VT)/DeltaT) - w + I_bias + I_exc + I_inh)/C : volt (unless refractory)
@@ -36,20 +44,291 @@ ADEX_EQUATIONS = Equations(
     w_bg_ampa : siemens
     w_bg_nmda : siemens
     w_bg_gaba : siemens
+    nu_cmd : hertz
+    w_cmd : siemens
+    t_cmd_on : second
+    t_cmd_off : second
+    rng_seed : integer (constant)
+    rng_index : integer (constant)
+    u_bg : 1
+    u_cmd : 1
     pop : integer (constant)
     channel : integer (constant)
     """
 )
 
+#: The neuron group's size is padded to a multiple of this many neurons (unconnected, silent).
+#: Numerical choice: with every circuit (and every copy of a batched sweep) a whole number of
+#: 64-neuron blocks, gcc's vectorised loops (8 doubles per AVX-512 register) never leave a
+#: neuron to a scalar remainder loop, so each neuron's arithmetic is the same whether it runs
+#: alone or in a batch (bitwise-identical spike trains).
+NEURON_BLOCK = 64
+
 ADEX_THRESHOLD = "v > V_peak"
 ADEX_RESET = "v = V_reset; w += b"
 ADEX_REFRACTORY = "t_ref"
 
+#: Random streams of :data:`cs_poisson` (any fixed, distinct integers).
+STREAM_BACKGROUND = 0
+STREAM_COMMAND = 1
+
+#: Uniform numbers of this time step for the two streams, one per neuron; a loop of integer
+#: arithmetic only, which gcc vectorises (the Poisson inversion below cannot be).
+NOISE_CODE = f"""
+u_bg = cs_uniform(rng_seed, {STREAM_BACKGROUND}, rng_index, t_in_timesteps)
+u_cmd = cs_uniform(rng_seed, {STREAM_COMMAND}, rng_index, t_in_timesteps)
+"""
+
 #: Background input: Poisson spike counts per time step, one draw per neuron, delivered to the
-#: receptor(s) with a non-zero background weight.
-BACKGROUND_CODE = """
-k_bg = poisson(nu_bg*dt)
+#: receptor(s) with a non-zero background weight; then the motor command's extra Poisson input
+#: to AMPA while ``t_cmd_on <= t < t_cmd_off`` (zero rate elsewhere: no draw at all).
+BACKGROUND_CODE = f"""
+k_bg = cs_poisson(nu_bg*dt, u_bg, rng_seed, {STREAM_BACKGROUND}, rng_index, t_in_timesteps)
 g_ampa += w_bg_ampa*k_bg
 g_nmda += w_bg_nmda*k_bg
 g_gaba += w_bg_gaba*k_bg
+g_ampa += w_cmd*cs_poisson(nu_cmd*dt*int(t >= t_cmd_on)*int(t < t_cmd_off), u_cmd, rng_seed, {STREAM_COMMAND}, rng_index, t_in_timesteps)
 """
+
+# ------------------------------------------------------------------ counter-based Poisson counts
+#
+# u = SplitMix64 finaliser (Steele, Lea & Flood 2014, "Fast splittable pseudorandom number
+# generators", OOPSLA) of a per-neuron key (seed, stream and index, spread by odd multipliers)
+# combined with the mixed time step (and the chunk number), mapped to (0, 1) with 53 bits; the
+# count is then drawn by inversion of the Poisson distribution (Devroye 1986, ch. X.3) in chunks
+# of mean at most _CHUNK, summed (a sum of independent Poisson counts is Poisson). For a mean
+# m <= 1 the partial sums of exp(-m)'s alternating series bound P(0) from below and above, which
+# settles counts of 0 and 1 without computing exp() (nearly all draws: the background means are
+# 0.1-0.2 per step). Every branch is a pure function of the arguments, so a draw is reproducible
+# wherever the neuron is simulated.
+_CHUNK = 8.0        # numerical choice: exp(-8) is far from underflow; inversion takes ~8 steps
+_MAX_K = 200        # guard of the inversion loop (P(k > 200 | mean 8) is below 1e-150)
+_GOLDEN = 0x9E3779B97F4A7C15
+_M1 = 0xBF58476D1CE4E5B9
+_M2 = 0x94D049BB133111EB
+_K_SEED = 0xD1B54A32D192ED03     # odd multipliers spreading seed and stream over 64 bits
+_K_STREAM = 0xAEF17502108EF2D9
+
+_HELPERS_CPP = f"""
+#ifndef CIRCUITSIM_CS_RNG
+#define CIRCUITSIM_CS_RNG
+#include <stdint.h>
+#include <math.h>
+static inline uint64_t _cs_mix(uint64_t z)
+{{
+    z += {_GOLDEN:#x}ULL;
+    z = (z ^ (z >> 30)) * {_M1:#x}ULL;
+    z = (z ^ (z >> 27)) * {_M2:#x}ULL;
+    return z ^ (z >> 31);
+}}
+static inline uint64_t _cs_base(int64_t seed, int64_t stream, int64_t index, int64_t step)
+{{
+    const uint64_t key = (uint64_t)seed * {_K_SEED:#x}ULL ^ (uint64_t)stream * {_K_STREAM:#x}ULL ^ (uint64_t)index;
+    return _cs_mix(key ^ _cs_mix((uint64_t)step));
+}}
+static inline double _cs_u53(uint64_t h)
+{{
+    return ((double)(h >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}}
+#endif
+"""
+
+_UNIFORM_CPP = _HELPERS_CPP + """
+static inline double cs_uniform(int64_t seed, int64_t stream, int64_t index, int64_t step)
+{
+    return _cs_u53(_cs_base(seed, stream, index, step));
+}
+"""
+
+_POISSON_CPP = _HELPERS_CPP + f"""
+static inline int32_t cs_poisson(double lam, double u, int64_t seed, int64_t stream, int64_t index, int64_t step)
+{{
+    if (!(lam > 0.0))
+        return 0;
+    int32_t total = 0;
+    uint64_t chunk = 0, base = 0;
+    while (lam > 0.0)
+    {{
+        const double part = lam < {_CHUNK!r} ? lam : {_CHUNK!r};
+        lam -= part;
+        if (chunk > 0)
+        {{
+            if (chunk == 1)
+                base = _cs_base(seed, stream, index, step);
+            u = _cs_u53(_cs_mix(base + chunk));
+        }}
+        chunk++;
+        if (part <= 1.0)
+        {{
+            // bounds of P(0) = exp(-part) from its alternating series (valid for part <= 1)
+            const double low0 = 1.0 - part * (1.0 - part * (0.5 - part * (1.0 / 6.0)));
+            if (u <= low0)
+                continue;
+            const double high0 = 1.0 - part * (1.0 - 0.5 * part);
+            if (u > high0 && u <= low0 * (1.0 + part))
+            {{
+                total += 1;
+                continue;
+            }}
+        }}
+        double p = exp(-part);
+        double F = p;
+        int32_t k = 0;
+        while (u > F && k < {_MAX_K})
+        {{
+            k++;
+            p *= part / k;
+            F += p;
+        }}
+        total += k;
+    }}
+    return total;
+}}
+"""
+
+
+def _helpers_cython(tag: str) -> str:
+    return f"""
+from libc.math cimport exp as _cs_exp_{tag}
+cdef inline unsigned long long _cs_mix_{tag}(unsigned long long z) nogil:
+    z += {_GOLDEN}ULL
+    z = (z ^ (z >> 30)) * {_M1}ULL
+    z = (z ^ (z >> 27)) * {_M2}ULL
+    return z ^ (z >> 31)
+
+cdef inline unsigned long long _cs_base_{tag}(long long seed, long long stream, long long index, long long step) nogil:
+    cdef unsigned long long key = (<unsigned long long>seed) * {_K_SEED}ULL ^ (<unsigned long long>stream) * {_K_STREAM}ULL ^ <unsigned long long>index
+    return _cs_mix_{tag}(key ^ _cs_mix_{tag}(<unsigned long long>step))
+
+cdef inline double _cs_u53_{tag}(unsigned long long h) nogil:
+    return (<double>(h >> 11) + 0.5) * (1.0 / 9007199254740992.0)
+"""
+
+
+_UNIFORM_CYTHON = _helpers_cython("u") + """
+cdef inline double cs_uniform(long long seed, long long stream, long long index, long long step) nogil:
+    return _cs_u53_u(_cs_base_u(seed, stream, index, step))
+"""
+
+_POISSON_CYTHON = _helpers_cython("p") + f"""
+cdef inline int cs_poisson(double lam, double u, long long seed, long long stream, long long index, long long step) nogil:
+    cdef unsigned long long base = 0, chunk = 0
+    cdef double part, p, F, low0, high0
+    cdef int k, total = 0
+    if not (lam > 0.0):
+        return 0
+    while lam > 0.0:
+        part = lam if lam < {_CHUNK!r} else {_CHUNK!r}
+        lam -= part
+        if chunk > 0:
+            if chunk == 1:
+                base = _cs_base_p(seed, stream, index, step)
+            u = _cs_u53_p(_cs_mix_p(base + chunk))
+        chunk += 1
+        if part <= 1.0:
+            low0 = 1.0 - part * (1.0 - part * (0.5 - part * (1.0 / 6.0)))
+            if u <= low0:
+                continue
+            high0 = 1.0 - part * (1.0 - 0.5 * part)
+            if u > high0 and u <= low0 * (1.0 + part):
+                total += 1
+                continue
+        p = _cs_exp_p(-part)
+        F = p
+        k = 0
+        while u > F and k < {_MAX_K}:
+            k += 1
+            p *= part / k
+            F += p
+        total += k
+    return total
+"""
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    z = z + np.uint64(_GOLDEN)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
+    return z ^ (z >> np.uint64(31))
+
+
+def _numpy_base(seed, stream, index, step) -> np.ndarray:
+    u64 = lambda x: np.asarray(x).astype(np.int64).view(np.uint64)  # noqa: E731  (two's complement, as in C)
+    with np.errstate(over="ignore"):
+        key = u64(seed) * np.uint64(_K_SEED) ^ u64(stream) * np.uint64(_K_STREAM) ^ u64(index)
+        return _mix(key ^ _mix(u64(step)))
+
+
+def _u53(h: np.ndarray) -> np.ndarray:
+    return ((h >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
+
+
+def _numpy_cs_uniform(seed, stream, index, step):
+    """NumPy version of the generated-code ``cs_uniform`` (identical values)."""
+    seed, stream, index, step = np.broadcast_arrays(*(np.asarray(x).astype(np.int64) for x in (seed, stream, index, step)))
+    return _u53(_numpy_base(seed, stream, index, step))
+
+
+def _numpy_cs_poisson(lam, u, seed, stream, index, step):
+    """NumPy version of the generated-code ``cs_poisson`` (exp() may differ in the last bit)."""
+    lam, u, seed, stream, index, step = np.broadcast_arrays(
+        np.asarray(lam, dtype=np.float64), np.asarray(u, dtype=np.float64),
+        *(np.asarray(x).astype(np.int64) for x in (seed, stream, index, step)))
+    lam, u = lam.copy(), u.copy()
+    total = np.zeros(lam.shape, dtype=np.int32)
+    chunk, base = 0, None
+    with np.errstate(over="ignore"):
+        while np.any(lam > 0):
+            active = lam > 0
+            part = np.where(active, np.minimum(lam, _CHUNK), 0.0)
+            lam = lam - part
+            if chunk > 0:
+                base = _numpy_base(seed, stream, index, step) if base is None else base
+                u = _u53(_mix(base + np.uint64(chunk)))
+            chunk += 1
+            small = part <= 1.0
+            low0 = 1.0 - part * (1.0 - part * (0.5 - part * (1.0 / 6.0)))
+            high0 = 1.0 - part * (1.0 - 0.5 * part)
+            one = active & small & (u > low0) & (u > high0) & (u <= low0 * (1.0 + part))
+            total += one.astype(np.int32)
+            active &= ~(small & (u <= low0)) & ~one
+            p = np.exp(-part)
+            F = p.copy()
+            k = np.zeros(lam.shape, dtype=np.int32)
+            todo = active & (u > F)
+            while np.any(todo):
+                k[todo] += 1
+                p = np.where(todo, p * part / np.maximum(k, 1), p)
+                F = np.where(todo, F + p, F)
+                todo = todo & (u > F) & (k < _MAX_K)
+            total += np.where(active, k, 0).astype(np.int32)
+    return total
+
+
+#: ``cs_uniform(seed, stream, index, step)``: a uniform number in (0, 1), a pure function of its
+#: integer arguments (C++, Cython and NumPy give identical values).
+cs_uniform = Function(_numpy_cs_uniform, arg_units=[1, 1, 1, 1], return_unit=1,
+                      arg_types=["integer", "integer", "integer", "integer"], return_type="float", stateless=True)
+cs_uniform.implementations.add_implementation("cpp", _UNIFORM_CPP, name="cs_uniform")
+cs_uniform.implementations.add_implementation("cython", _UNIFORM_CYTHON, name="cs_uniform")
+
+#: ``cs_poisson(mean, u, seed, stream, index, step)``: a Poisson count with the given mean, drawn
+#: by inversion from ``u = cs_uniform(seed, stream, index, step)`` (further uniforms for means
+#: above _CHUNK come from the same key).
+cs_poisson = Function(_numpy_cs_poisson, arg_units=[1, 1, 1, 1, 1, 1], return_unit=1,
+                      arg_types=["float", "float", "integer", "integer", "integer", "integer"],
+                      return_type="integer", stateless=True)
+cs_poisson.implementations.add_implementation("cpp", _POISSON_CPP, name="cs_poisson")
+cs_poisson.implementations.add_implementation("cython", _POISSON_CYTHON, name="cs_poisson")
+
+
+def _cuda(code: str) -> str:
+    """The C++ code as CUDA host/device functions (for brian2cuda; not tested on a GPU)."""
+    return code.replace("static inline", "__host__ __device__ static inline")
+
+
+cs_uniform.implementations.add_implementation("cuda", _cuda(_UNIFORM_CPP), name="cs_uniform")
+cs_poisson.implementations.add_implementation("cuda", _cuda(_POISSON_CPP), name="cs_poisson")
+
+#: Every function the circuit's generated code calls (for the run's namespace).
+FUNCTIONS = {"cs_uniform": cs_uniform, "cs_poisson": cs_poisson}

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping
 
-from brian2 import Hz, second, siemens
+import numpy as np
 
 from circuitsim.circuit.registry import BuildContext, register_stimulus
+from circuitsim.errors import ConfigError
 from circuitsim.spec import (StimulusContext, check_stimulus_keys, nonneg, register_stimulus_validator,
                              require)
 from circuitsim.units import to_si
@@ -42,13 +43,22 @@ def validate_cortical_command(stim: Mapping[str, Any], path: str, ctx: StimulusC
 
 @register_stimulus("cortical_command")
 def build_cortical_command(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
+    """Fill the neuron group's command slot (``nu_cmd``, ``w_cmd``, ``t_cmd_on``, ``t_cmd_off``) of
+    the commanded neurons; the circuit's background code draws the extra Poisson counts.
+
+    Every parameter is data, not code: a sweep over the command's rate, weight, window or channel
+    reuses the compiled program. One command per neuron (a second one on the same neurons is
+    refused).
+    """
     idx = ctx.layout.indices(params["population"], params["channel"])
-    target = ctx.group[int(idx[0]):int(idx[-1]) + 1]
-    prefix = f"cmd_{name}"
-    ctx.namespace.update({f"{prefix}_start": params["start"] * second, f"{prefix}_stop": params["stop"] * second,
-                          f"{prefix}_rate": params["rate"] * Hz, f"{prefix}_weight": params["weight"] * siemens})
-    target.run_regularly(
-        f"g_ampa += {prefix}_weight*poisson({prefix}_rate*dt)*int(t >= {prefix}_start)*int(t < {prefix}_stop)",
-        when="before_groups", name=f"{prefix}_input")
-    # run_regularly on a subgroup registers the operation with the subgroup's source; it is
-    # part of the group's contained objects, so nothing more to add to the network.
+    group = ctx.group
+    busy = np.asarray(group.nu_cmd_[:])[idx] > 0
+    if busy.any():
+        path = "task.command" if name == "task" else f"stim.{name}"
+        raise ConfigError(path, "another cortical command already drives these neurons; "
+                                "give each cortical command its own channel or population")
+    for key, value in (("nu_cmd", params["rate"]), ("w_cmd", params["weight"]),
+                       ("t_cmd_on", params["start"]), ("t_cmd_off", params["stop"])):
+        values = np.asarray(getattr(group, f"{key}_")[:], dtype=float).copy()
+        values[idx] = value
+        setattr(group, f"{key}_", values)

@@ -1,0 +1,60 @@
+"""Shared helpers of the benchmark scripts (run them from the repository root)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from typing import Any, Dict, Iterable, List, Sequence
+
+import numpy as np
+
+
+def machine() -> str:
+    """One line about the machine and how loaded it is (the figures depend on it)."""
+    load = os.getloadavg()
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) at {time.strftime('%H:%M:%S')}")
+
+
+def peak_rss_mb() -> Dict[str, float]:
+    """Peak resident memory of this process and of its largest child so far (MB)."""
+    return {"python_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "children_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0}
+
+
+def synaptic_events(result, spec, layout, connections) -> int:
+    """Spikes times the number of synapses they drive (every spike of neuron i costs out-degree(i))."""
+    out_degree = np.zeros(layout.n, dtype=np.int64)
+    for con in connections.values():
+        out_degree += np.bincount(con.i, minlength=layout.n)
+    total = 0
+    for name, (i, _) in result.spikes.items():
+        start, _ = layout.slices[name]
+        total += int(out_degree[start + np.asarray(i, dtype=np.int64)].sum())
+    return total
+
+
+def run_json(args: Sequence[str], env: Dict[str, str] | None = None, timeout: float = 3600) -> Dict[str, Any]:
+    """Run ``python <args>`` in a fresh process; its last stdout line is a JSON object."""
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def table(rows: Iterable[Dict[str, Any]], columns: List[str]) -> str:
+    """A Markdown table of ``rows`` (dicts) with ``columns`` (keys, also the headers)."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = []
+        for c in columns:
+            v = row.get(c, "")
+            cells.append(f"{v:.3g}" if isinstance(v, float) else str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

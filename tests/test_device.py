@@ -1,0 +1,82 @@
+"""Fast tests of the device layer: the structure key, compiler flags, the CUDA option, the
+counter-based random numbers and the batch's input checks (no simulation)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+from scipy import stats
+
+from circuitsim import compose
+from circuitsim.batch import _grid, simulate_batch
+from circuitsim.circuit.models import _numpy_cs_poisson, _numpy_cs_uniform
+from circuitsim.device import FINITE_MATH_FLAG, compile_flags, structure_key
+from circuitsim.errors import ConfigError
+from circuitsim.spec import STIMULUS_VALIDATORS, build_spec
+
+
+def key(*overrides: str) -> str:
+    return structure_key(build_spec(compose(list(overrides))), {})
+
+
+def test_values_are_not_structure():
+    base = key()
+    for ov in ("sim.seed=5", "sim.duration=3s", "circuit.pathways.stn_gpe.weight_scale=1.7",
+               "circuit.modulators.dopamine.level=0.4", "circuit.populations.gpe.background.rate=900*Hz"):
+        assert key(ov) == base, ov
+    for ov in ("sim.dt=0.05*ms", "circuit.scale=2", "sim.vectorize=false", "readout.lfp_neurons=5"):
+        assert key(ov) != base, ov
+
+
+def test_task_command_values_are_data():
+    assert key("task=turn_left") == key("task=turn_right") == key("task=turn_left", "task.command.rate=900*Hz")
+    assert key("task=turn_left") != key()
+
+
+def test_vectorize_drops_the_finite_math_flag():
+    fast = compile_flags(build_spec(compose([])))
+    slow = compile_flags(build_spec(compose(["sim.vectorize=false"])))
+    assert FINITE_MATH_FLAG not in fast and any(f.startswith("--param=vect-max-version-for-alias-checks") for f in fast)
+    assert FINITE_MATH_FLAG in slow
+
+
+@pytest.mark.skipif(importlib.util.find_spec("brian2cuda") is not None, reason="brian2cuda is installed")
+def test_cuda_without_brian2cuda_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"sim.device.*brian2cuda.*circuitsim\[cuda\]"):
+        build_spec(compose(["sim.device=cuda_standalone"]))
+
+
+def test_counter_based_poisson_counts():
+    index = np.arange(200_000)
+    for mean in (0.15, 0.9, 3.0, 12.0):
+        u = _numpy_cs_uniform(3, 0, index, 42)
+        k = _numpy_cs_poisson(np.full(index.size, mean), u, 3, 0, index, 42)
+        observed = np.bincount(k, minlength=40)[:40]
+        expected = stats.poisson.pmf(np.arange(40), mean) * index.size
+        keep = expected > 20
+        chi2 = (((observed[keep] - expected[keep]) ** 2) / expected[keep]).sum()
+        assert chi2 < stats.chi2.ppf(0.999, keep.sum() - 1), (mean, chi2)
+    # a pure function of (seed, stream, index, step): same arguments, same draw; others independent
+    a = _numpy_cs_uniform(3, 0, index, 42)
+    assert np.array_equal(a, _numpy_cs_uniform(3, 0, index, 42))
+    for other in (_numpy_cs_uniform(4, 0, index, 42), _numpy_cs_uniform(3, 1, index, 42),
+                  _numpy_cs_uniform(3, 0, index, 43)):
+        assert abs(np.corrcoef(a, other)[0, 1]) < 0.01
+    assert 0 < a.min() and a.max() < 1 and abs(a.mean() - 0.5) < 0.005
+
+
+def test_batch_refuses_stimuli_it_cannot_batch(monkeypatch):
+    monkeypatch.setitem(STIMULUS_VALIDATORS, "test_pulse", lambda stim, path, ctx: {"runtime_only": ""})
+    cfg = OmegaConf.to_container(compose([]), resolve=True)
+    cfg["stim"] = {"pulse": {"kind": "test_pulse"}}
+    with pytest.raises(ConfigError, match=r"stim.pulse.*cannot hold a 'test_pulse'"):
+        simulate_batch([cfg, cfg])
+
+
+def test_batch_grid_is_a_cartesian_product():
+    grid = _grid(["a=1,2", "b=x", "c=3,4,5"])
+    assert len(grid) == 6 and grid[0] == ["a=1", "b=x", "c=3"] and grid[-1] == ["a=2", "b=x", "c=5"]
+    assert _grid(["readout.plots=[raster,rates]"]) == [["readout.plots=[raster,rates]"]]

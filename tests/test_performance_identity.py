@@ -1,0 +1,84 @@
+"""Compile once, run many, and batched sweeps give the same spike trains as single runs.
+
+A point's spike trains are bitwise identical whether it ran alone, as a later point reusing the
+compiled program (with other values run in between), or as one copy of a batched network; a
+changed value (weight, seed, duration, motor command) reuses the build; batched copies with
+different seeds differ. Timing is not tested here (see benchmarks/).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from circuitsim import compose, device, simulate
+from circuitsim.batch import simulate_batch
+from circuitsim.errors import ConfigError
+
+BASE = ["circuit.scale=0.25", "sim.duration=0.4s", "sim.transient=0.1s", "sim.progress=false",
+        "readout.plots=[]", "readout.muscle.enabled=false", "task=turn_left",
+        "task.command.start=0.15s", "task.command.stop=0.3s"]
+
+
+def cfg(seed: int = 0, w: float = 1.0, *extra: str):
+    return compose(BASE + [f"sim.seed={seed}", f"circuit.pathways.stn_gpe.weight_scale={w}", *extra])
+
+
+def same_spikes(a, b) -> bool:
+    return all(np.array_equal(a.spikes[p][0], b.spikes[p][0]) and np.array_equal(a.spikes[p][1], b.spikes[p][1])
+               for p in a.spikes)
+
+
+def n_spikes(r) -> int:
+    return sum(t.size for _, t in r.spikes.values())
+
+
+@pytest.fixture(scope="module")
+def runs():
+    out = {"alone": simulate(cfg(0, 1.0)), "builds_after_first": device.BUILD_COUNT}
+    out["other_value"] = simulate(cfg(0, 1.5))            # a changed weight: same program
+    out["other_seed"] = simulate(cfg(1, 1.0))             # a changed seed: same program
+    out["again"] = simulate(cfg(0, 1.0))                  # back to the first point
+    out["shorter"] = simulate(cfg(0, 1.0, "sim.duration=0.3s"))   # duration is data too
+    out["builds_after_sweep"] = device.BUILD_COUNT
+    out["batch"] = simulate_batch([cfg(0, 1.0), cfg(1, 1.0), cfg(0, 1.5)])
+    return out
+
+
+@pytest.mark.slow
+def test_changed_values_reuse_the_build(runs):
+    assert runs["builds_after_sweep"] == runs["builds_after_first"]
+    for name in ("other_value", "other_seed", "again", "shorter"):
+        assert runs[name].metrics["run"]["build_reused"], name
+        assert runs[name].metrics["run"]["build_s"] == 0.0, name
+
+
+@pytest.mark.slow
+def test_compile_once_is_bitwise_identical_to_a_single_run(runs):
+    alone = runs["alone"]
+    assert n_spikes(alone) > 1000
+    assert same_spikes(alone, runs["again"])
+    assert not same_spikes(alone, runs["other_value"])
+    assert not same_spikes(alone, runs["other_seed"])
+    # the first 0.3 s do not depend on how long the run goes on
+    short = runs["shorter"]
+    for pop, (i, t) in alone.spikes.items():
+        keep = t < 0.3 - 1e-9
+        assert np.array_equal(short.spikes[pop][0], i[keep]) and np.array_equal(short.spikes[pop][1], t[keep]), pop
+
+
+@pytest.mark.slow
+def test_batched_copies_equal_single_runs_and_have_their_own_streams(runs):
+    b0, b1, b2 = runs["batch"]
+    assert [r.metrics["run"]["batch"]["index"] for r in runs["batch"]] == [0, 1, 2]
+    assert same_spikes(b0, runs["alone"])
+    assert same_spikes(b1, runs["other_seed"])
+    assert same_spikes(b2, runs["other_value"])
+    assert not same_spikes(b0, b1)          # same parameters, other seed: another random stream
+    rates = lambda r: {p: m["rate_hz"] for p, m in r.metrics["populations"].items()}  # noqa: E731
+    assert rates(b0) == rates(runs["alone"])
+
+
+def test_batches_refuse_points_of_another_structure():
+    with pytest.raises(ConfigError, match="circuit.populations"):
+        simulate_batch([compose(["circuit.scale=0.25"]), compose(["circuit.scale=0.5"])])
