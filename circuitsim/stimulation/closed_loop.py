@@ -1,0 +1,292 @@
+"""Closed-loop (adaptive) DBS: a biomarker read every control period sets the amplitude.
+
+Every ``period`` the controller reads a biomarker over the last ``window`` of the run and sets
+the stimulation amplitude as a level in [0, 1] times the stimulus's ``amplitude`` (its maximum):
+
+Biomarkers
+    ``lfp_band_power``: relative power (band power / 1-100 Hz power, Hann-windowed
+    periodogram of the window) of a region's LFP proxy, the Mazzoni et al. (2015) weighted sum
+    of synaptic currents used by :mod:`circuitsim.metrics` (here of ``neurons`` recorded neurons
+    of the region, recorded every time step and averaged over each ``sample_dt``, so that the
+    harmonics of the pulse-evoked currents do not alias into the band). E.g. pallidal 4-10 Hz power in dystonia
+    (Silberstein et al. 2003) or STN beta in Parkinson's disease (adaptive DBS, Little et al.
+    2013, Ann Neurol 74:449).
+    ``corticospinal_rate``: mean firing rate (Hz) of the corticospinal ``ctx_e`` cells (the same
+    cells that drive the muscle readout, :mod:`circuitsim.readouts`) in the window: an online
+    proxy of the rectified EMG envelope, which in the muscle model grows with that rate.
+
+Control laws (gains in config; the error is relative, ``e = (b - setpoint) / setpoint``, so
+gains are dimensionless whatever the biomarker's unit)
+    ``on_off``: level 1 once the biomarker exceeds ``on_above``, 0 once it falls below
+    ``off_below``, unchanged in between (hysteresis, ``off_below <= on_above``).
+    ``proportional``: level = clip(kp * e, 0, 1).
+    ``pid``: level = clip(kp * e + ki * integral(e dt) + kd * de/dt, 0, 1); the integral stops
+    growing while the output is saturated (anti-windup by conditional integration).
+
+The level is 0 until the first full window has been analysed. The controller needs Python
+during the run (a Brian2 ``network_operation``), so a closed-loop stimulus runs on the runtime
+device (its validated parameters carry ``runtime_only``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+MODES = ("on_off", "proportional", "pid")
+BIOMARKERS = ("lfp_band_power", "corticospinal_rate")
+#: total range of the relative band power, as in circuitsim.metrics (Hz)
+TOTAL_RANGE_HZ = (1.0, 100.0)
+
+
+# ------------------------------------------------------------------------- control laws
+
+
+@dataclass
+class OnOffController:
+    """Hysteresis switch: on above ``on_above``, off below ``off_below``."""
+
+    on_above: float
+    off_below: float
+    state: bool = False
+
+    def __post_init__(self) -> None:
+        if self.off_below > self.on_above:
+            raise ValueError(f"off_below ({self.off_below}) must not exceed on_above ({self.on_above})")
+
+    def update(self, biomarker: float) -> float:
+        if biomarker > self.on_above:
+            self.state = True
+        elif biomarker < self.off_below:
+            self.state = False
+        return 1.0 if self.state else 0.0
+
+
+@dataclass
+class PIDController:
+    """PID on the relative error ``(b - setpoint)/setpoint``, output clipped to [0, 1].
+
+    ``ki = kd = 0`` is the proportional controller.
+    """
+
+    setpoint: float
+    kp: float
+    ki: float = 0.0     # 1/s
+    kd: float = 0.0     # s
+    period: float = 0.1  # s, time between updates
+    integral: float = 0.0
+    last_error: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        if not self.setpoint > 0:
+            raise ValueError(f"setpoint must be positive (got {self.setpoint})")
+        if min(self.kp, self.ki, self.kd) < 0:
+            raise ValueError("gains cannot be negative")
+        if not self.period > 0:
+            raise ValueError("period must be positive")
+
+    def update(self, biomarker: float) -> float:
+        e = (biomarker - self.setpoint) / self.setpoint
+        de = 0.0 if self.last_error is None else (e - self.last_error) / self.period
+        self.last_error = e
+        trial_integral = self.integral + e * self.period
+        u = self.kp * e + self.ki * trial_integral + self.kd * de
+        level = min(1.0, max(0.0, u))
+        # conditional integration: keep the new integral only if it does not push further into saturation
+        if (u > 1.0 and e > 0) or (u < 0.0 and e < 0):
+            u = self.kp * e + self.ki * self.integral + self.kd * de
+            level = min(1.0, max(0.0, u))
+        else:
+            self.integral = trial_integral
+        return level
+
+
+def make_controller(params: Mapping[str, Any]):
+    """A controller object for validated controller parameters (see :func:`validate_controller`)."""
+    mode = params["mode"]
+    if mode == "on_off":
+        return OnOffController(params["on_above"], params["off_below"])
+    if mode == "proportional":
+        return PIDController(params["setpoint"], params["kp"], 0.0, 0.0, params["period"])
+    return PIDController(params["setpoint"], params["kp"], params["ki"], params["kd"], params["period"])
+
+
+# --------------------------------------------------------------------------- biomarkers
+
+
+def relative_band_power(x: np.ndarray, fs: float, band) -> float:
+    """Relative power of ``x`` in ``band`` (band / 1-100 Hz power), one Hann-windowed periodogram."""
+    from circuitsim.analysis import spectra as sp
+
+    x = np.asarray(x, dtype=float)
+    f, psd = sp.welch_psd(x, fs, segment_s=x.size / fs)
+    value = sp.band_powers(f, psd, {"b": tuple(band)}, relative=True, total_range=TOTAL_RANGE_HZ)["b"]
+    return float(value) if math.isfinite(value) else 0.0
+
+
+# ----------------------------------------------------------------------- validation
+
+
+def validate_controller(node: Mapping[str, Any], path: str, ctx, frequency: float) -> Dict[str, Any]:
+    """Check a ``controller`` node; SI values out. ``ctx`` is the spec's StimulusContext."""
+    from circuitsim.spec import check_choice, check_stimulus_keys, require
+    from circuitsim.units import to_si
+
+    allowed = ("mode", "biomarker", "region", "band", "period", "window", "sample_dt", "neurons",
+               "on_above", "off_below", "setpoint", "kp", "ki", "kd")
+    require(isinstance(node, Mapping), path, "a controller is a mapping (mode, biomarker, ...)")
+    check_stimulus_keys(node, path, allowed)
+    mode = check_choice(node.get("mode"), MODES, f"{path}.mode")
+    biomarker = check_choice(node.get("biomarker", "lfp_band_power"), BIOMARKERS, f"{path}.biomarker")
+    require(frequency > 0, path, "closed loop needs a stimulation frequency above 0 Hz")
+    dt = ctx.sim.dt
+    period = to_si(node.get("period", "100*ms"), "time", f"{path}.period")
+    require(period >= dt * (1 - 1e-9), f"{path}.period", f"must be at least sim.dt ({dt * 1e3:g} ms)")
+    window = to_si(node.get("window", "500*ms"), "time", f"{path}.window")
+    require(window >= period * (1 - 1e-9), f"{path}.window", "must be at least the control period")
+    require(window < ctx.sim.duration, f"{path}.window", f"must be shorter than sim.duration ({ctx.sim.duration:g} s)")
+    out: Dict[str, Any] = {"mode": mode, "biomarker": biomarker, "period": period, "window": window}
+    if biomarker == "lfp_band_power":
+        regions = sorted({p.region for p in ctx.populations.values()})
+        region = node.get("region", "gpi")
+        require(region in regions, f"{path}.region", f"unknown region {region!r}; known: {', '.join(regions)}")
+        band = node.get("band", ["4*Hz", "10*Hz"])
+        require(isinstance(band, (list, tuple)) and len(band) == 2, f"{path}.band", "give [low, high], e.g. [4*Hz, 10*Hz]")
+        low = to_si(band[0], "rate", f"{path}.band[0]")
+        high = to_si(band[1], "rate", f"{path}.band[1]")
+        sample_dt = to_si(node.get("sample_dt", "1*ms"), "time", f"{path}.sample_dt")
+        require(sample_dt >= dt * (1 - 1e-9), f"{path}.sample_dt", "must be at least sim.dt")
+        require(0 < low < high <= 0.5 / sample_dt, f"{path}.band",
+                f"need 0 < low < high <= {0.5 / sample_dt:g} Hz (half the sampling rate 1/sample_dt)")
+        require(window * low >= 2 - 1e-9, f"{path}.window",
+                f"a {low:g} Hz band edge needs a window of at least 2 cycles ({2 / low:g} s)")
+        neurons = node.get("neurons", 20)
+        require(isinstance(neurons, int) and neurons > 0, f"{path}.neurons", "must be a positive integer")
+        out.update(region=region, band=[low, high], sample_dt=sample_dt, neurons=neurons)
+        dim = "dimensionless"
+    else:
+        require("ctx_e" in ctx.populations and ctx.populations["ctx_e"].channelled, f"{path}.biomarker",
+                "corticospinal_rate needs the channelled ctx_e population")
+        dim = "rate"
+    if mode == "on_off":
+        for key in ("on_above", "off_below"):
+            require(key in node, f"{path}.{key}", f"the on_off controller needs {key} "
+                                                  f"({'a relative power, e.g. 0.2' if dim == 'dimensionless' else 'a rate, e.g. 8*Hz'})")
+        on = to_si(node["on_above"], dim, f"{path}.on_above")
+        off = to_si(node["off_below"], dim, f"{path}.off_below")
+        require(off <= on, f"{path}.off_below", "must not exceed on_above (hysteresis)")
+        out.update(on_above=on, off_below=off)
+    else:
+        require("setpoint" in node, f"{path}.setpoint", "the controller needs a setpoint of the biomarker")
+        setpoint = to_si(node["setpoint"], dim, f"{path}.setpoint")
+        require(setpoint > 0, f"{path}.setpoint", "must be positive")
+        kp = float(node.get("kp", 1.0))
+        require(kp >= 0, f"{path}.kp", "cannot be negative")
+        ki = to_si(node.get("ki", "0*Hz"), "rate", f"{path}.ki") if mode == "pid" else 0.0
+        kd = to_si(node.get("kd", "0*ms"), "time", f"{path}.kd") if mode == "pid" else 0.0
+        require(ki >= 0, f"{path}.ki", "cannot be negative")
+        require(kd >= 0, f"{path}.kd", "cannot be negative")
+        out.update(setpoint=setpoint, kp=kp, ki=ki, kd=kd)
+    return out
+
+
+# ------------------------------------------------------------------------ Brian2 glue
+
+
+@dataclass
+class ControllerTrace:
+    t: List[float] = field(default_factory=list)
+    biomarker: List[float] = field(default_factory=list)
+    level: List[float] = field(default_factory=list)
+
+    def as_arrays(self) -> Dict[str, np.ndarray]:
+        return {"t": np.asarray(self.t), "biomarker": np.asarray(self.biomarker), "level": np.asarray(self.level)}
+
+
+def build_controller(ctx, name: str, params: Mapping[str, Any], set_level: Callable[[float], None]):
+    """Add the monitors and the ``network_operation`` of a closed-loop stimulus to ``ctx``.
+
+    Returns the :class:`ControllerTrace` filled during the run.
+    """
+    from brian2 import NetworkOperation, SpikeMonitor, StateMonitor, second
+
+    from circuitsim.analysis.lfp import lfp_proxy
+    from circuitsim.readouts import CORTICOSPINAL_POPULATION
+
+    cp = params["controller"]
+    spec = ctx.spec
+    controller = make_controller(cp)
+    trace = ControllerTrace()
+    start = params["start"]
+    window = cp["window"]
+    prefix = f"dbs_{name}"
+
+    if cp["biomarker"] == "lfp_band_power":
+        rows = []
+        for pop in spec.regions()[cp["region"]]:
+            idx = ctx.layout.indices(pop)
+            n = min(cp["neurons"], idx.size)
+            rows.append(idx[np.linspace(0, idx.size - 1, n).astype(int)])
+        record = np.concatenate(rows)
+        # recorded every time step and averaged over each sample_dt (a boxcar anti-aliasing
+        # filter: point samples of currents that jump at every pulse alias the pulse harmonics)
+        mon = StateMonitor(ctx.group, ["I_exc", "I_inh"], record=record, name=f"{prefix}_biomarker")
+        per_sample = max(1, int(round(cp["sample_dt"] / spec.sim.dt)))
+        fs = 1.0 / (per_sample * spec.sim.dt)
+        n_win = int(round(window * fs))
+
+        def read(t: float) -> Optional[float]:
+            n_have = mon.t_[:].size // per_sample
+            if n_have < n_win:
+                return None
+            stop = n_have * per_sample
+            start = stop - n_win * per_sample
+
+            def binned(values: np.ndarray) -> np.ndarray:   # (neurons, steps) -> (samples, neurons)
+                return values[:, start:stop].reshape(values.shape[0], n_win, per_sample).mean(axis=2).T
+
+            exc = binned(np.asarray(mon.I_exc_))
+            inh = binned(np.asarray(mon.I_inh_))
+            return relative_band_power(lfp_proxy(exc, inh, fs), fs, cp["band"])
+    else:
+        pop = spec.populations[CORTICOSPINAL_POPULATION]
+        n_cs = max(1, int(round(spec.readout.muscle.corticospinal_fraction * pop.n_per_channel)))
+        lo, hi = ctx.layout.slices[CORTICOSPINAL_POPULATION]
+        mon = SpikeMonitor(ctx.group[lo:hi], record=False, name=f"{prefix}_biomarker")
+        cells = np.concatenate([np.flatnonzero(ctx.layout.channel[lo:hi] == c)[:n_cs]
+                                for c in range(len(spec.channels))])
+        history: List[tuple] = []   # (t, counts of the cells)
+
+        def read(t: float) -> Optional[float]:
+            counts = np.asarray(mon.count[:])[cells].astype(float)
+            history.append((t, counts))
+            while history and history[0][0] < t - window - 1e-9:
+                history.pop(0)
+            t0, c0 = history[0]
+            if t - t0 < window - 1e-9:
+                return None
+            return float(np.mean(counts - c0) / (t - t0))
+
+    def operate(t) -> None:
+        now = float(t / second)
+        value = read(now)
+        if value is None or now < start - 1e-12 or now >= params["stop"] - 1e-12:
+            level = 0.0
+        else:
+            level = controller.update(value)
+        set_level(level)
+        trace.t.append(now)
+        trace.biomarker.append(np.nan if value is None else value)
+        trace.level.append(level)
+
+    op = NetworkOperation(operate, dt=cp["period"] * second, when="start", name=f"{prefix}_controller")
+    ctx.objects.extend([mon, op])
+    logger.info("closed-loop DBS %s: %s controller on %s every %.0f ms (window %.0f ms)", name, cp["mode"],
+                cp["biomarker"], cp["period"] * 1e3, window * 1e3)
+    return trace

@@ -1,0 +1,234 @@
+"""DBS stimulus kind: config validation (fast, before any compile), closed-loop control laws
+(fast), and real simulations (slow): time-locked somata, recruitment by amplitude and pulse
+width, closed loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from circuitsim import compose, simulate
+from circuitsim.errors import ConfigError
+from circuitsim.spec import build_spec
+from circuitsim.stimulation.closed_loop import OnOffController, PIDController, relative_band_power
+
+PRESETS = ("dbs_gpi", "dbs_stn", "dbs_thal", "dbs_dcn", "dbs_gpi_closed_loop")
+
+
+# ------------------------------------------------------------------ validation (fast)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_presets_validate(preset):
+    spec = build_spec(compose([f"stim={preset}", "condition=dystonia_bg"]))
+    (params,) = spec.stimuli.values()
+    assert params["kind"] == "dbs" and params["frequency"] > 0
+    assert ("runtime_only" in params) == (preset == "dbs_gpi_closed_loop")
+    if preset == "dbs_gpi_closed_loop":
+        assert spec.sim.device == "runtime"
+
+
+@pytest.mark.parametrize("override, path, message", [
+    ("stim.dbs_gpi.pulse_width=50*us", "stim.dbs_gpi.pulse_width", "shorter than the time step"),
+    ("stim.dbs_gpi.frequency=5000*Hz", "stim.dbs_gpi.frequency", "not resolvable"),
+    ("stim.dbs_gpi.frequency=420*Hz", "stim.dbs_gpi.pulse_width", "not shorter than the period"),
+    ("stim.dbs_gpi.target=globus", "stim.dbs_gpi.target", "unknown population"),
+    ("+stim.dbs_gpi.anodic_width=1*ms", "stim.dbs_gpi.anodic_width", "do not balance"),
+    ("stim.dbs_gpi.elements=[somata,dendrites]", "stim.dbs_gpi.elements[1]", "not allowed"),
+    ("stim.dbs_gpi.amplitude=3*nS", "stim.dbs_gpi.amplitude", "neither a current"),
+    ("stim.dbs_gpi.frequency=-10*Hz", "stim.dbs_gpi.frequency", "cannot be negative"),
+    ("+stim.dbs_gpi.afferent_pathways=[gpi_thal]", "stim.dbs_gpi.afferent_pathways[0]", "not an enabled pathway into"),
+    ("+stim.dbs_gpi.excitability.axons.chronaxie=1*ms", "stim.dbs_gpi.excitability.axons", "not allowed"),
+    ("stim.dbs_gpi.impedance=1*mA", "stim.dbs_gpi.impedance", "resistance"),
+    ("+stim.dbs_gpi.stop=9*second", "stim.dbs_gpi.stop", "within sim.duration"),
+    ("+stim.dbs_gpi.cycle_on=1*second", "stim.dbs_gpi.cycle_on", "both"),
+])
+def test_bad_input_is_refused_before_compiling(override, path, message):
+    with pytest.raises(ConfigError) as err:
+        build_spec(compose(["stim=dbs_gpi", override]))
+    assert err.value.path == path
+    assert message in err.value.message
+
+
+@pytest.mark.parametrize("override, path", [
+    ("stim.dbs_gpi_cl.controller.off_below=0.5", "stim.dbs_gpi_cl.controller.off_below"),
+    ("stim.dbs_gpi_cl.controller.mode=fuzzy", "stim.dbs_gpi_cl.controller.mode"),
+    ("stim.dbs_gpi_cl.controller.region=cortex", "stim.dbs_gpi_cl.controller.region"),
+    ("stim.dbs_gpi_cl.controller.window=100*ms", "stim.dbs_gpi_cl.controller.window"),
+    ("stim.dbs_gpi_cl.frequency=0*Hz", "stim.dbs_gpi_cl.controller"),
+])
+def test_bad_controller_is_refused(override, path):
+    with pytest.raises(ConfigError) as err:
+        build_spec(compose(["stim=dbs_gpi_closed_loop", override]))
+    assert err.value.path == path
+
+
+def test_zero_hz_is_dbs_off_and_voltage_mode_uses_the_impedance():
+    spec = build_spec(compose(["stim=dbs_gpi", "stim.dbs_gpi.frequency=0*Hz"]))
+    assert spec.stimuli["dbs_gpi"]["frequency"] == 0.0
+    spec = build_spec(compose(["stim=dbs_gpi", "stim.dbs_gpi.amplitude=3*volt", "stim.dbs_gpi.impedance=1.5*kohm"]))
+    assert spec.stimuli["dbs_gpi"]["amplitude"] == pytest.approx(2e-3)
+    assert spec.stimuli["dbs_gpi"]["amplitude_mode"] == "voltage"
+
+
+# ------------------------------------------------------------------ control laws (fast)
+
+
+def test_on_off_hysteresis():
+    c = OnOffController(on_above=0.2, off_below=0.1)
+    out = [c.update(b) for b in (0.15, 0.25, 0.15, 0.12, 0.05, 0.15, 0.3)]
+    assert out == [0, 1, 1, 1, 0, 0, 1]
+
+
+def test_proportional_and_pid():
+    p = PIDController(setpoint=0.1, kp=0.5, period=0.1)
+    assert p.update(0.1) == 0.0
+    assert p.update(0.2) == pytest.approx(0.5)
+    assert p.update(1.0) == 1.0 and p.update(0.0) == 0.0       # clipped to [0, 1]
+    pid = PIDController(setpoint=0.1, kp=0.0, ki=1.0, period=0.1)
+    levels = [pid.update(0.2) for _ in range(15)]              # constant error 1 -> integral grows by 0.1
+    assert levels[:3] == pytest.approx([0.1, 0.2, 0.3])
+    assert levels[-1] == pytest.approx(1.0) and pid.integral <= 1.0 + 1e-9    # anti-windup: the integral stops at saturation
+    assert pid.update(0.05) < 1.0                              # and comes down as soon as the error turns
+
+
+def test_relative_band_power_of_a_rhythm():
+    fs = 1000.0
+    t = np.arange(0, 0.5, 1 / fs)
+    rng = np.random.default_rng(0)
+    rhythm = np.sin(2 * np.pi * 6 * t) + 0.1 * rng.standard_normal(t.size)
+    noise = rng.standard_normal(t.size)
+    assert relative_band_power(rhythm, fs, (4, 10)) > 0.8
+    assert relative_band_power(noise, fs, (4, 10)) < 0.2
+
+
+# ------------------------------------------------------------------- simulations (slow)
+
+COMMON = ["condition=dystonia_bg", "sim.progress=false", "readout.plots=[]", "sim.seed=0"]
+#: three epochs of GPi somatic stimulation: (name, amplitude, pulse width, start, stop)
+EPOCHS = (("low", "2*mA", "450*us", "200*ms", "500*ms"),
+          ("high", "5*mA", "450*us", "500*ms", "800*ms"),
+          ("short", "5*mA", "100*us", "800*ms", "1100*ms"))
+
+
+@pytest.fixture(scope="module")
+def epochs_run():
+    """One compiled run, three consecutive DBS epochs of the GPi somata (different amplitude / pulse width)."""
+    cfg = OmegaConf.to_container(compose(COMMON + ["sim.duration=1.1s"]), resolve=True)
+    cfg["stim"] = {name: {"kind": "dbs", "target": "gpi", "frequency": "130*Hz", "amplitude": amp,
+                          "pulse_width": pw, "start": start, "stop": stop, "elements": ["somata"]}
+                   for name, amp, pw, start, stop in EPOCHS}
+    cfg["stim"]["short"].update(cycle_on="100*ms", cycle_off="50*ms")   # on 0.8-0.9 s and 0.95-1.05 s
+    return simulate(cfg)
+
+
+def _locking_per_cell(result, name):
+    """Per GPi soma: the fraction of the epoch's pulses followed by one of its spikes within 2 ms."""
+    onsets = result.extra["stim_data"][name]["onsets"]
+    i, t = result.spikes["gpi"]
+    n = result.sizes["gpi"]
+    hits = np.zeros((onsets.size, n), bool)
+    for k, t0 in enumerate(onsets):
+        sel = (t >= t0) & (t <= t0 + 2e-3)
+        hits[k, np.unique(i[sel])] = True
+    return hits.mean(axis=0)
+
+
+@pytest.mark.slow
+def test_activated_somata_follow_each_pulse(epochs_run):
+    for name, *_ in EPOCHS:
+        params = epochs_run.extra["stimuli"][name]
+        thr = epochs_run.extra["stim_data"][name]["soma_thresholds"]
+        activated = thr < params["amplitude"]
+        lock = _locking_per_cell(epochs_run, name)
+        assert activated.any() and (~activated).any()
+        # activated cells: a spike within 2 ms after more than 90 % of pulses; the others at chance
+        assert np.all(lock[activated] > 0.9), (name, lock[activated])
+        assert np.mean(lock[~activated]) < 0.3 and np.all(lock[~activated] < 0.9), (name, lock[~activated])
+        m = epochs_run.metrics["stim"][name]
+        assert m["locking_activated"] > 0.9 and m["locking_not_activated"] < 0.3
+
+
+@pytest.mark.slow
+def test_amplitude_and_pulse_width_recruit_more_somata(epochs_run):
+    # fraction of GPi somata that follow the pulses, measured from the spikes of each epoch
+    followers = {name: float(np.mean(_locking_per_cell(epochs_run, name) > 0.9)) for name, *_ in EPOCHS}
+    assert followers["high"] > followers["low"] + 0.1      # 5 mA vs 2 mA at 450 us
+    assert followers["high"] > followers["short"] + 0.1    # 450 us vs 100 us at 5 mA
+    m = epochs_run.metrics["stim"]
+    assert m["high"]["activated_fraction"] > m["low"]["activated_fraction"]
+    assert m["high"]["activated_fraction"] > m["short"]["activated_fraction"]
+
+
+@pytest.mark.slow
+def test_pulses_are_delivered_as_the_waveform_module_computes(epochs_run):
+    from circuitsim.stimulation.dbs import onsets_from_params
+
+    for name, *_ in EPOCHS:
+        params = epochs_run.extra["stimuli"][name]
+        delivered = epochs_run.extra["stim_data"][name]["onsets"]        # recorded from the pulse generator
+        expected = onsets_from_params(params, 1e-4)
+        np.testing.assert_allclose(delivered, expected, atol=1e-9)
+    short = epochs_run.extra["stim_data"]["short"]["onsets"]
+    assert not np.any((short >= 0.9) & (short < 0.95)) and not np.any(short >= 1.05)   # cycling: off-periods
+
+
+@pytest.mark.slow
+def test_dbs_metrics_keys(epochs_run):
+    m = epochs_run.metrics["stim"]["high"]
+    for key in ("activated_fraction", "activated_fraction_somata", "charge_per_phase_nc", "energy",
+                "energy_uj", "n_pulses", "net_charge_nc"):
+        assert key in m
+    assert m["charge_per_phase_nc"] == pytest.approx(5e-3 * 450e-6 * 1e9)
+    assert m["n_pulses"] == 39                                              # 0.3 s at 130 Hz
+    assert m["energy"] == pytest.approx(39 * (5e-3) ** 2 * 1000 * 450e-6)   # I^2 R pw, 1 kOhm
+
+
+@pytest.fixture(scope="module")
+def closed_loop_run():
+    """Proportional control of GPi DBS by the GPi LFP beta power (runtime device, small circuit)."""
+    cfg = compose(COMMON + ["stim=dbs_gpi_closed_loop", "sim.duration=0.6s", "circuit.scale=0.25",
+                            "sim.codegen_target=numpy",
+                            "stim.dbs_gpi_cl.controller.mode=proportional",
+                            "stim.dbs_gpi_cl.controller.band=[15*Hz,30*Hz]",
+                            "stim.dbs_gpi_cl.controller.window=150*ms",
+                            "stim.dbs_gpi_cl.controller.period=50*ms",
+                            "+stim.dbs_gpi_cl.controller.setpoint=0.01",
+                            "+stim.dbs_gpi_cl.controller.kp=0.02"])
+    cfg = OmegaConf.to_container(cfg, resolve=True)
+    cfg["stim"]["cs"] = {"kind": "dbs", "target": "dcn", "frequency": "130*Hz", "amplitude": "2*mA",
+                         "pulse_width": "120*us", "elements": ["somata", "efferent_axons"],
+                         "controller": {"mode": "on_off", "biomarker": "corticospinal_rate", "period": "50*ms",
+                                        "window": "100*ms", "on_above": "5*Hz", "off_below": "3*Hz"}}
+    return simulate(cfg)
+
+
+@pytest.mark.slow
+def test_closed_loop_amplitude_follows_the_biomarker(closed_loop_run):
+    res = closed_loop_run
+    assert res.metrics["run"]["device"] == "runtime"
+    trace = res.extra["stim_data"]["dbs_gpi_cl"]["controller"]
+    t, b, level = trace["t"], trace["biomarker"], trace["level"]
+    valid = np.isfinite(b) & (t >= 0.2)
+    assert valid.sum() >= 7
+    # the level set during the run is the proportional law of the biomarker read during the run
+    np.testing.assert_allclose(level[valid], np.clip(0.02 * (b[valid] - 0.01) / 0.01, 0, 1), atol=1e-9)
+    assert np.ptp(level[valid]) > 0.02                       # it changed with the biomarker
+    assert np.all(level[~valid] == 0)
+    m = res.metrics["stim"]["dbs_gpi_cl"]
+    assert {"fraction_time_on", "mean_amplitude_ma", "energy", "activated_fraction"} <= set(m)
+    full = m["n_pulses_scheduled"] * 3e-3 ** 2 * 1000 * (210e-6 + 0.1 ** 2 * 2.1e-3)
+    assert 0 < m["energy"] < full                            # less than open loop at the full amplitude
+
+
+@pytest.mark.slow
+def test_closed_loop_on_off_by_corticospinal_rate(closed_loop_run):
+    trace = closed_loop_run.extra["stim_data"]["cs"]["controller"]
+    b, level = trace["biomarker"], trace["level"]
+    valid = np.isfinite(b)
+    assert valid.sum() >= 8 and np.all(b[valid] >= 0)
+    replay = OnOffController(on_above=5.0, off_below=3.0)    # the hysteresis rule on the recorded biomarker
+    np.testing.assert_array_equal(level[valid], [replay.update(x) for x in b[valid]])
+    m = closed_loop_run.metrics["stim"]["cs"]
+    assert m["fraction_time_on"] == pytest.approx(np.mean(level > 0))
