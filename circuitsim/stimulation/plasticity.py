@@ -1,0 +1,184 @@
+"""Synaptic plasticity of selected pathways: the after-effects of rTMS and theta burst.
+
+Rule: the minimal all-to-all triplet STDP model of Pfister & Gerstner 2006 (J Neurosci
+26:9673), with the parameters fitted to visual-cortex slice data (their table 4, "visual
+cortex, all-to-all, minimal"): presynaptic traces ``r1`` (tau_plus 16.8 ms), ``r2``
+(tau_x 101 ms), postsynaptic traces ``o1`` (tau_minus 33.7 ms), ``o2`` (tau_y 125 ms);
+
+* at a presynaptic spike: ``w -= eta * w_max * o1 * (A2_minus + A3_minus * r2)``, then
+  ``r1 += 1, r2 += 1``;
+* at a postsynaptic spike: ``w += eta * w_max * r1 * (A2_plus + A3_plus * o2)``, then
+  ``o1 += 1, o2 += 1``;
+
+``w`` is clipped to ``[0, w_max]`` with ``w_max = w_max_factor * `` the pathway's weight.
+``eta`` scales every amplitude (1 = the published rule; larger values are a model choice that
+lets shortened protocols show their direction of change within seconds instead of minutes).
+
+With uncorrelated pre- and postsynaptic firing the rule drifts at a rate proportional to
+``A3_plus * tau_plus * tau_y * nu_post - A2_minus * tau_minus`` (a BCM-like threshold at
+``nu_post`` of about 18 Hz with the published values), so cortical cells firing at a few Hz
+would depress every synapse all the time. ``balance_rate`` (optional) sets ``A2_minus`` so that
+this drift is zero at the postsynaptic population's resting rate, the homeostatic form of the
+minimal model (Pfister & Gerstner 2006 make ``A2_minus`` depend on the mean postsynaptic rate
+for the same reason); only correlations, such as those a TMS protocol imposes, then change the
+weights.
+
+Configured at ``stim.<name>.plasticity`` of a TMS stimulus, off by default::
+
+    plasticity: {enabled: true, pathways: [ctx_e_ctx_e], eta: 1.0, w_max_factor: 2.0}
+
+How it is built (no change to the circuit builder): the selected pathway's synapses keep their
+place in the receptor's shared ``Synapses`` object with weight 0, and the same connections
+(same pre/post indices and delays) are built again as a plastic ``Synapses`` object here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Dict, Mapping, Optional
+
+import numpy as np
+
+from circuitsim.spec import StimulusContext, require
+from circuitsim.units import to_si
+
+logger = logging.getLogger(__name__)
+
+RULES = ("triplet_stdp",)
+
+#: Pfister & Gerstner 2006, table 4, visual cortex, all-to-all interactions, minimal model.
+TRIPLET_DEFAULTS = {
+    "tau_plus": "16.8*ms", "tau_minus": "33.7*ms", "tau_x": "101*ms", "tau_y": "125*ms",
+    "A2_plus": 5e-10, "A3_plus": 6.2e-3, "A2_minus": 7e-3, "A3_minus": 2.3e-4,
+}
+
+TRACE_DT = 0.01        # s, sampling of the weight trace (numerical choice)
+TRACE_SYNAPSES = 200   # synapses sampled per pathway for the trace (numerical choice)
+
+KEYS = ("enabled", "rule", "pathways", "eta", "w_max_factor", "params", "balance_rate")
+
+
+def validate_plasticity(node: Any, path: str, ctx: StimulusContext) -> Dict[str, Any]:
+    """Check a plasticity node; ``{"enabled": False}`` when absent or off."""
+    if node is None:
+        return {"enabled": False}
+    require(isinstance(node, Mapping), path, "plasticity is a mapping: {enabled, rule, pathways, eta, w_max_factor, params}")
+    for key in node:
+        require(key in KEYS, f"{path}.{key}", f"unknown key; allowed: {', '.join(KEYS)}")
+    enabled = node.get("enabled", False)
+    require(isinstance(enabled, bool), f"{path}.enabled", f"must be true or false (got {enabled!r})")
+    rule = node.get("rule", "triplet_stdp")
+    require(rule in RULES, f"{path}.rule", f"unknown plasticity rule {rule!r}; choose one of {', '.join(RULES)}")
+    pathways = list(node.get("pathways") or ["ctx_e_ctx_e"])
+    for k, p in enumerate(pathways):
+        require(p in ctx.pathways, f"{path}.pathways[{k}]",
+                f"unknown or disabled pathway {p!r}; known: {', '.join(ctx.pathways)}")
+    require(len(set(pathways)) == len(pathways), f"{path}.pathways", "a pathway is listed twice")
+    eta = float(node.get("eta", 1.0))
+    require(eta >= 0, f"{path}.eta", f"cannot be negative (got {eta})")
+    w_max_factor = float(node.get("w_max_factor", 2.0))
+    require(w_max_factor >= 1, f"{path}.w_max_factor", f"must be at least 1 (got {w_max_factor})")
+    given = dict(node.get("params") or {})
+    for key in given:
+        require(key in TRIPLET_DEFAULTS, f"{path}.params.{key}", f"unknown parameter; allowed: {', '.join(TRIPLET_DEFAULTS)}")
+    params = {}
+    for key, default in TRIPLET_DEFAULTS.items():
+        value = given.get(key, default)
+        if key.startswith("tau"):
+            params[key] = to_si(value, "time", f"{path}.params.{key}")
+            require(params[key] > 0, f"{path}.params.{key}", "must be positive")
+        else:
+            params[key] = float(value)
+            require(params[key] >= 0, f"{path}.params.{key}", "an amplitude cannot be negative")
+    balance = node.get("balance_rate")
+    if balance is not None:
+        rate = to_si(balance, "rate", f"{path}.balance_rate")
+        require(rate > 0, f"{path}.balance_rate", "must be positive")
+        require("A2_minus" not in given, f"{path}.balance_rate", "sets params.A2_minus; give one of the two")
+        params["A2_minus"] = params["A3_plus"] * params["tau_plus"] * params["tau_y"] * rate / params["tau_minus"]
+        balance = rate
+    return {"enabled": enabled, "rule": rule, "pathways": pathways, "eta": eta, "w_max_factor": w_max_factor,
+            "params": params, "balance_rate": balance}
+
+
+def _receptor_slice(ctx, pathway: str) -> tuple:
+    """(receptor, start, stop) of a pathway's synapses inside the receptor's shared Synapses
+    (the builder concatenates the pathways of a receptor in config order, skipping empty ones)."""
+    spec = ctx.spec
+    receptor = spec.pathways[pathway].receptor
+    start = 0
+    for name, pw in spec.pathways.items():
+        if pw.receptor != receptor or not ctx.connections[name].n:
+            continue
+        if name == pathway:
+            return receptor, start, start + ctx.connections[name].n
+        start += ctx.connections[name].n
+    return receptor, start, start
+
+
+def build_plasticity(ctx, name: str, conf: Mapping[str, Any]) -> Optional[Callable[[], Dict[str, Any]]]:
+    """Make the configured pathways plastic; returns a recorder of their weights (or None)."""
+    if not conf or not conf.get("enabled"):
+        return None
+    from brian2 import StateMonitor, Synapses, second, siemens
+
+    p = conf["params"]
+    prefix = f"stdp_{name}"
+    ns = {f"{prefix}_{k}": (v * second if k.startswith("tau") else v) for k, v in p.items()}
+    ns[f"{prefix}_eta"] = conf["eta"]
+    ctx.namespace.update(ns)
+    built = {}
+    for pathway in conf["pathways"]:
+        pw = ctx.spec.pathways[pathway]
+        conn = ctx.connections[pathway]
+        if not conn.n:
+            logger.warning("plasticity: pathway %s has no synapses at this scale", pathway)
+            continue
+        receptor, a, b = _receptor_slice(ctx, pathway)
+        ctx.synapses[receptor].weight[a:b] = 0 * siemens   # silenced here, rebuilt as plastic below
+        w_max = conf["w_max_factor"] * pw.weight
+        ctx.namespace[f"{prefix}_{pathway}_wmax"] = w_max * siemens
+        wm = f"{prefix}_{pathway}_wmax"
+        model = f"""
+            w_stdp : siemens
+            dr1/dt = -r1/{prefix}_tau_plus : 1 (event-driven)
+            dr2/dt = -r2/{prefix}_tau_x : 1 (event-driven)
+            do1/dt = -o1/{prefix}_tau_minus : 1 (event-driven)
+            do2/dt = -o2/{prefix}_tau_y : 1 (event-driven)
+        """
+        on_pre = f"""
+            g_{receptor}_post += w_stdp
+            w_stdp = clip(w_stdp - {prefix}_eta*{wm}*o1*({prefix}_A2_minus + {prefix}_A3_minus*r2), 0*siemens, {wm})
+            r1 += 1
+            r2 += 1
+        """
+        on_post = f"""
+            w_stdp = clip(w_stdp + {prefix}_eta*{wm}*r1*({prefix}_A2_plus + {prefix}_A3_plus*o2), 0*siemens, {wm})
+            o1 += 1
+            o2 += 1
+        """
+        syn = Synapses(ctx.group, ctx.group, model, on_pre=on_pre, on_post=on_post, name=f"{prefix}_{pathway}")
+        syn.connect(i=conn.i.astype(np.int64), j=conn.j.astype(np.int64))
+        syn.w_stdp = pw.weight * siemens
+        syn.delay = pw.delay * second
+        # a sample of the weights over time (every TRACE_DT), for the after-effect figure and tests
+        sample = np.linspace(0, conn.n - 1, min(conn.n, TRACE_SYNAPSES)).astype(np.int64)
+        mon = StateMonitor(syn, "w_stdp", record=sample, dt=TRACE_DT * second, name=f"{prefix}_{pathway}_trace")
+        ctx.objects += [syn, mon]
+        built[pathway] = (syn, pw.weight, mon)
+        logger.info("plasticity: %s (%d synapses) under triplet STDP, eta %g", pathway, conn.n, conf["eta"])
+
+    def record() -> Dict[str, Any]:
+        out = {}
+        for pathway, (syn, w0, mon) in built.items():
+            w = np.asarray(syn.w_stdp_[:], float)
+            trace = np.asarray(mon.w_stdp_, float)
+            out[pathway] = {"weight_initial_ns": w0 * 1e9, "weight_final_mean_ns": float(w.mean()) * 1e9,
+                            "relative_change": float(w.mean() / w0 - 1.0) if w0 > 0 else float("nan"),
+                            "fraction_at_max": float(np.mean(w >= 0.999 * conf["w_max_factor"] * w0)),
+                            "fraction_at_zero": float(np.mean(w <= 1e-15)),
+                            "trace_t_s": np.asarray(mon.t_, float).tolist(),
+                            "trace_mean_ns": (trace.mean(axis=0) * 1e9).tolist() if trace.size else []}
+        return out
+
+    return record

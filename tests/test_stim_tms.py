@@ -1,0 +1,91 @@
+"""Real simulations of TMS (slow): an MEP appears above the resting motor threshold and not
+below it, with a plausible latency; paired pulses at 2.5 ms give smaller MEPs than test pulses
+alone in the healthy circuit (SICI); with plasticity on, a shortened theta-burst train changes
+the course of the stimulated pathway's weights against the same time without stimulation.
+
+Two simulations (two compiled structures), about 13 s and 6 s of biological time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from circuitsim import compose, simulate
+
+pytestmark = pytest.mark.slow
+
+RELAXED = "readout.muscle.params.pool.drive_offset_hz=12.0"   # as the TMS presets
+
+
+@pytest.fixture(scope="module")
+def mep_run():
+    cfg = compose(["sim.duration=13*second", "sim.progress=false", "readout.plots=[]", RELAXED])
+    cfg.stim = OmegaConf.create({"tms": {"kind": "tms", "protocol": [
+        {"type": "single", "site": "m1", "intensity": ["70%RMT", "120%RMT"], "n": 3,
+         "interval": "0.8*second", "start": "0.5*second"},
+        {"type": "paired", "site": "m1", "intensity": "110%RMT",
+         "conditioning": {"site": "m1", "intensity": "80%RMT"}, "isi": "2.5*ms", "n": 5,
+         "interval": "0.8*second", "start": "0.8*second"}]}})
+    return simulate(cfg)
+
+
+def _single(result):
+    an = result.extra["tms"]["tms"]
+    table = an["table"]
+    test = an["test_index"]
+    single = np.array([table.conditions[c] == "single" for c in table.condition[test]])
+    return an, test, single
+
+
+def test_mep_above_threshold_not_below(mep_run):
+    an, test, single = _single(mep_run)
+    rmt = mep_run.extra["stimuli"]["tms"]["rmt"]
+    mso = an["mso"][test]
+    below, above = single & (mso < rmt), single & (mso > rmt)
+    assert below.sum() == 3 and above.sum() == 3
+    for muscle, m in an["per_muscle"].items():
+        assert not m["present"][below].any(), muscle
+        assert m["present"][above].mean() >= 2 / 3, muscle
+        assert np.nanmin(m["amplitude_v"][above]) > 10 * np.nanmax(m["amplitude_v"][below]), muscle
+        # latency: conduction to neck muscles plus a few ms of cortical and spinal delay
+        lat = m["latency_s"][above & m["present"]]
+        assert np.all((lat > 0.006) & (lat < 0.02)), (muscle, lat)
+    tms = mep_run.metrics["tms"]
+    assert tms["mep_amplitude_mv"] > 0.05 and 6 < tms["mep_latency_ms"] < 20
+
+
+def test_sici_in_healthy(mep_run):
+    an, test, _ = _single(mep_run)
+    table = an["table"]
+    cond = np.array([table.conditions[c] for c in table.condition[test]])
+    ratios = []
+    for muscle, m in an["per_muscle"].items():
+        unc = m["amplitude_v"][cond == "unconditioned"]
+        con = m["amplitude_v"][cond == "isi_2.5ms"]
+        assert unc.size == con.size == 5
+        # smaller beyond the trial spread: the difference of the means exceeds twice its standard error
+        se = np.sqrt(unc.var(ddof=1) / unc.size + con.var(ddof=1) / con.size)
+        assert unc.mean() - con.mean() > 2 * se, (muscle, unc, con)
+        ratios.append(con.mean() / unc.mean())
+    assert mep_run.metrics["tms"]["sici_ratio"] == pytest.approx(np.mean(ratios))
+    assert mep_run.metrics["tms"]["sici_ratio"] < 1
+
+
+def test_plasticity_changes_weights_beyond_drift():
+    cfg = compose(["sim.duration=6.6*second", "sim.progress=false", "readout.plots=[]", RELAXED])
+    cfg.stim = OmegaConf.create({"tbs": {"kind": "tms", "protocol": [
+        {"type": "single", "site": "m1", "intensity": "120%RMT", "n": 1, "start": "0.5*second"},
+        {"type": "theta_burst", "site": "m1", "intensity": "120%RMT", "train_duration": "40*second",
+         "time_scale": 0.05, "start": "2.5*second"},
+        {"type": "single", "site": "m1", "intensity": "120%RMT", "n": 2, "interval": "0.8*second", "start": "0.8*second"}],
+        "plasticity": {"enabled": True, "pathways": ["ctx_e_ctx_e"], "eta": 20.0, "balance_rate": "4.5*Hz"}}})
+    result = simulate(cfg)
+    plastic = result.metrics["stim"]["tbs"]["plasticity"]["ctx_e_ctx_e"]
+    during = plastic["relative_change_during_trains"]
+    before = plastic["relative_change_before_trains"]
+    # the trains change the weights' course: the change across the trains differs from the
+    # (small, balance_rate) drift over an equally long stretch just before them
+    assert abs(during - before) > 0.02, (during, before)
+    assert abs(plastic["relative_change"]) > 0
