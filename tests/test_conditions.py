@@ -81,17 +81,8 @@ _UNMET = "issue 3 open: the condition's mechanism does not produce this effect y
 _BORDERLINE = "issue 3 open: the difference is about the size of the seed spread (borderline)"
 NOT_YET = {
     ("dystonia_bg", "populations.gpi.burst_fraction"): (_UNMET, True),
-    ("dystonia_bg", "lfp.gpi.power_4_10hz"): (_UNMET, True),
-    ("dystonia_bg", "muscle.co_contraction_index"): (_BORDERLINE, False),
-    ("dystonia_bg", "muscle.severity_score"): (_UNMET, True),
-    ("dystonia_cerebellar", "populations.gpi.burst_fraction"): (_BORDERLINE, False),
-    ("dystonia_cerebellar", "lfp.gpi.power_4_10hz"): (_UNMET, True),
     ("dystonia_cerebellar", "channels.selectivity"): (_UNMET, True),
-    ("dystonia_cerebellar", "muscle.severity_score"): (_UNMET, True),
-    ("dystonia_network", "populations.gpi.cv_isi"): (_UNMET, True),
     ("dystonia_network", "populations.gpi.burst_fraction"): (_UNMET, True),
-    ("dystonia_network", "muscle.co_contraction_index"): (_BORDERLINE, False),
-    ("dystonia_network", "muscle.severity_score"): (_UNMET, True),
     ("parkinsonian", "lfp.gpi.band_power.beta"): (_UNMET, True),
 }
 
