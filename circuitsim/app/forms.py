@@ -1,0 +1,376 @@
+"""What the teaching page offers, and how its form becomes command-line overrides.
+
+Everything the page lists is read from the shipped configs (``circuitsim.configs``): the
+conditions, tasks and stimulation presets are the files of ``condition/``, ``task/`` and
+``stim/``; pathways and modulators come from the composed circuit. A new preset file therefore
+appears in the page without a code change. The form is turned into the same Hydra overrides a
+user would type after ``circuitsim``, and validated by the same composition and schema
+(:func:`circuitsim.api.compose`, :func:`circuitsim.spec.build_spec`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shlex
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+#: override keys that only choose which figure files are written or how progress is logged;
+#: they do not change the simulation and are left out of the command line shown to the class
+DISPLAY_EXCLUDED = ("readout.plots", "sim.progress")
+#: override keys the free-text field may not set (server paths and Hydra's own settings)
+FORBIDDEN_PREFIXES = ("hydra", "sim.build_dir")
+#: simulated durations offered (s); short, so a run answers within seconds
+DURATIONS_S = (1.0, 1.5, 2.0, 2.5, 3.0)
+PRESET_DURATION = "preset"
+
+_compose_lock = threading.Lock()
+
+
+class FormError(ValueError):
+    """A form value the page sent is not usable; ``path`` names the config key (or form field)."""
+
+    def __init__(self, path: Optional[str], message: str, kind: str = "form"):
+        self.path = path
+        self.message = message
+        self.kind = kind
+        super().__init__(f"{path}: {message}" if path else message)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"kind": self.kind, "path": self.path, "message": self.message}
+
+
+def configs_dir() -> Path:
+    """The folder of the shipped configs (``circuitsim.configs``)."""
+    return Path(str(resources.files("circuitsim.configs")))
+
+
+def _comment_summary(path: Path, limit: int = 400) -> str:
+    """The leading comment of a config file, as one line (its hypothesis and sources)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        s = line.strip()
+        if not s.startswith("#"):
+            if lines:
+                break
+            continue
+        text = s.lstrip("#").strip()
+        if text.startswith("@package"):
+            continue
+        lines.append(text)
+    summary = " ".join(x for x in lines if x)
+    return summary if len(summary) <= limit else summary[: limit - 3].rstrip() + "..."
+
+
+def _load_yaml(path: Path) -> Dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        logger.warning("cannot read %s: %s", path, err)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _si(value: Any, dimension: str) -> Optional[float]:
+    from circuitsim.errors import ConfigError
+    from circuitsim.units import to_si
+
+    try:
+        return to_si(value, dimension, "")
+    except (ConfigError, TypeError, ValueError):
+        return None
+
+
+def _number(value: Any) -> Optional[float]:
+    try:
+        x = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def compose_config(overrides: List[str]):
+    """:func:`circuitsim.api.compose` under a lock (Hydra's global state is not thread-safe)."""
+    from circuitsim.api import compose
+
+    with _compose_lock:
+        return compose(overrides)
+
+
+def stim_presets(folder: Optional[Path] = None) -> Dict[str, List[Dict[str, Any]]]:
+    """The stimulation presets of ``configs/stim/``, sorted into ``dbs``, ``tms`` and ``other``.
+
+    A preset counts as DBS (or TMS) when one of its stimuli has ``kind: dbs`` (``kind: tms``).
+    For DBS the page may change ``frequency`` and ``amplitude`` of that stimulus, but only when
+    the preset has these keys (``key_frequency``/``key_amplitude`` say which); a preset written
+    in another style is still offered, without those controls.
+    """
+    folder = folder or configs_dir() / "stim"
+    out: Dict[str, List[Dict[str, Any]]] = {"dbs": [], "tms": [], "other": []}
+    for path in sorted(folder.glob("*.yaml")):
+        name = path.stem
+        if name == "none":
+            continue
+        data = _load_yaml(path)
+        stims = data.get("stim") if isinstance(data.get("stim"), dict) else {}
+        kinds = {key: (node or {}).get("kind") for key, node in stims.items() if isinstance(node, dict)}
+        duration = _si((data.get("sim") or {}).get("duration"), "time") if isinstance(data.get("sim"), dict) else None
+        entry: Dict[str, Any] = {"name": name, "description": _comment_summary(path), "duration_s": duration,
+                                 "kinds": sorted({str(k) for k in kinds.values() if k})}
+        dbs_key = next((k for k, kind in kinds.items() if kind == "dbs"), None)
+        if dbs_key is not None:
+            node = stims[dbs_key]
+            entry.update({
+                "key": dbs_key, "target": node.get("target"),
+                "closed_loop": "controller" in node,
+                "frequency_hz": _si(node.get("frequency"), "rate"),
+                "amplitude_ma": (None if _si(node.get("amplitude"), "current") is None
+                                 else _si(node.get("amplitude"), "current") * 1e3),
+                "pulse_width_us": (None if _si(node.get("pulse_width"), "time") is None
+                                   else _si(node.get("pulse_width"), "time") * 1e6),
+            })
+            entry["key_frequency"] = "frequency" in node and entry["frequency_hz"] is not None
+            entry["key_amplitude"] = "amplitude" in node and entry["amplitude_ma"] is not None
+            out["dbs"].append(entry)
+        elif "tms" in kinds.values():
+            out["tms"].append(entry)
+        else:
+            out["other"].append(entry)
+    return out
+
+
+def _group_names(folder: Path) -> List[str]:
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+@dataclass
+class Catalog:
+    """Everything the page can choose from, read once from the configs (see :func:`load_catalog`)."""
+
+    conditions: List[Dict[str, Any]]
+    tasks: List[Dict[str, Any]]
+    stim: Dict[str, List[Dict[str, Any]]]
+    pathways: List[Dict[str, Any]]
+    modulators: List[Dict[str, Any]]
+    default_duration_s: float
+    _defaults: Dict[str, Dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    def pathway_names(self) -> List[str]:
+        return [p["name"] for p in self.pathways]
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"conditions": self.conditions, "tasks": self.tasks, "stim": self.stim,
+                "pathways": self.pathways, "modulators": self.modulators,
+                "durations_s": list(DURATIONS_S), "default_duration_s": self.default_duration_s}
+
+    def defaults(self, condition: str) -> Dict[str, Any]:
+        """Pathway weight scales and modulator levels of ``condition`` (what the sliders start at)."""
+        if condition not in {c["name"] for c in self.conditions}:
+            raise FormError("condition", f"unknown condition {condition!r}; choose one of "
+                                         f"{', '.join(c['name'] for c in self.conditions)}")
+        if condition not in self._defaults:
+            cfg = compose_config([f"condition={condition}"])
+            circuit = cfg.circuit
+            self._defaults[condition] = {
+                "condition": condition,
+                "pathways": {name: float(node.get("weight_scale", 1.0)) for name, node in circuit.pathways.items()},
+                "modulators": {name: float(node.get("level", 1.0)) for name, node in circuit.modulators.items()},
+                "seed": int(cfg.sim.seed),
+            }
+        return self._defaults[condition]
+
+
+def load_catalog() -> Catalog:
+    """Read the conditions, tasks, stimulation presets, pathways and modulators from the configs."""
+    root = configs_dir()
+    names = _group_names(root / "condition")
+    names.sort(key=lambda n: (n != "healthy", n))   # the healthy circuit first
+    conditions = [{"name": n, "description": _comment_summary(root / "condition" / f"{n}.yaml")} for n in names]
+    tasks = []
+    for n in _group_names(root / "task"):
+        data = _load_yaml(root / "task" / f"{n}.yaml")
+        command = data.get("command") or {}
+        tasks.append({"name": n, "description": " ".join(str(data.get("description", "")).split()),
+                      "start_s": _si(command.get("start"), "time") if command else None,
+                      "stop_s": _si(command.get("stop"), "time") if command else None})
+    tasks.sort(key=lambda t: (t["name"] != "rest", t["name"]))
+    cfg = compose_config([])
+    circuit = cfg.circuit
+    regions = {name: str(node.region) for name, node in circuit.populations.items()}
+    pathways = []
+    for name, node in circuit.pathways.items():
+        src, tgt = str(node.source), str(node.target)
+        pathways.append({"name": name, "source": src, "target": tgt, "receptor": str(node.receptor),
+                         "group": f"into {regions.get(tgt, tgt)}", "ref": str(node.get("ref", "") or ""),
+                         "weight": str(node.weight), "weight_scale": float(node.get("weight_scale", 1.0))})
+    modulators = [{"name": name, "level": float(node.get("level", 1.0))} for name, node in circuit.modulators.items()]
+    return Catalog(conditions=conditions, tasks=tasks, stim=stim_presets(root / "stim"), pathways=pathways,
+                   modulators=modulators, default_duration_s=_si(cfg.sim.duration, "time") or 2.0)
+
+
+# --------------------------------------------------------------------------- form -> overrides
+
+def _text(value: Any, path: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise FormError(path, f"expected a number or text, got {type(value).__name__}")
+    text = str(value).strip()
+    if any(ch.isspace() for ch in text):
+        raise FormError(path, f"{text!r} contains white space; enter a single value")
+    return text
+
+
+def _changed(value: str, default: Any) -> bool:
+    x = _number(value)
+    return x is None or default is None or not math.isclose(x, float(default), rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _pick(options: List[Dict[str, Any]], name: str, what: str) -> Dict[str, Any]:
+    for entry in options:
+        if entry["name"] == name:
+            return entry
+    raise FormError(what, f"unknown preset {name!r}; choose one of {', '.join(e['name'] for e in options) or 'none'}")
+
+
+def form_overrides(form: Mapping[str, Any], catalog: Catalog, fixed: List[str] = ()) -> List[str]:
+    """The Hydra overrides of one page form, in the order a person would type them.
+
+    Parameters
+    ----------
+    form : mapping
+        ``condition``, ``task``, ``duration`` (seconds or ``"preset"``), ``seed``,
+        ``pathways`` (name -> weight scale), ``modulators`` (name -> level), ``dbs``
+        (``{"preset", "frequency" [Hz], "amplitude" [mA]}``), ``tms`` (``{"preset"}``),
+        ``other`` (``{"preset"}``) and ``extra`` (more overrides, one per line). Numbers may come
+        as text; they are passed on as typed, so the schema judges them exactly as on the CLI.
+        Pathway weight scales and modulator levels equal to the condition's are left out.
+    catalog : Catalog
+        What may be chosen.
+    fixed : list of str
+        Overrides of the server (e.g. ``readout.plots=[]``), placed before ``extra``.
+
+    Raises
+    ------
+    FormError
+        For a name the configs do not know (a pathway, modulator or preset) or a malformed
+        free-text override; values are checked later by the schema.
+    """
+    condition = _text(form.get("condition") or "healthy", "condition")
+    defaults = catalog.defaults(condition)
+    task = _text(form.get("task") or "rest", "task")
+    if task not in {t["name"] for t in catalog.tasks}:
+        raise FormError("task", f"unknown task {task!r}; choose one of {', '.join(t['name'] for t in catalog.tasks)}")
+    out = [f"condition={condition}", f"task={task}"]
+
+    presets: List[str] = []
+    stim_values: List[str] = []
+    dbs = form.get("dbs") or {}
+    if dbs.get("preset"):
+        entry = _pick(catalog.stim["dbs"], str(dbs["preset"]), "stim")
+        presets.append(entry["name"])
+        for field_name, unit, flag in (("frequency", "Hz", "key_frequency"), ("amplitude", "mA", "key_amplitude")):
+            value = _text(dbs.get(field_name), f"stim.{entry['key']}.{field_name}")
+            if value and entry.get(flag):
+                stim_values.append(f"stim.{entry['key']}.{field_name}={value}*{unit}")
+    for group in ("tms", "other"):
+        choice = (form.get(group) or {}).get("preset")
+        if choice:
+            presets.append(_pick(catalog.stim[group], str(choice), "stim")["name"])
+    if len(presets) == 1:
+        out.append(f"stim={presets[0]}")
+    elif presets:
+        out.append(f"stim=[{','.join(presets)}]")
+
+    duration = _text(form.get("duration"), "sim.duration")
+    if duration and duration != PRESET_DURATION:
+        out.append(f"sim.duration={duration}*second")
+    seed = _text(form.get("seed"), "sim.seed")
+    if seed and _changed(seed, defaults["seed"]):
+        out.append(f"sim.seed={seed}")
+
+    for name, value in (form.get("modulators") or {}).items():
+        if name not in defaults["modulators"]:
+            raise FormError(f"circuit.modulators.{name}", f"unknown modulator; known: {', '.join(defaults['modulators'])}")
+        text = _text(value, f"circuit.modulators.{name}.level")
+        if text and _changed(text, defaults["modulators"][name]):
+            out.append(f"circuit.modulators.{name}.level={text}")
+    for name, value in (form.get("pathways") or {}).items():
+        if name not in defaults["pathways"]:
+            raise FormError(f"circuit.pathways.{name}", f"unknown pathway; known: {', '.join(defaults['pathways'])}")
+        text = _text(value, f"circuit.pathways.{name}.weight_scale")
+        if text and _changed(text, defaults["pathways"][name]):
+            out.append(f"circuit.pathways.{name}.weight_scale={text}")
+    out.extend(stim_values)
+    out.extend(fixed)
+
+    for line in str(form.get("extra") or "").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key = line.split("=", 1)[0].lstrip("+~").strip()
+        if "=" not in line and not line.startswith("~"):
+            raise FormError(key or None, f"{line!r} is not an override; write key=value, e.g. "
+                                         f"circuit.pathways.gpe_stn.p_scale=0.5", kind="override")
+        if any(key == p or key.startswith(p + ".") or key.startswith(p + "/") for p in FORBIDDEN_PREFIXES):
+            raise FormError(key, "cannot be set from the page (it names a path on the server or Hydra's own "
+                                 "settings); run circuitsim on the command line for that", kind="override")
+        out.append(line)
+    return out
+
+
+def command_line(overrides: List[str]) -> str:
+    """The ``circuitsim ...`` command a class can type to reproduce a run (shell-quoted)."""
+    shown = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in DISPLAY_EXCLUDED]
+    return " ".join(["circuitsim"] + [shlex.quote(o) for o in shown])
+
+
+def _override_error(err: Exception) -> Dict[str, Any]:
+    """A Hydra/OmegaConf composition error as ``{kind, path, message}``."""
+    message = str(err).strip()
+    path = getattr(err, "full_key", None)
+    cause = err.__cause__ or err.__context__
+    if cause is not None:
+        path = path or getattr(cause, "full_key", None)
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        if first and first not in message:
+            message = f"{message}\n{first}"
+    # Hydra lists its search path after the options; the options are what the user needs
+    message = message.split("\nConfig search path")[0].strip()
+    return {"kind": "override", "path": path or None, "message": message}
+
+
+def validate(overrides: List[str]):
+    """Compose ``overrides`` and validate them as the CLI does.
+
+    Returns
+    -------
+    (cfg, None) or (None, error)
+        ``error`` is ``{"kind": "override" | "config" | "error", "path", "message"}``: a Hydra
+        override or composition error, or circuitsim's :class:`~circuitsim.errors.ConfigError`
+        (with its config path).
+    """
+    from circuitsim.errors import CircuitsimError, ConfigError
+    from circuitsim.spec import build_spec
+
+    try:
+        cfg = compose_config(overrides)
+    except Exception as err:  # Hydra/OmegaConf raise many types; all mean "bad override"
+        return None, _override_error(err)
+    try:
+        build_spec(cfg)
+    except ConfigError as err:
+        return None, {"kind": "config", "path": err.path, "message": err.message}
+    except CircuitsimError as err:
+        return None, {"kind": "config", "path": None, "message": str(err)}
+    except (KeyError, TypeError, ValueError) as err:
+        return None, {"kind": "error", "path": None, "message": f"{type(err).__name__}: {err}"}
+    return cfg, None

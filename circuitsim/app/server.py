@@ -1,0 +1,554 @@
+"""The teaching page's web server: a JSON API over the standard library's HTTP server.
+
+Requests are answered by a :class:`~http.server.ThreadingHTTPServer`; simulations run one at a
+time in a background worker thread fed by a queue, so the page stays responsive while a run is
+going and shows its state. Every run is an ordinary run folder under ``out_dir`` (written by
+:func:`circuitsim.api.simulate`) plus ``app.json``, the page's record of the form, the
+overrides and the equivalent command line; any finished run folder there can be reopened.
+
+API (all JSON unless noted)::
+
+    GET  /                         the page (static files under /static/)
+    GET  /api/options              conditions, tasks, stimulation presets, pathways, modulators
+    GET  /api/defaults?condition=  the condition's pathway scales and modulator levels
+    POST /api/command              form -> {overrides, command}                (no validation)
+    POST /api/validate             form -> {ok, overrides, command} or 400 {error}
+    POST /api/run                  form -> 202 {job} (queued) or 400 {error}
+    GET  /api/status               {jobs, busy, queued}
+    GET  /api/runs                 run folders under out_dir, newest first
+    GET  /api/runs/<id>/view       what the page draws for one run
+    GET  /api/runs/<id>/metrics.json, /api/runs/<id>/export.zip   downloads
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import json
+import logging
+import mimetypes
+import os
+import queue
+import re
+import tempfile
+import threading
+import time
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+from urllib.parse import parse_qs, urlsplit
+
+from circuitsim.app import forms
+
+logger = logging.getLogger(__name__)
+
+APP_RECORD = "app.json"
+#: at most this many runs wait in the queue (one more may be running)
+MAX_QUEUE = 8
+#: longest biological time (s) one page run may simulate by default (circuitsim-app --max-duration)
+MAX_DURATION_S = 60.0
+#: rendered views kept in memory
+VIEW_CACHE = 16
+#: largest request body accepted (bytes)
+MAX_BODY = 1 << 20
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_STATIC_NAME = re.compile(r"^[A-Za-z0-9_-]+\.(html|js|css|svg|png)$")
+_PROGRESS = re.compile(r"simulated ([0-9.]+) of ([0-9.]+) s")
+
+
+def static_dir() -> Path:
+    return Path(str(resources.files("circuitsim.app") / "static"))
+
+
+def _atomic_json(path: Path, data: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@dataclass
+class Job:
+    """One simulation requested by the page."""
+
+    id: str
+    folder: Path
+    form: Dict[str, Any]
+    overrides: List[str]
+    command: str
+    cfg: Any = field(repr=False, default=None)
+    state: str = "queued"            # queued | running | done | failed
+    message: str = "waiting for the worker"
+    progress: Optional[float] = None
+    created: float = field(default_factory=time.time)
+    started: Optional[float] = None
+    finished: Optional[float] = None
+    error: Optional[Dict[str, Any]] = None
+
+    def as_dict(self) -> Dict[str, Any]:
+        now = time.time()
+        elapsed = None
+        if self.started is not None:
+            elapsed = (self.finished or now) - self.started
+        return {"id": self.id, "run": self.id, "state": self.state, "message": self.message,
+                "progress": self.progress, "elapsed_s": elapsed, "command": self.command,
+                "overrides": self.overrides, "error": self.error, "created": self.created}
+
+
+class _JobLog(logging.Handler):
+    """Shows the worker's circuitsim log messages as the running job's status line."""
+
+    def __init__(self, app: "App"):
+        super().__init__(level=logging.INFO)
+        self.app = app
+
+    def emit(self, record: logging.LogRecord) -> None:
+        job = self.app.current
+        if job is None or record.thread != self.app.worker_ident:
+            return
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad log call must not break the run
+            return
+        job.message = message.splitlines()[0][:300] if message else job.message
+        match = _PROGRESS.search(message)
+        if match and float(match.group(2)) > 0:
+            job.progress = float(match.group(1)) / float(match.group(2))
+
+
+class App:
+    """State of the server: the catalog of choices, the job queue and its worker, the run folders.
+
+    Parameters
+    ----------
+    out_dir : path
+        Run folders are created here (one per run) and listed from here.
+    fixed : sequence of str
+        Overrides added to every run (e.g. ``readout.plots=[]`` or ``sim.device=runtime``).
+    """
+
+    def __init__(self, out_dir: Path | str, fixed: Sequence[str] = (), max_duration_s: float = MAX_DURATION_S):
+        self.out_dir = Path(out_dir).resolve()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.fixed = list(fixed)
+        self.max_duration_s = float(max_duration_s)
+        self.catalog = forms.load_catalog()
+        self.jobs: "OrderedDict[str, Job]" = OrderedDict()
+        self.queue: "queue.Queue[Optional[Job]]" = queue.Queue()
+        self.current: Optional[Job] = None
+        self.lock = threading.Lock()
+        self._views: "OrderedDict[str, bytes]" = OrderedDict()
+        self._summaries: Dict[str, tuple] = {}
+        self._log = _JobLog(self)
+        circuitsim_logger = logging.getLogger("circuitsim")
+        circuitsim_logger.addHandler(self._log)
+        if circuitsim_logger.getEffectiveLevel() > logging.INFO:
+            circuitsim_logger.setLevel(logging.INFO)   # the status line shows INFO messages
+        self.worker = threading.Thread(target=self._work, name="circuitsim-app-worker", daemon=True)
+        self.worker_ident: Optional[int] = None
+        self.worker.start()
+
+    # ------------------------------------------------------------------ forms
+    def overrides(self, form: Dict[str, Any]) -> List[str]:
+        return forms.form_overrides(form, self.catalog, self.fixed)
+
+    def submit(self, form: Dict[str, Any]) -> tuple[int, Dict[str, Any]]:
+        """Validate ``form`` and queue its run; (HTTP status, answer)."""
+        try:
+            overrides = self.overrides(form)
+        except forms.FormError as err:
+            return HTTPStatus.BAD_REQUEST, {"error": err.as_dict()}
+        command = forms.command_line(overrides)
+        cfg, error = forms.validate(overrides)
+        if error is not None:
+            return HTTPStatus.BAD_REQUEST, {"error": error, "overrides": overrides, "command": command}
+        from circuitsim.units import to_si
+
+        duration = to_si(cfg.sim.duration, "time", "sim.duration")
+        if duration > self.max_duration_s:
+            return HTTPStatus.BAD_REQUEST, {"error": {
+                "kind": "form", "path": "sim.duration",
+                "message": f"{duration:g} s of biological time is more than this page runs ({self.max_duration_s:g} s, "
+                           f"circuitsim-app --max-duration); choose a shorter duration, or run the command line "
+                           f"below in a terminal"}, "overrides": overrides, "command": command}
+        if self.queue.qsize() >= MAX_QUEUE:
+            return HTTPStatus.TOO_MANY_REQUESTS, {"error": {"kind": "busy", "path": None, "message":
+                                                            f"{MAX_QUEUE} runs are already waiting; try again later"}}
+        with self.lock:
+            run_id = self._new_id()
+            folder = self.out_dir / run_id
+            folder.mkdir(parents=True)
+            job = Job(id=run_id, folder=folder, form=form, overrides=overrides, command=command, cfg=cfg)
+            self.jobs[run_id] = job
+        _atomic_json(folder / APP_RECORD, self._record(job))
+        self.queue.put(job)
+        logger.info("queued run %s: %s", run_id, command)
+        return HTTPStatus.ACCEPTED, {"job": job.as_dict()}
+
+    def _new_id(self) -> str:
+        stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+        run_id, k = stamp, 1
+        while (self.out_dir / run_id).exists() or run_id in self.jobs:
+            k += 1
+            run_id = f"{stamp}_{k}"
+        return run_id
+
+    def _record(self, job: Job) -> Dict[str, Any]:
+        return {"form": job.form, "overrides": job.overrides, "command": job.command, "fixed": self.fixed,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(job.created))}
+
+    # ------------------------------------------------------------------ worker
+    def _work(self) -> None:
+        self.worker_ident = threading.get_ident()
+        while True:
+            job = self.queue.get()
+            if job is None:
+                return
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        from circuitsim.api import simulate
+        from circuitsim.app.view import build_view
+        from circuitsim.errors import CircuitsimError
+
+        self.current = job
+        job.state, job.started, job.message = "running", time.time(), "starting"
+        try:
+            result = simulate(job.cfg, out_dir=job.folder)
+            job.message = "preparing the page's figures"
+            try:
+                self._cache(job.id, json.dumps(build_view(result, self._record(job)), allow_nan=False).encode())
+            except Exception:   # the run folder is complete; the view is retried when the page asks
+                logger.exception("cannot prepare the view of run %s", job.id)
+            job.state = "done"
+            job.message = f"finished in {time.time() - job.started:.1f} s"
+        except CircuitsimError as err:
+            job.state, job.message = "failed", str(err)
+            job.error = {"kind": "config", "path": getattr(err, "path", None), "message": getattr(err, "message", str(err))}
+            logger.error("run %s failed: %s", job.id, err)
+        except Exception as err:  # keep the worker alive whatever a run does
+            job.state, job.message = "failed", f"{type(err).__name__}: {err}"
+            job.error = {"kind": "error", "path": None, "message": job.message}
+            logger.exception("run %s failed", job.id)
+        finally:
+            job.finished = time.time()
+            job.cfg = None
+            self.current = None
+
+    def close(self) -> None:
+        """Stop the worker after the current run; detach the log handler."""
+        self.queue.put(None)
+        logging.getLogger("circuitsim").removeHandler(self._log)
+
+    # ------------------------------------------------------------------ runs
+    def folder(self, run_id: str) -> Path:
+        if not _RUN_ID.match(run_id):
+            raise KeyError(run_id)
+        folder = (self.out_dir / run_id).resolve()
+        if folder.parent != self.out_dir or not folder.is_dir():
+            raise KeyError(run_id)
+        return folder
+
+    def _cache(self, run_id: str, data: bytes) -> None:
+        with self.lock:
+            self._views[run_id] = data
+            self._views.move_to_end(run_id)
+            while len(self._views) > VIEW_CACHE:
+                self._views.popitem(last=False)
+
+    def view(self, run_id: str) -> bytes:
+        """The page's data of a finished run (computed on first request, then cached)."""
+        from circuitsim.app.view import build_view
+        from circuitsim.io.results import load_result
+
+        with self.lock:
+            if run_id in self._views:
+                return self._views[run_id]
+        folder = self.folder(run_id)
+        result = load_result(folder)
+        view = build_view(result, self.record(folder))
+        data = json.dumps(view, allow_nan=False).encode()
+        self._cache(run_id, data)
+        return data
+
+    @staticmethod
+    def record(folder: Path) -> Dict[str, Any]:
+        try:
+            data = json.loads((folder / APP_RECORD).read_text())
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _summary(self, folder: Path) -> Dict[str, Any]:
+        from circuitsim.app.view import dotted
+
+        path = folder / "metrics.json"
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return {}
+        cached = self._summaries.get(str(folder))
+        if cached and cached[0] == mtime:
+            return cached[1]
+        try:
+            metrics = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        run = metrics.get("run", {})
+        summary = {"condition": run.get("condition"), "task": run.get("task"), "duration_s": run.get("duration_s"),
+                   "seed": run.get("seed"), "gpi_rate_hz": dotted(metrics, "populations.gpi.rate_hz"),
+                   "severity": dotted(metrics, "muscle.severity_score"), "wall_s": run.get("wall_s")}
+        self._summaries[str(folder)] = (mtime, summary)
+        return summary
+
+    def runs(self) -> List[Dict[str, Any]]:
+        """Run folders under ``out_dir`` (finished, running, failed), newest first."""
+        out = []
+        for folder in self.out_dir.iterdir():
+            if not folder.is_dir() or not _RUN_ID.match(folder.name):
+                continue
+            complete = (folder / "metrics.json").is_file()
+            job = self.jobs.get(folder.name)
+            if job is None and not complete and not (folder / APP_RECORD).is_file():
+                continue
+            record = self.record(folder)
+            state = job.state if job is not None else ("done" if complete else "incomplete")
+            try:
+                created = folder.stat().st_mtime if job is None else job.created
+            except OSError:
+                continue
+            entry = {"id": folder.name, "state": state, "complete": complete, "created": created,
+                     "command": record.get("command"), "form": record.get("form")}
+            entry.update(self._summary(folder) if complete else {})
+            if job is not None and job.error:
+                entry["error"] = job.error
+            out.append(entry)
+        out.sort(key=lambda e: e["created"], reverse=True)
+        return out
+
+    def export_zip(self, run_id: str) -> bytes:
+        folder = self.folder(run_id)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and not path.name.startswith("."):
+                    zf.write(path, f"{run_id}/{path.relative_to(folder)}")
+        return buffer.getvalue()
+
+    def status(self) -> Dict[str, Any]:
+        with self.lock:
+            jobs = [j.as_dict() for j in list(self.jobs.values())[-20:]]
+        return {"jobs": jobs, "busy": self.current is not None, "queued": self.queue.qsize(),
+                "current": self.current.id if self.current else None}
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes of the page's server (see the module docstring)."""
+
+    server_version = "circuitsim-app"
+    app: App  # set on the subclass made by make_server
+
+    def log_message(self, format: str, *args: Any) -> None:   # noqa: A002 (stdlib signature)
+        logger.debug("%s - %s", self.address_string(), format % args)
+
+    # ------------------------------------------------------------------ helpers
+    def _send(self, status: int, body: bytes, content_type: str, extra: Optional[Dict[str, str]] = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, data: Any) -> None:
+        self._send(status, json.dumps(data, allow_nan=False, default=str).encode(), "application/json")
+
+    def _error(self, status: int, message: str, path: Optional[str] = None, kind: str = "request") -> None:
+        self._json(status, {"error": {"kind": kind, "path": path, "message": message}})
+
+    def _body(self) -> Optional[Dict[str, Any]]:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body missing or too large")
+            return None
+        try:
+            data = json.loads(self.rfile.read(length) or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            self._error(HTTPStatus.BAD_REQUEST, "the request body is not JSON")
+            return None
+        if not isinstance(data, dict):
+            self._error(HTTPStatus.BAD_REQUEST, "the request body must be a JSON object")
+            return None
+        return data
+
+    def _static(self, name: str) -> None:
+        if not _STATIC_NAME.match(name) or not (static_dir() / name).is_file():
+            self._error(HTTPStatus.NOT_FOUND, f"no such file: {name}")
+            return
+        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if ctype.startswith("text/") or ctype.endswith("javascript"):
+            ctype += "; charset=utf-8"
+        self._send(HTTPStatus.OK, (static_dir() / name).read_bytes(), ctype)
+
+    # ------------------------------------------------------------------ routes
+    def do_HEAD(self) -> None:  # noqa: N802
+        self.do_GET()
+
+    def do_GET(self) -> None:  # noqa: N802
+        url = urlsplit(self.path)
+        parts = [p for p in url.path.split("/") if p]
+        app = self.app
+        try:
+            if not parts or parts == ["index.html"]:
+                return self._static("index.html")
+            if parts == ["favicon.ico"]:
+                return self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon")
+            if parts[0] == "static" and len(parts) == 2:
+                return self._static(parts[1])
+            if parts[0] != "api" or len(parts) < 2:
+                return self._error(HTTPStatus.NOT_FOUND, f"no such page: {url.path}")
+            route = parts[1]
+            if route == "options" and len(parts) == 2:
+                data = app.catalog.as_dict()
+                data.update({"fixed": app.fixed, "out_dir": str(app.out_dir), "max_duration_s": app.max_duration_s})
+                return self._json(HTTPStatus.OK, data)
+            if route == "defaults" and len(parts) == 2:
+                condition = (parse_qs(url.query).get("condition") or ["healthy"])[0]
+                try:
+                    return self._json(HTTPStatus.OK, app.catalog.defaults(condition))
+                except forms.FormError as err:
+                    return self._json(HTTPStatus.BAD_REQUEST, {"error": err.as_dict()})
+            if route == "status" and len(parts) == 2:
+                return self._json(HTTPStatus.OK, app.status())
+            if route == "jobs" and len(parts) == 3:
+                job = app.jobs.get(parts[2])
+                if job is None:
+                    return self._error(HTTPStatus.NOT_FOUND, f"no such job: {parts[2]}")
+                return self._json(HTTPStatus.OK, job.as_dict())
+            if route == "runs" and len(parts) == 2:
+                return self._json(HTTPStatus.OK, {"runs": app.runs()})
+            if route == "runs" and len(parts) == 4:
+                return self._run_file(parts[2], parts[3])
+            return self._error(HTTPStatus.NOT_FOUND, f"no such API route: {url.path}")
+        except (BrokenPipeError, ConnectionResetError):
+            return None
+        except Exception as err:   # answer, never drop the connection
+            logger.exception("GET %s failed", self.path)
+            return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(err).__name__}: {err}", kind="error")
+
+    def _run_file(self, run_id: str, what: str) -> None:
+        from circuitsim.errors import ResultError
+
+        app = self.app
+        try:
+            folder = app.folder(run_id)
+        except KeyError:
+            return self._error(HTTPStatus.NOT_FOUND, f"no such run: {run_id}")
+        if what == "view":
+            try:
+                return self._send(HTTPStatus.OK, app.view(run_id), "application/json")
+            except ResultError as err:
+                return self._error(HTTPStatus.CONFLICT, str(err), kind="result")
+        if what == "metrics.json":
+            path = folder / "metrics.json"
+            if not path.is_file():
+                return self._error(HTTPStatus.CONFLICT, f"run {run_id} has not finished (no metrics.json)", kind="result")
+            return self._send(HTTPStatus.OK, path.read_bytes(), "application/json",
+                              {"Content-Disposition": f'attachment; filename="{run_id}_metrics.json"'})
+        if what == "export.zip":
+            return self._send(HTTPStatus.OK, app.export_zip(run_id), "application/zip",
+                              {"Content-Disposition": f'attachment; filename="{run_id}.zip"'})
+        if what == "info":
+            return self._json(HTTPStatus.OK, app.record(folder))
+        return self._error(HTTPStatus.NOT_FOUND, f"no such file of a run: {what}")
+
+    def do_POST(self) -> None:  # noqa: N802
+        url = urlsplit(self.path)
+        app = self.app
+        try:
+            form = self._body()
+            if form is None:
+                return None
+            if url.path == "/api/command":
+                try:
+                    overrides = app.overrides(form)
+                except forms.FormError as err:
+                    return self._json(HTTPStatus.BAD_REQUEST, {"error": err.as_dict()})
+                return self._json(HTTPStatus.OK, {"overrides": overrides, "command": forms.command_line(overrides)})
+            if url.path == "/api/validate":
+                try:
+                    overrides = app.overrides(form)
+                except forms.FormError as err:
+                    return self._json(HTTPStatus.BAD_REQUEST, {"error": err.as_dict()})
+                command = forms.command_line(overrides)
+                _, error = forms.validate(overrides)
+                if error is not None:
+                    return self._json(HTTPStatus.BAD_REQUEST, {"error": error, "overrides": overrides, "command": command})
+                return self._json(HTTPStatus.OK, {"ok": True, "overrides": overrides, "command": command})
+            if url.path == "/api/run":
+                status, data = app.submit(form)
+                return self._json(status, data)
+            return self._error(HTTPStatus.NOT_FOUND, f"no such API route: {url.path}")
+        except (BrokenPipeError, ConnectionResetError):
+            return None
+        except Exception as err:
+            logger.exception("POST %s failed", self.path)
+            return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(err).__name__}: {err}", kind="error")
+
+
+class AppServer(ThreadingHTTPServer):
+    """The HTTP server holding one :class:`App`."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple, app: App):
+        handler = type("BoundHandler", (Handler,), {"app": app})
+        super().__init__(address, handler)
+        self.app = app
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{port}/"
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.app.close()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def make_server(host: str = "127.0.0.1", port: int = 0, out_dir: Path | str = "outputs/app",
+                fixed: Sequence[str] = (), max_duration_s: float = MAX_DURATION_S) -> AppServer:
+    """Create (not start) the server; ``port=0`` picks a free port (see ``server.url``)."""
+    if not is_loopback(host):
+        logger.warning("serving on %s: anyone who can reach this address can start simulations and read "
+                       "the run folders under %s", host, out_dir)
+    return AppServer((host, port), App(out_dir, fixed, max_duration_s))
