@@ -500,6 +500,12 @@ def _validate_stimulus(stim: Mapping[str, Any], path: str, ctx: StimulusContext)
     return out
 
 
+def check_population(name: Any, path: str, ctx: StimulusContext) -> str:
+    """Refuse a population name the circuit does not have, listing the known ones."""
+    _require(name in ctx.populations, path, f"unknown population {name!r}; known: {', '.join(ctx.populations)}")
+    return name
+
+
 def check_stimulus_keys(stim: Mapping[str, Any], path: str, allowed: Tuple[str, ...]) -> None:
     """Refuse keys a stimulus kind does not know (typos would otherwise be ignored)."""
     for key in stim:

@@ -14,7 +14,7 @@ import numpy as np
 
 from circuitsim.circuit.registry import BuildContext, register_stimulus
 from circuitsim.errors import ConfigError
-from circuitsim.spec import (StimulusContext, check_stimulus_keys, nonneg, register_stimulus_validator,
+from circuitsim.spec import (StimulusContext, check_population, check_stimulus_keys, nonneg, register_stimulus_validator,
                              require)
 from circuitsim.units import to_si
 
@@ -25,8 +25,7 @@ KEYS = ("population", "channel", "start", "stop", "rate", "weight")
 def validate_cortical_command(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Dict[str, Any]:
     check_stimulus_keys(stim, path, KEYS)
     pop = stim.get("population")
-    require(pop in ctx.populations, f"{path}.population",
-            f"unknown population {pop!r}; known: {', '.join(ctx.populations)}")
+    check_population(pop, f"{path}.population", ctx)
     require(ctx.populations[pop].channelled, f"{path}.population",
             f"{pop} is not split into channels; use a channelled population")
     channel = stim.get("channel")

@@ -79,7 +79,7 @@ import numpy as np
 
 from circuitsim.circuit.registry import BuildContext, register_measure, register_plot, register_stimulus
 from circuitsim.errors import ConfigError
-from circuitsim.spec import (StimulusContext, check_choice, check_stimulus_keys, nonneg,
+from circuitsim.spec import (StimulusContext, check_choice, check_population, check_stimulus_keys, nonneg,
                              register_stimulus_validator, require)
 from circuitsim.stimulation.waveforms import PulseShape, WaveformError, check_train, regular_onsets
 from circuitsim.units import to_si
@@ -202,8 +202,7 @@ def validate_dbs(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Di
     """Check a DBS node; SI values out. Every error names its config path, before compiling."""
     check_stimulus_keys(stim, path, KEYS)
     target = stim.get("target")
-    require(target in ctx.populations, f"{path}.target",
-            f"unknown population {target!r}; known: {', '.join(ctx.populations)}")
+    check_population(target, f"{path}.target", ctx)
     dt = ctx.sim.dt
     impedance = _to_ohm(stim.get("impedance", DEFAULT_IMPEDANCE), f"{path}.impedance")
     require("amplitude" in stim, f"{path}.amplitude", "missing; give a current ('3*mA') or a voltage ('3*volt')")

@@ -70,7 +70,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from circuitsim.circuit.registry import BuildContext, register_measure, register_plot, register_stimulus
-from circuitsim.spec import StimulusContext, check_stimulus_keys, register_stimulus_validator, require
+from circuitsim.spec import (StimulusContext, check_population, check_stimulus_keys, register_stimulus_validator,
+                             require)
 from circuitsim.stimulation.protocols import (PulseTable, check_spacing, generate_pulses, parse_intensity,
                                               validate_protocol)
 from circuitsim.units import to_si
@@ -228,8 +229,7 @@ def _validate_sites(given: Any, path: str, ctx: StimulusContext) -> Dict[str, An
             for key in gb:
                 require(key in ("population", "element", "conductance", "tau_rise", "tau_decay"), f"{gp}.{key}",
                         "unknown key; allowed: population, element, conductance, tau_rise, tau_decay")
-            require(gb.get("population") in ctx.populations, f"{gp}.population",
-                    f"unknown population {gb.get('population')!r}")
+            check_population(gb.get("population"), f"{gp}.population", ctx)
             require(gb.get("element") in elements and elements[gb.get("element")]["kind"] == "soma",
                     f"{gp}.element", f"must name a soma element of site {sname}: {', '.join(elements)}")
             g = {"population": gb["population"], "element": gb["element"],
