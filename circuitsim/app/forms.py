@@ -297,18 +297,15 @@ def form_overrides(form: Mapping[str, Any], catalog: Catalog, fixed: List[str] =
     if seed and _changed(seed, defaults["seed"]):
         out.append(f"sim.seed={seed}")
 
-    for name, value in (form.get("modulators") or {}).items():
-        if name not in defaults["modulators"]:
-            raise FormError(f"circuit.modulators.{name}", f"unknown modulator; known: {', '.join(defaults['modulators'])}")
-        text = _text(value, f"circuit.modulators.{name}.level")
-        if text and _changed(text, defaults["modulators"][name]):
-            out.append(f"circuit.modulators.{name}.level={text}")
-    for name, value in (form.get("pathways") or {}).items():
-        if name not in defaults["pathways"]:
-            raise FormError(f"circuit.pathways.{name}", f"unknown pathway; known: {', '.join(defaults['pathways'])}")
-        text = _text(value, f"circuit.pathways.{name}.weight_scale")
-        if text and _changed(text, defaults["pathways"][name]):
-            out.append(f"circuit.pathways.{name}.weight_scale={text}")
+    # sliders: form section -> (what it holds, the config key each slider sets)
+    for section, kind, key in (("modulators", "modulator", "level"), ("pathways", "pathway", "weight_scale")):
+        known = defaults[section]
+        for name, value in (form.get(section) or {}).items():
+            if name not in known:
+                raise FormError(f"circuit.{section}.{name}", f"unknown {kind}; known: {', '.join(known)}")
+            text = _text(value, f"circuit.{section}.{name}.{key}")
+            if text and _changed(text, known[name]):
+                out.append(f"circuit.{section}.{name}.{key}={text}")
     out.extend(stim_values)
     out.extend(fixed)
 
