@@ -68,18 +68,9 @@ def _plain(cfg: DictConfig) -> dict:
 
 def _stored_run(out_dir: Path, cfg: DictConfig) -> dict | None:
     """The metrics of the finished run in ``out_dir`` if it was made with the same config, else None."""
-    import yaml
-
     from circuitsim.io import results as rio
 
-    try:
-        stored = yaml.safe_load((out_dir / rio.CONFIG).read_text())
-        metrics = json.loads((out_dir / rio.METRICS).read_text())
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-    if json.loads(json.dumps(stored)) != _plain(cfg):
-        return None
-    return metrics
+    return rio.stored_metrics(out_dir, _plain(cfg))
 
 
 def _fit_active(hc: Any) -> bool:

@@ -107,6 +107,25 @@ def is_complete(folder: Path | str) -> bool:
     return (Path(folder) / METRICS).is_file()
 
 
+def stored_metrics(folder: Path | str, config: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The metrics of the finished run in ``folder`` if its stored config equals ``config``, else None.
+
+    ``config`` is a plain (resolved, JSON-compatible) config without the ``hydra`` node; this is
+    how the command line and the experiments resume a run instead of recomputing it.
+    """
+    import yaml
+
+    folder = Path(folder)
+    try:
+        stored = yaml.safe_load((folder / CONFIG).read_text())
+        metrics = json.loads((folder / METRICS).read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    if json.loads(json.dumps(stored)) != json.loads(json.dumps(config)):
+        return None
+    return metrics
+
+
 def prepare_folder(folder: Path | str, overwrite: bool = False) -> Path:
     """Create the output folder; refuse to touch a finished result unless ``overwrite``."""
     folder = Path(folder)
