@@ -149,12 +149,24 @@ def structure_key(spec: RunSpec, n_synapses: Dict[str, int], namespace: Optional
     Not in the key (reach the program as data, no new build): weights and their scales,
     modulators, neuron parameters, background rates and weights, delays, the motor command
     (``cortical_command``: rate, weight, window, channel), initial state, connectivity for the
-    same synapse count per receptor, ``sim.seed`` and ``sim.duration`` (not for cuda_standalone).
+    same synapse count per receptor, ``sim.seed`` and ``sim.duration`` (not for cuda_standalone),
+    and every stimulus parameter outside its kind's registered structure
+    (:func:`circuitsim.circuit.registry.register_structure`; e.g. DBS frequency, amplitude, pulse
+    width and timing, TMS intensities and pulse times for the same number of pulses). The sizes
+    of all data arrays are part of the key too (``queue``), so a difference the structure
+    functions miss in array sizes still builds a new program.
     """
     from circuitsim import __version__
+    from circuitsim.circuit.registry import STIMULUS_STRUCTURES
 
-    stimuli = {name: ({"kind": s["kind"]} if s["kind"] in DATA_STIMULUS_KINDS else s)
-               for name, s in spec.stimuli.items()}
+    stimuli = {}
+    for name, s in spec.stimuli.items():
+        if s["kind"] in DATA_STIMULUS_KINDS:
+            stimuli[name] = {"kind": s["kind"]}
+        elif s["kind"] in STIMULUS_STRUCTURES:
+            stimuli[name] = {"kind": s["kind"], **STIMULUS_STRUCTURES[s["kind"]](spec, s)}
+        else:
+            stimuli[name] = s
     structure = {
         "version": [__version__, brian2.__version__],
         "device": spec.sim.device,
@@ -230,6 +242,7 @@ def selected_device(spec: RunSpec) -> Iterator[None]:
         else:
             set_device("cpp_standalone", build_on_run=False)
         prefs.devices.cpp_standalone.openmp_threads = spec.sim.threads if spec.sim.threads > 1 else 0
+        prefs.devices.cpp_standalone.extra_make_args_unix = make_args()
     else:
         set_device("runtime")
         prefs.codegen.target = spec.sim.codegen_target
@@ -241,6 +254,22 @@ def selected_device(spec: RunSpec) -> Iterator[None]:
             device.reinit()
         prefs.codegen.cpp.extra_compile_args_gcc = saved_flags
         set_device("runtime")
+
+
+def make_args() -> List[str]:
+    """``make`` flags of a build: as many compile jobs as this process may use CPUs.
+
+    Brian2's default (``-j`` without a number) starts one compiler per source file at once
+    (~100 for the circuit), which thrashes a small machine, all the more when several runs build
+    in parallel; ``$CIRCUITSIM_MAKE_JOBS`` overrides the number.
+    """
+    jobs = os.environ.get("CIRCUITSIM_MAKE_JOBS")
+    if not jobs:
+        try:
+            jobs = str(len(os.sched_getaffinity(0)))
+        except (AttributeError, OSError):
+            jobs = str(os.cpu_count() or 1)
+    return [f"-j{int(jobs)}"]
 
 
 def _run_environment(spec: RunSpec, duration: float) -> Dict[str, str]:

@@ -36,6 +36,21 @@ def test_task_command_values_are_data():
     assert key("task=turn_left") != key()
 
 
+def test_stimulation_values_are_not_structure():
+    dbs = key("stim=dbs_gpi")
+    for ov in ("stim.dbs_gpi.frequency=60*Hz", "stim.dbs_gpi.amplitude=1.5*mA", "stim.dbs_gpi.pulse_width=450*us",
+               "stim.dbs_gpi.start=0.5*second"):
+        assert key("stim=dbs_gpi", ov) == dbs, ov
+    assert key("stim=dbs_gpi", "stim.dbs_gpi.elements=[somata]") != dbs
+    assert key("stim=dbs_stn") != key("stim=dbs_stn", "stim.dbs_stn.target=gpe")
+    tms = key("stim=tms_single")
+    for ov in ("sim.seed=3", "stim.tms_single.protocol.0.intensity=140%RMT", "stim.tms_single.protocol.0.start=0.6*second"):
+        assert key("stim=tms_single", ov) == tms, ov
+    # the number of pulses bounds the padded event arrays; the GABA-B table follows the duration
+    assert key("stim=tms_single", "stim.tms_single.protocol.0.n=4") != tms
+    assert key("stim=tms_single", "sim.duration=14*second") != tms
+
+
 def test_vectorize_drops_the_finite_math_flag():
     fast = compile_flags(build_spec(compose([])))
     slow = compile_flags(build_spec(compose(["sim.vectorize=false"])))

@@ -2,8 +2,8 @@
 
 A point's spike trains are bitwise identical whether it ran alone, as a later point reusing the
 compiled program (with other values run in between), or as one copy of a batched network; a
-changed value (weight, seed, duration, motor command) reuses the build; batched copies with
-different seeds differ. Timing is not tested here (see benchmarks/).
+changed value (weight, seed, duration, motor command, DBS frequency and amplitude, TMS seed and
+intensity) reuses the build; batched copies with different seeds differ. Timing is not tested here (see benchmarks/).
 """
 
 from __future__ import annotations
@@ -82,3 +82,33 @@ def test_batched_copies_equal_single_runs_and_have_their_own_streams(runs):
 def test_batches_refuse_points_of_another_structure():
     with pytest.raises(ConfigError, match="circuit.populations"):
         simulate_batch([compose(["circuit.scale=0.25"]), compose(["circuit.scale=0.5"])])
+
+
+STIM = {
+    "dbs": ["stim=dbs_gpi", "stim.dbs_gpi.start=0.1s"],
+    "tms": ["stim=tms_single", "~stim.contraction", "sim.duration=0.6s",
+            "stim.tms_single.protocol=[{type: single, site: m1, intensity: 120%RMT, n: 3, interval: 0.1*second,"
+            " start: 0.3*second}]"],
+}
+STIM_VALUES = {
+    "dbs": (["stim.dbs_gpi.frequency=130*Hz"], ["stim.dbs_gpi.frequency=60*Hz", "stim.dbs_gpi.amplitude=2*mA"]),
+    "tms": (["sim.seed=0"], ["sim.seed=1", "stim.tms_single.protocol.0.intensity=150%RMT"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", sorted(STIM))
+def test_stimulation_values_reuse_the_build_and_match_a_fresh_build(kind, tmp_path):
+    """A DBS frequency/amplitude change or a TMS seed/intensity change runs the program built for
+    the first value, with the same spikes as a program built for the new value itself."""
+    first, second = STIM_VALUES[kind]
+    simulate(compose(BASE + STIM[kind] + first))
+    builds = device.BUILD_COUNT
+    reused = simulate(compose(BASE + STIM[kind] + second))
+    assert device.BUILD_COUNT == builds and reused.metrics["run"]["build_reused"]
+    fresh = simulate(compose(BASE + STIM[kind] + second + [f"sim.build_dir={tmp_path / 'fresh'}"]))
+    assert not fresh.metrics["run"]["build_reused"]
+    assert n_spikes(reused) > 500 and same_spikes(reused, fresh)
+    if kind == "tms":   # the pulses did recruit elements in the reused program
+        fractions = reused.extra["stim_data"]["tms_single"]["fractions"]
+        assert max(max(f) for f in fractions.values()) > 0.1

@@ -13,7 +13,11 @@ A kind ``k`` registers up to four functions, each in its own module of
   the run and the muscle readout; the dict is stored at ``metrics["stim"][name]``, and may also
   write other top-level sections of ``result.metrics`` (e.g. ``tms``);
 * a plot, :func:`register_plot`: ``fn(result, name, params, subfig)`` draws the stimulus's row of
-  ``stim.png`` into a matplotlib ``SubFigure``.
+  ``stim.png`` into a matplotlib ``SubFigure``;
+* a structure, :func:`register_structure`: ``fn(spec, params) -> dict``, the parameters that
+  shape the generated code (the compile-once build cache keys the stimulus on this only; every
+  other parameter must reach the program as array *values*). A kind without one is keyed on all
+  its parameters, so changing any of them builds a new program.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ StimulusBuilder = Callable[[BuildContext, str, Mapping[str, Any]], None]
 STIMULUS_BUILDERS: Dict[str, StimulusBuilder] = {}
 STIMULUS_MEASURES: Dict[str, Callable[..., Dict[str, Any]]] = {}
 STIMULUS_PLOTS: Dict[str, Callable[..., None]] = {}
+STIMULUS_STRUCTURES: Dict[str, Callable[..., Dict[str, Any]]] = {}
 
 
 def register_stimulus(kind: str) -> Callable[[StimulusBuilder], StimulusBuilder]:
@@ -73,6 +78,20 @@ def register_plot(kind: str):
 
     def decorator(fn):
         STIMULUS_PLOTS[kind] = fn
+        return fn
+
+    return decorator
+
+
+def register_structure(kind: str):
+    """Register ``fn(spec, params) -> dict``: what of stimulus ``kind`` shapes the generated code.
+
+    Only parameters whose change alters code, constants compiled into it, or the set of Brian2
+    objects belong here; sizes of data arrays are checked separately by the build cache.
+    """
+
+    def decorator(fn):
+        STIMULUS_STRUCTURES[kind] = fn
         return fn
 
     return decorator

@@ -77,7 +77,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
-from circuitsim.circuit.registry import BuildContext, register_measure, register_plot, register_stimulus
+from circuitsim.circuit.registry import (BuildContext, register_measure, register_plot, register_stimulus,
+                                        register_structure)
 from circuitsim.errors import ConfigError
 from circuitsim.spec import (StimulusContext, check_choice, check_population, check_stimulus_keys, nonneg,
                              register_stimulus_validator, require)
@@ -416,11 +417,13 @@ def pulse_generator_values(params: Mapping[str, Any]) -> Dict[str, np.ndarray]:
             "cycle_on": np.array([cycle_on, cycle_on]), "cycle_len": np.array([cycle_len, cycle_len])}
 
 
-def dbs_structure(params: Mapping[str, Any]) -> Dict[str, Any]:
+@register_structure("dbs")
+def dbs_structure(spec: Any, params: Mapping[str, Any]) -> Dict[str, Any]:
     """The DBS parameters that shape generated code or object sets; every other value is data.
 
     (Waveform, timing, amplitude, pulse width, excitability, delays and impedance reach the
-    program as per-synapse or per-row arrays; a build cache may key DBS stimuli on this only.)
+    program as per-synapse or per-row arrays: the compile-once build cache keys DBS stimuli on
+    this only, so a sweep over frequency or amplitude reuses one build.)
     """
     return {"kind": "dbs", "target": params["target"], "elements": list(params["elements"]),
             "efferent_pathways": list(params["efferent_pathways"]),

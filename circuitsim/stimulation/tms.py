@@ -69,7 +69,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from circuitsim.circuit.registry import BuildContext, register_measure, register_plot, register_stimulus
+from circuitsim.circuit.registry import (BuildContext, register_measure, register_plot, register_stimulus,
+                                        register_structure)
 from circuitsim.spec import (StimulusContext, check_population, check_stimulus_keys, register_stimulus_validator,
                              require)
 from circuitsim.stimulation.protocols import (PulseTable, check_spacing, generate_pulses, parse_intensity,
@@ -387,6 +388,52 @@ def gabab_trace(params: Mapping[str, Any], duration: float, step: float) -> Dict
     return out
 
 
+def _gabab_step(dt: float) -> float:
+    return 1e-3 if dt <= 1e-3 else dt
+
+
+@register_structure("tms")
+def tms_structure(spec: Any, params: Mapping[str, Any]) -> Dict[str, Any]:
+    """What of a TMS stimulus shapes the generated code; every other value is data.
+
+    The sites, their elements (kind, population, fibre counts) and GABA-B node, the number of
+    pulses per site (it bounds the padded event arrays, :func:`_padded_events`), the plasticity
+    node, and the length of the GABA-B conductance table (compiled in; it follows
+    ``sim.duration``). Intensities, thresholds, slopes, jitter, weights, delays, pulse times and
+    the seed are data: a recruitment curve or a new seed reuses the build.
+    """
+    table = PulseTable.from_dict(params["pulses"])
+    sites = {}
+    for sname, site in params["sites"].items():
+        sites[sname] = {
+            "elements": {e: {k: el.get(k) for k in ("kind", "population", "n_fibres", "fibres_per_cell")}
+                         for e, el in site["elements"].items()},
+            "gabab": None if not site.get("gabab") else [site["gabab"]["population"], site["gabab"]["element"]],
+            "pulses": int(np.sum(table.site == sname)),
+        }
+    gabab = any(site.get("gabab") for site in params["sites"].values())
+    step = _gabab_step(spec.sim.dt)
+    return {"sites": sites, "plasticity": params.get("plasticity") or {},
+            "gabab_steps": int(math.ceil(spec.sim.duration / step)) + 1 if gabab else 0}
+
+
+def _padded_events(index: np.ndarray, times: np.ndarray, capacity: int, n_real: int, duration: float,
+                   dt: float) -> tuple:
+    """Pad a generator's events to ``capacity`` so the array sizes do not depend on the seed.
+
+    Which elements a pulse recruits is drawn from the seed, so the number of events varies; the
+    compiled program's arrays have fixed sizes. The padding events belong to one extra generator
+    neuron (index ``n_real``) that has no synapses, at distinct time steps after the end of the
+    run, so they never act (and would not act in a longer run either).
+    """
+    pad = capacity - index.size
+    if pad <= 0:
+        return index, times
+    first = int(math.ceil(duration / dt)) + 1
+    return (np.concatenate([index, np.full(pad, n_real, dtype=np.int64)]),
+            np.concatenate([times, (first + np.arange(pad)) * dt]))
+
+
 @register_stimulus("tms")
 def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
     from brian2 import SpikeGeneratorGroup, Synapses, TimedArray, mV, ms, second, siemens
@@ -403,17 +450,21 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
     soma_targets, soma_i, soma_t = [], [], []
     fib_i, fib_j, fib_ampa, fib_nmda, fib_delay, fib_src_i, fib_src_t = [], [], [], [], [], [], []
     soma_offset = fib_offset = 0
+    soma_capacity = fib_capacity = 0    # every element recruited by every pulse of its site
     for key, el in rec["elements"].items():
         site, ename = key.split(".", 1)
         conf = params["sites"][site]["elements"][ename]
         times = table.time[el["event_pulse"]]
+        n_pulses = int(np.sum(table.site == site))
         if el["kind"] == "soma":
+            soma_capacity += n_pulses * el["targets"].size
             soma_targets.append(el["targets"])
             soma_i.append(el["event_element"] + soma_offset)
             soma_t.append(times)
             soma_offset += el["targets"].size
         else:
             n_f = conf["n_fibres"]
+            fib_capacity += n_pulses * n_f
             fib_i.append(el["fibre_i"] + fib_offset)
             fib_j.append(el["fibre_j"])
             fib_ampa.append(np.full(el["fibre_i"].size, conf["ampa"]))
@@ -424,8 +475,9 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
             fib_offset += n_f
     ctx.namespace[f"{prefix}_overshoot"] = 1 * mV
     if soma_offset:
-        gi, gt = np.concatenate(soma_i), np.concatenate(soma_t)
-        gen = SpikeGeneratorGroup(soma_offset, gi.astype(np.int64), np.round(gt / dt) * dt * second,
+        gi, gt = _padded_events(np.concatenate(soma_i).astype(np.int64), np.round(np.concatenate(soma_t) / dt) * dt,
+                                soma_capacity, soma_offset, spec.sim.duration, dt)
+        gen = SpikeGeneratorGroup(soma_offset + 1, gi, gt * second,
                                   name=f"{prefix}_soma_pulses")
         syn = Synapses(gen, ctx.group,
                        on_pre=f"v_post = v_post + int(not_refractory_post)*(V_peak_post + {prefix}_overshoot - v_post)",
@@ -433,8 +485,10 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
         syn.connect(i=np.arange(soma_offset), j=np.concatenate(soma_targets).astype(np.int64))
         ctx.objects += [gen, syn]
     if fib_offset:
-        gi, gt = np.concatenate(fib_src_i), np.concatenate(fib_src_t)
-        gen = SpikeGeneratorGroup(fib_offset, gi.astype(np.int64), np.round(gt / dt) * dt * second,
+        gi, gt = _padded_events(np.concatenate(fib_src_i).astype(np.int64),
+                                np.round(np.concatenate(fib_src_t) / dt) * dt, fib_capacity, fib_offset,
+                                spec.sim.duration, dt)
+        gen = SpikeGeneratorGroup(fib_offset + 1, gi, gt * second,
                                   name=f"{prefix}_fibre_pulses")
         syn = Synapses(gen, ctx.group, "w_ampa : siemens (constant)\nw_nmda : siemens (constant)",
                        on_pre="g_ampa_post += w_ampa\ng_nmda_post += w_nmda", name=f"{prefix}_fibres")
@@ -445,7 +499,7 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
         ctx.objects += [gen, syn]
 
     # slow GABA-B conductance: g_gaba follows the trace (low-passed by the GABA-A time constant)
-    step = 1e-3 if dt <= 1e-3 else dt
+    step = _gabab_step(dt)
     for pop, g in gabab_trace(params, spec.sim.duration, step).items():
         ta_name = f"{prefix}_gabab_{pop}"
         ctx.namespace[ta_name] = TimedArray(g * siemens, dt=step * second, name=ta_name)
