@@ -31,6 +31,7 @@ import os
 import re
 import resource
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -367,6 +368,41 @@ def _mark_used(net: brian2.Network) -> None:
         todo.extend(getattr(obj, "contained_objects", []))
 
 
+OWNER_FILE = "owner"   # "<host> <pid>" of the process a run folder belongs to
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_runs(runs: Path) -> List[Path]:
+    """Delete run folders left by processes that died without cleaning up (e.g. SIGKILL).
+
+    A run folder names its owner (host and pid); it is stale when the owner ran on this host and
+    is gone. Folders of other hosts (a shared cache on a cluster) and of live processes are kept.
+    """
+    host, removed = socket.gethostname(), []
+    for folder in runs.glob("*-*"):
+        try:
+            owner_host, pid = (folder / OWNER_FILE).read_text().split()
+            stale = owner_host == host and not _alive(int(pid))
+        except (OSError, ValueError):
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    if removed:
+        logger.info("removed %d run folder(s) left by processes that died: %s", len(removed),
+                    ", ".join(f.name for f in removed))
+    return removed
+
+
 def _read_manifest(build_dir: Path) -> Optional[Dict[str, Any]]:
     try:
         return json.loads((build_dir / COMPLETE_MARKER).read_text())
@@ -411,7 +447,9 @@ def _standalone_run(net: brian2.Network, spec: RunSpec, namespace: Dict[str, Any
     duration = spec.sim.duration   # compiled in (and part of the key) only for cuda_standalone
     runs = build_dir.parent / "runs"
     runs.mkdir(parents=True, exist_ok=True)
+    remove_stale_runs(runs)
     run_dir = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=runs))
+    (run_dir / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}\n")
     try:
         t0 = time.perf_counter()
         (run_dir / "static_arrays").mkdir()

@@ -95,3 +95,22 @@ def test_batch_grid_is_a_cartesian_product():
     grid = _grid(["a=1,2", "b=x", "c=3,4,5"])
     assert len(grid) == 6 and grid[0] == ["a=1", "b=x", "c=3"] and grid[-1] == ["a=2", "b=x", "c=5"]
     assert _grid(["readout.plots=[raster,rates]"]) == [["readout.plots=[raster,rates]"]]
+
+
+def test_stale_run_folders_of_dead_processes_are_removed(tmp_path):
+    import os
+    import socket
+    import subprocess
+
+    from circuitsim.device import OWNER_FILE, remove_stale_runs
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    owners = {"k-dead": f"{socket.gethostname()} {dead.pid}", "k-live": f"{socket.gethostname()} {os.getpid()}",
+              "k-other-host": f"not-{socket.gethostname()} {dead.pid}", "k-unreadable": "garbage"}
+    for name, owner in owners.items():
+        (tmp_path / name / "results").mkdir(parents=True)
+        (tmp_path / name / OWNER_FILE).write_text(owner)
+    removed = remove_stale_runs(tmp_path)
+    assert [p.name for p in removed] == ["k-dead"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k-live", "k-other-host", "k-unreadable"]
