@@ -41,6 +41,7 @@ DIMENSIONS = {
     "conductance": brian2.siemens,
     "capacitance": brian2.farad,
     "charge": brian2.coulomb,
+    "resistance": brian2.ohm,
     "dimensionless": brian2.Quantity(1.0),
 }
 
@@ -68,7 +69,7 @@ def parse_quantity(value: Any, dimension: str, path: str) -> Quantity:
     expected = DIMENSIONS[dimension]
     example = {"time": "10*ms", "rate": "20*Hz", "voltage": "-70*mV", "current": "50*pA",
                "conductance": "1*nS", "capacitance": "200*pF", "charge": "1*ncoulomb",
-               "dimensionless": "1.5"}[dimension]
+               "resistance": "1*kohm", "dimensionless": "1.5"}[dimension]
     if isinstance(value, bool) or value is None:
         raise ConfigError(path, f"expected a {dimension} value such as '{example}', got {value!r}")
     if isinstance(value, (int, float)):
