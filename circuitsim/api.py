@@ -17,7 +17,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from circuitsim import device as devices
-from circuitsim.circuit.builder import build_network
+from circuitsim.circuit.builder import build_network, lfp_currents
 from circuitsim.circuit.connectivity import connect_all
 from circuitsim.circuit.layout import make_layout
 from circuitsim.io import results as rio
@@ -95,12 +95,11 @@ def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = F
 
 
 def read_raw(built) -> dict:
-    """Copy a run's recordings out of Brian2 (spikes of the whole group, LFP currents, stimuli's)."""
+    """Copy a run's recordings out of Brian2 (spikes of the whole group, LFP currents as bin
+    averages, stimuli's)."""
     raw = {"i": np.asarray(built.spike_monitor.i[:]).copy(),
            "t": np.asarray(built.spike_monitor.t_[:]).copy()}
-    if built.lfp_monitor is not None:
-        raw["I_exc"] = np.asarray(built.lfp_monitor.I_exc_).copy()
-        raw["I_inh"] = np.asarray(built.lfp_monitor.I_inh_).copy()
+    raw.update(lfp_currents(built))   # I_exc, I_inh: mean of each LFP bin (none without a monitor)
     raw["stim_data"] = {name: record() for name, record in (built.recorders or {}).items()}
     return raw
 

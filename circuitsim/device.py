@@ -143,6 +143,23 @@ def _queue_signature() -> Dict[str, Any]:
     return {"ops": ops, "static_arrays": arrays}
 
 
+_CODE_HASH: Optional[str] = None
+
+
+def _code_hash() -> str:
+    """Hash of the circuitsim sources that write Brian2 code (neuron template, builder, stimuli),
+    so an edited model never reuses a program compiled from the old one (the package version
+    does not change with every edit)."""
+    global _CODE_HASH
+    if _CODE_HASH is None:
+        root = Path(__file__).resolve().parent
+        digest = hashlib.sha256()
+        for path in sorted([*root.glob("circuit/*.py"), *root.glob("stimulation/*.py"), root / "batch.py"]):
+            digest.update(path.name.encode() + path.read_bytes())
+        _CODE_HASH = digest.hexdigest()[:16]
+    return _CODE_HASH
+
+
 def structure_key(spec: RunSpec, n_synapses: Dict[str, int], namespace: Optional[Dict[str, Any]] = None,
                   queue: Optional[Dict[str, Any]] = None) -> str:
     """Hash of everything that changes the compiled program; values that are data are left out.
@@ -170,6 +187,7 @@ def structure_key(spec: RunSpec, n_synapses: Dict[str, int], namespace: Optional
             stimuli[name] = s
     structure = {
         "version": [__version__, brian2.__version__],
+        "code": _code_hash(),
         "device": spec.sim.device,
         "populations": {p.name: p.n for p in spec.populations.values()},
         "receptors": {r.name: [r.tau, r.E] for r in spec.receptors.values()},

@@ -1,4 +1,17 @@
-"""LFP proxy computed from synaptic currents of a point-neuron network."""
+"""LFP proxy computed from synaptic currents of a point-neuron network.
+
+The simulator hands :func:`lfp_proxy` each recorded neuron's synaptic currents as the *mean over
+each sample interval* (``readout.lfp_dt``, box-car exact to the time step: the neuron model
+integrates its currents into charges and the builder differences them; see
+:func:`circuitsim.circuit.builder.lfp_currents`), not as point samples. Sample k covers
+``[k*lfp_dt, (k+1)*lfp_dt)``. Point samples alias whatever the currents carry above fs/2 into the
+analysed band; a 130 Hz DBS pulse train's harmonics, e.g. 7 x 130 = 910 Hz, appear at 1 kHz
+sampling as lines at |130 k - 1000 m| Hz (90, 40, ... Hz). The box-car's response is
+sinc(f/fs): it passes 1-100 Hz within 4 % (power) and attenuates those harmonics by
+sinc(0.91)^2 ~ 1e-2 in power; it is not a steep anti-alias filter, so a strong pulse artefact
+still leaves small lines (a shorter ``readout.lfp_dt`` folds only higher, weaker and more
+attenuated harmonics into the band).
+"""
 
 from __future__ import annotations
 

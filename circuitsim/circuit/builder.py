@@ -7,6 +7,15 @@ per-neuron and per-synapse value is data, so it can change without new code.
 
 A new kind of stimulus is a build function registered in :mod:`circuitsim.circuit.registry`;
 the builder itself does not change.
+
+LFP readout: for ``readout.lfp_neurons`` neurons of each population the monitor records the
+charges ``Q_exc``, ``Q_inh`` (integrals of the synaptic currents since t = 0, see
+:mod:`circuitsim.circuit.models`) every ``readout.lfp_dt``; :func:`lfp_currents` turns them into
+the mean current of each bin, ``(Q[k+1] - Q[k]) / (t[k+1] - t[k])``. Sample k is the box-car
+average over ``[k*lfp_dt, (k+1)*lfp_dt)``, exact to the time step (the edges are step times; the
+last edge is the end of the run, read from the group's final state), not a point sample, so
+currents that change within a bin (a DBS pulse's synaptic events) alias into the LFP's band only
+through the box-car's sinc side lobes (see :mod:`circuitsim.analysis.lfp`).
 """
 
 from __future__ import annotations
@@ -24,8 +33,8 @@ from circuitsim.circuit.connectivity import Connections
 from circuitsim.circuit.registry import STIMULUS_BUILDERS, BuildContext
 from circuitsim.circuit.layout import Layout
 from circuitsim.circuit.models import (ADEX_EQUATIONS, ADEX_REFRACTORY, ADEX_RESET,
-                                       ADEX_THRESHOLD, BACKGROUND_CODE, FUNCTIONS, NEURON_BLOCK,
-                                       NOISE_CODE)
+                                       ADEX_THRESHOLD, BACKGROUND_CODE, FUNCTIONS, LFP_CHARGES,
+                                       NEURON_BLOCK, NOISE_CODE)
 from circuitsim.spec import NEURON_PARAMS, RECEPTOR_NAMES, RunSpec
 
 logger = logging.getLogger(__name__)
@@ -39,7 +48,7 @@ class BuiltNetwork:
     group: NeuronGroup
     synapses: Dict[str, Synapses]
     spike_monitor: SpikeMonitor
-    lfp_monitor: Optional[StateMonitor]
+    lfp_monitor: Optional[StateMonitor]    # charges Q_exc, Q_inh; see lfp_currents()
     lfp_neurons: Dict[str, np.ndarray]     # population -> rows of lfp_monitor
     namespace: Dict[str, Any]
     n_synapses: Dict[str, int]             # pathway -> synapse count
@@ -62,6 +71,39 @@ def lfp_rows(spec: RunSpec, layout: Layout) -> Dict[str, np.ndarray]:
         idx = layout.indices(name)
         n = min(spec.readout.lfp_neurons, idx.size)
         out[name] = idx[np.linspace(0, idx.size - 1, n).astype(int)] if n else idx[:0]
+    return out
+
+
+def lfp_currents(built: BuiltNetwork) -> Dict[str, np.ndarray]:
+    """Mean synaptic currents of the recorded neurons in each LFP bin, after the run.
+
+    Returns ``{"I_exc": ..., "I_inh": ...}``, arrays of shape (recorded neurons, bins) in amp:
+    bin k is ``[t[k], t[k+1])`` with ``t[k]`` the monitor's k-th recording time and the last bin
+    ending at the end of the run, so there are as many bins as recordings (the shape a
+    point-sampling monitor gave). Each value is the bin's charge difference divided by the
+    bin's length in whole time steps; the charge at a recording holds every step before it
+    (the monitor records at the start of a step), the final charge every step of the run.
+
+    Precision: the charges grow over a run; a bin's mean current carries a relative rounding
+    error of about ``2.2e-16 * |Q(T)| / |Q[k+1] - Q[k]|``, i.e. ``~2e-16 * T / lfp_dt``
+    for a current of steady size (2e-10 for 918 s at 1 ms): negligible in float64.
+    """
+    mon = built.lfp_monitor
+    if mon is None:
+        return {}
+    dt = float(built.group.clock.dt_)
+    t_rec = np.asarray(mon.t_[:], dtype=float)
+    t_end = float(np.asarray(built.group.t_))
+    # bin edges as step counts: a recording at t sees the steps n with n*dt < t (tolerance for
+    # rounding in t; lfp_dt >= dt keeps edges distinct)
+    edges = np.ceil(np.append(t_rec, t_end) / dt - 1e-6)
+    width = np.diff(edges) * dt
+    rows = np.asarray(mon.record)
+    out = {}
+    for current, charge in LFP_CHARGES.items():
+        q = np.asarray(getattr(mon, charge + "_"), dtype=float)            # (neurons, recordings)
+        q_end = np.asarray(getattr(built.group, charge + "_")[rows], dtype=float)
+        out[current] = np.diff(np.hstack([q, q_end[:, None]]), axis=1) / width
     return out
 
 
@@ -141,8 +183,9 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
     record = np.concatenate(list(rows.values())) if rows else np.empty(0, int)
     lfp_monitor = None
     if record.size:
-        lfp_monitor = StateMonitor(group, ["I_exc", "I_inh"], record=record, dt=spec.readout.lfp_dt * second,
-                                   name="currents")
+        # charges, not currents: bin averages come from their differences (lfp_currents)
+        lfp_monitor = StateMonitor(group, list(LFP_CHARGES.values()), record=record,
+                                   dt=spec.readout.lfp_dt * second, name="lfp_charges")
     # rows of each population within the monitor
     offset, lfp_index = 0, {}
     for name, idx in rows.items():
