@@ -83,7 +83,6 @@ NOT_YET = {
     ("dystonia_bg", "populations.gpi.burst_fraction"): (_UNMET, True),
     ("dystonia_cerebellar", "channels.selectivity"): (_UNMET, True),
     ("dystonia_network", "populations.gpi.burst_fraction"): (_UNMET, True),
-    ("parkinsonian", "lfp.gpi.band_power.beta"): (_UNMET, True),
 }
 
 
