@@ -184,18 +184,32 @@ def markdown(table: Sequence[Mapping[str, Any]], by: Sequence[str], columns: Map
     return "\n".join(lines)
 
 
+def load_experiment(script: str | Path) -> Any:
+    """Import an experiment's ``run.py`` as a module (once per process; e.g. for tests).
+
+    It is registered in ``sys.modules`` before it runs, as dataclasses defined in it need.
+    """
+    import importlib.util
+    import sys
+
+    script = Path(script).resolve()
+    name = f"circuitsim_experiment_{script.parent.name}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, script)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
+
+
 def write_table(table: Sequence[Mapping[str, Any]], out: str | Path, by: Sequence[str],
                 columns: Mapping[str, str], name: str = "table") -> str:
     """Write ``<out>/<name>.csv`` (every field) and ``<out>/<name>.md``; return the Markdown."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    fields: List[str] = []
-    for line in table:
-        fields += [k for k in line if k not in fields]
-    with open(out / f"{name}.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(table)
+    write_rows(table, out, name)
     text = markdown(table, by, columns)
     (out / f"{name}.md").write_text(text + "\n")
     return text

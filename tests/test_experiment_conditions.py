@@ -7,13 +7,13 @@ and the effects one seed resolves hold (the dystonic circuits against the health
 """
 
 import csv
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from circuitsim.experiments import load_experiment
 
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "conditions" / "run.py"
 #: measures a condition may leave undefined: selectivity is null when the commanded channel's
@@ -22,13 +22,7 @@ UNDEFINED_OK = {("parkinsonian", "selectivity")}
 
 
 def _load():
-    name = "experiment_conditions"
-    if name not in sys.modules:  # dataclasses look their module up in sys.modules
-        spec = importlib.util.spec_from_file_location(name, SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_experiment(SCRIPT)
 
 
 def _csv(path):

@@ -7,26 +7,20 @@ fraction follow the pulse parameters, and the effects two seeds resolve hold.
 """
 
 import csv
-import importlib.util
 import math
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from circuitsim.experiments import load_experiment
+
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "dbs_frequency" / "run.py"
 
 
 def _load():
-    name = "experiment_dbs_frequency"
-    if name not in sys.modules:  # dataclasses look their module up in sys.modules
-        spec = importlib.util.spec_from_file_location(name, SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_experiment(SCRIPT)
 
 
 def test_points_cover_sweep_grid_and_reference_once():

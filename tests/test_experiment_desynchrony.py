@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -13,15 +12,13 @@ import pytest
 from circuitsim import compose, load_result
 from circuitsim.experiments import RUN_DEFAULTS
 from circuitsim.spec import build_spec
+from circuitsim.experiments import load_experiment
 
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "desynchrony" / "run.py"
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("experiment_desynchrony", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment(SCRIPT)
 
 
 def test_every_full_point_composes_and_weakens_its_pathways():

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
 from pathlib import Path
 
 import pytest
 
 from circuitsim import compose
+from circuitsim.experiments import load_experiment
 
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "pathway_sensitivity" / "run.py"
 
 
 @pytest.fixture(scope="module")
 def exp():
-    spec = importlib.util.spec_from_file_location("pathway_sensitivity_run", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment(SCRIPT)
 
 
 @pytest.fixture(scope="module")

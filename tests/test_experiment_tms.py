@@ -8,26 +8,20 @@ inside the tested range, and healthy SICI lowers the MEP beyond the trial spread
 """
 
 import csv
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from circuitsim.experiments import load_experiment
+
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "tms" / "run.py"
 
 
 def _load():
-    name = "experiment_tms"
-    if name not in sys.modules:  # dataclasses look their module up in sys.modules
-        spec = importlib.util.spec_from_file_location(name, SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_experiment(SCRIPT)
 
 
 def _line(condition, n=3, **values):
