@@ -209,9 +209,9 @@ def load_experiment(script: str | Path) -> Any:
 def write_table(table: Sequence[Mapping[str, Any]], out: str | Path, by: Sequence[str],
                 columns: Mapping[str, str], name: str = "table") -> str:
     """Write ``<out>/<name>.csv`` (every field) and ``<out>/<name>.md``; return the Markdown."""
-    write_rows(table, out, name)
+    csv_path = write_rows(table, out, name)
     text = markdown(table, by, columns)
-    (out / f"{name}.md").write_text(text + "\n")
+    csv_path.with_suffix(".md").write_text(text + "\n")
     return text
 
 
