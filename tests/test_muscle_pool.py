@@ -153,3 +153,21 @@ def test_bad_inputs_raise():
         simulate_pool(np.ones(10), 0.05, PoolParams(), np.random.default_rng(0))
     with pytest.raises(ValueError, match="rng"):
         simulate_pool(np.ones(10), DT, PoolParams(), None)
+
+
+def test_spike_trains_before_a_change_do_not_depend_on_it():
+    """Two drives equal up to 1 s (then one rises): each unit's spikes before 1 s are identical.
+    Randomness is drawn per unit, in spike order, from streams of a fixed number, so what a run
+    does later (a stimulus train, a command) cannot reach back into earlier muscle output."""
+    n = int(2.0 / DT)
+    base = np.full(n, 12.0)
+    later = base.copy()
+    later[int(1.0 / DT):] = 30.0            # more units recruited and faster firing after 1 s
+    a = simulate_pool(base, DT, PoolParams(), np.random.default_rng(7))
+    b = simulate_pool(later, DT, PoolParams(), np.random.default_rng(7))
+    assert sum(x.size for x in b) > 1.3 * sum(x.size for x in a)     # the change is real
+    n_before = 0
+    for ta, tb in zip(a, b):
+        np.testing.assert_array_equal(ta[ta < 1.0], tb[tb < 1.0])
+        n_before += int(np.sum(ta < 1.0))
+    assert n_before > 100

@@ -372,6 +372,30 @@ def corticospinal_drive(
     return drive
 
 
+class _ThetaStream:
+    """A unit's ISI factors in the order its spikes use them.
+
+    The k-th factor is the k-th draw of the unit's own generator, whatever happens later in the
+    run: drawing in fixed chunks (never sized by the run's total activity) keeps a spike train up
+    to time t a function of the drive up to time t, so two runs that differ only later (a
+    stimulus train, a command) give identical muscle output before it.
+    """
+
+    CHUNK = 256   # numerical choice; the values do not depend on it
+
+    def __init__(self, rng: np.random.Generator, cv: float, lo: float, hi: float) -> None:
+        self.rng, self.cv, self.lo, self.hi = rng, cv, lo, hi
+        self.buf = np.zeros(0)
+        self.k = 0
+
+    def next(self) -> float:
+        if self.k >= self.buf.size:
+            self.buf = _draw_thetas(self.rng, self.CHUNK, self.cv, self.lo, self.hi)
+            self.k = 0
+        self.k += 1
+        return float(self.buf[self.k - 1])
+
+
 def _draw_thetas(rng: np.random.Generator, n: int, cv: float, lo: float, hi: float) -> np.ndarray:
     """Phase thresholds ``theta ~ N(1, cv^2)`` clipped to ``[lo, hi]``."""
     if cv <= 0.0:
@@ -436,8 +460,13 @@ def simulate_pool(
     jitter = params.recruitment_jitter_s
     e_max_seen = float(exc.max())
 
+    # two streams of its own per unit (ISI factors; phases and latencies), spawned in a fixed
+    # number, so no unit's draws depend on how many another unit or a later time used
+    streams = rng.spawn(2 * params.n_units)
     trains: list[np.ndarray] = []
     for i in range(params.n_units):
+        thetas = _ThetaStream(streams[2 * i], cv, theta_lo, theta_hi)
+        uniform = streams[2 * i + 1].uniform
         if e_max_seen < rte[i]:
             trains.append(np.zeros(0))
             continue
@@ -453,10 +482,6 @@ def simulate_pool(
         prev = np.concatenate(([False], active[:-1]))
         onsets = np.flatnonzero(active & ~prev)
 
-        n_draw = int(phi[-1] / theta_lo) + onsets.size + 4
-        thetas = _draw_thetas(rng, n_draw, cv, theta_lo, theta_hi)
-        ti = 0  # next theta to use
-
         spikes: list[float] = []
         t_last = -np.inf
         target = np.inf  # phase at which the next spike occurs
@@ -471,24 +496,19 @@ def simulate_pool(
             if next_onset >= n_steps and kc > n_steps:
                 break
             if next_onset < n_steps and next_onset <= cross_step:
-                if ti >= thetas.size:
-                    more = _draw_thetas(rng, 64, cv, theta_lo, theta_hi)
-                    thetas = np.concatenate((thetas, more))
                 if next_onset == 0:
                     # already active at t = 0: random phase within the first ISI
-                    target = phi[0] + max(rng.uniform(), 1e-9) * thetas[ti]
-                    ti += 1
+                    target = phi[0] + max(uniform(), 1e-9) * thetas.next()
                 else:
                     t_on = next_onset * dt
                     if t_on - t_last >= min_gap or not np.isfinite(target):
                         # first spike after (re)recruitment, after a random latency
-                        t_sp = t_on + (rng.uniform() * jitter if jitter > 0.0 else 0.0)
+                        t_sp = t_on + (uniform() * jitter if jitter > 0.0 else 0.0)
                         k_sp = int(t_sp / dt)
                         if k_sp < n_steps and active[k_sp]:
                             spikes.append(t_sp)
                             t_last = t_sp
-                            target = phi[k_sp] + rate[k_sp] * (t_sp - k_sp * dt) + thetas[ti]
-                            ti += 1
+                            target = phi[k_sp] + rate[k_sp] * (t_sp - k_sp * dt) + thetas.next()
                         # else: the excursion above threshold was shorter than the
                         # latency -> no spike, the unit stays un-primed
                     # else: brief dip below threshold; keep the frozen phase
@@ -501,11 +521,7 @@ def simulate_pool(
             if t_sp < t_end:
                 spikes.append(t_sp)
                 t_last = t_sp
-            if ti >= thetas.size:
-                more = _draw_thetas(rng, 64, cv, theta_lo, theta_hi)
-                thetas = np.concatenate((thetas, more))
-            target = target + thetas[ti]
-            ti += 1
+            target = target + thetas.next()
         trains.append(np.asarray(spikes, dtype=float))
 
     n_active = sum(1 for s in trains if s.size)

@@ -481,10 +481,12 @@ def muscle_readout(
         d = corticospinal_drive(channel_spikes[key], n_neur, duration, dt, params.drive_tau_s)
         d = _fit(d, n_samples)
         drive[name] = d
-        units[name] = simulate_pool(d, dt, params.pool, rng)
+        # each muscle's pool and EMG draw from streams of their own (a fixed number, in order)
+        pool_rng, emg_rng = rng.spawn(2)
+        units[name] = simulate_pool(d, dt, params.pool, pool_rng)
         force[name] = _fit(muscle_force(units[name], duration, dt, params.twitch, params.pool),
                            n_samples)
-        emg[name] = _fit(surface_emg(units[name], duration, fs, params.emg, rng), n_samples)
+        emg[name] = _fit(surface_emg(units[name], duration, fs, params.emg, emg_rng), n_samples)
         env[name] = emg_envelope(emg[name], fs, params.emg.envelope_cutoff_hz)
 
     left, right = names
