@@ -11,7 +11,7 @@ from circuitsim import compose
 from circuitsim.errors import ConfigError
 from circuitsim.spec import build_spec
 from circuitsim.stimulation.protocols import generate_pulses, parse_intensity, validate_protocol
-from circuitsim.stimulation.tms import (DEFAULT_SITES, _validate_measure, element_thresholds,
+from circuitsim.stimulation.tms import (DEFAULT_SITES, _validate_measure, element_thresholds, evoked_volley,
                                         fit_motor_threshold, mep_measures, recruited_fraction, silent_period)
 
 DT = 1e-4
@@ -234,10 +234,38 @@ def test_relative_intensity_uses_the_stored_rmt():
     ({"plasticity": {"enabled": True, "pathways": ["ctx_e_nowhere"]}}, "stim.t.plasticity.pathways[0]",
      "unknown or disabled pathway"),
     ({"plasticity": {"enabled": True, "rule": "bcm"}}, "stim.t.plasticity.rule", "unknown plasticity rule"),
+    ({"plasticity": {"enabled": True, "elements": ["m1.ctx_e_fibres"]}}, "stim.t.plasticity.elements[0]",
+     "not an afferent element"),
+    ({"plasticity": {"enabled": True, "elements": ["m1.ctx_i_soma"]}}, "stim.t.plasticity.elements[0]",
+     "not an afferent element"),
+    ({"plasticity": {"enabled": True, "elements": "m1.ctx_e_afferent"}}, "stim.t.plasticity.elements",
+     "must be a list"),
+    ({"plasticity": {"enabled": True, "pathways": [], "elements": []}}, "stim.t.plasticity", "nothing is plastic"),
     ({"coil": "figure8"}, "stim.t.coil", "unknown key"),
+    ({"measure": {"volley_population": "ctx_x"}}, "stim.t.measure.volley_population", "unknown population"),
+    ({"measure": {"volley_window": "0*ms"}}, "stim.t.measure.volley_window", "must be positive"),
 ])
 def test_bad_tms_config_fails_before_compiling(change, path, words):
     with pytest.raises(ConfigError) as err:
         build_spec(cfg_with(dict(GOOD, **change)))
     assert err.value.path == path and words in err.value.message
 
+
+
+def test_plasticity_lists_default_and_elements():
+    def plastic(node):
+        return build_spec(cfg_with(dict(GOOD, plasticity=node))).stimuli["t"]["plasticity"]
+
+    assert plastic({"enabled": True})["pathways"] == ["ctx_e_ctx_e"]           # neither list: the default
+    both = plastic({"enabled": True, "elements": ["m1.ctx_e_afferent"]})
+    assert both["pathways"] == [] and both["elements"] == ["m1.ctx_e_afferent"]  # elements alone
+    assert plastic({"enabled": True, "pathways": ["grc_pc"], "elements": ["m1.ctx_e_afferent"]})["pathways"] == ["grc_pc"]
+
+
+def test_evoked_volley_counts_spikes_after_each_pulse_less_those_before():
+    pulses = [1.0, 2.0]
+    spikes = [0.9971, 0.9985,                       # 2 in the 6 ms before pulse 1
+              1.0005, 1.0015, 1.0030, 1.0055,       # 4 in the 6 ms after it
+              1.0061,                               # just outside the window
+              2.0010, 2.0020]                       # 2 after pulse 2, none before
+    np.testing.assert_allclose(evoked_volley(spikes, 10, pulses, 0.006), [(4 - 2) / 10, 2 / 10])

@@ -25,17 +25,31 @@ weights.
 
 Configured at ``stim.<name>.plasticity`` of a TMS stimulus, off by default::
 
-    plasticity: {enabled: true, pathways: [ctx_e_ctx_e], eta: 1.0, w_max_factor: 2.0}
+    plasticity: {enabled: true, pathways: [ctx_e_ctx_e], elements: [m1.ctx_e_afferent], eta: 1.0,
+                 w_max_factor: 2.0}
 
-How it is built (no change to the circuit builder): the selected pathway's synapses keep their
-place in the receptor's shared ``Synapses`` object with weight 0, and the same connections
-(same pre/post indices and delays) are built again as a plastic ``Synapses`` object here.
+Two kinds of synapse can be plastic:
+
+``pathways``
+    Pathways of the circuit (default ``[ctx_e_ctx_e]`` when neither list is given). The selected
+    pathway's synapses keep their place in the receptor's shared ``Synapses`` object with weight
+    0, and the same connections (same pre/post indices and delays) are built again as a plastic
+    ``Synapses`` object here (no change to the circuit builder).
+``elements``
+    Afferent elements of the stimulus's own sites (``<site>.<element>``, e.g.
+    ``m1.ctx_e_afferent``): the synapses of the fibres that the pulses recruit onto their target
+    cells, which generate the I-waves and so the MEP. Theta burst stimulation changes exactly
+    these circuits: cTBS suppresses the earliest I-wave (Di Lazzaro et al. 2005, J Physiol
+    565:945) and iTBS raises later ones (Di Lazzaro et al. 2008, J Physiol 586:3871). Each fibre
+    synapse carries a relative weight (1 at the start, bounded by ``[0, w_max_factor]``) that
+    scales both its AMPA and NMDA conductances. Its presynaptic spikes are the pulses that recruit
+    the fibre, so it has no spontaneous drift and ``balance_rate`` does not apply to it.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -55,25 +69,42 @@ TRIPLET_DEFAULTS = {
 TRACE_DT = 0.01        # s, sampling of the weight trace (numerical choice)
 TRACE_SYNAPSES = 200   # synapses sampled per pathway for the trace (numerical choice)
 
-KEYS = ("enabled", "rule", "pathways", "eta", "w_max_factor", "params", "balance_rate")
+KEYS = ("enabled", "rule", "pathways", "elements", "eta", "w_max_factor", "params", "balance_rate")
 
 
-def validate_plasticity(node: Any, path: str, ctx: StimulusContext) -> Dict[str, Any]:
-    """Check a plasticity node; ``{"enabled": False}`` when absent or off."""
+def validate_plasticity(node: Any, path: str, ctx: StimulusContext,
+                        sites: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """Check a plasticity node; ``{"enabled": False}`` when absent or off.
+
+    ``sites`` are the stimulus's validated sites, against which ``elements`` are checked.
+    """
     if node is None:
         return {"enabled": False}
-    require(isinstance(node, Mapping), path, "plasticity is a mapping: {enabled, rule, pathways, eta, w_max_factor, params}")
+    require(isinstance(node, Mapping), path,
+            "plasticity is a mapping: {enabled, rule, pathways, elements, eta, w_max_factor, params}")
     for key in node:
         require(key in KEYS, f"{path}.{key}", f"unknown key; allowed: {', '.join(KEYS)}")
     enabled = node.get("enabled", False)
     require(isinstance(enabled, bool), f"{path}.enabled", f"must be true or false (got {enabled!r})")
     rule = node.get("rule", "triplet_stdp")
     require(rule in RULES, f"{path}.rule", f"unknown plasticity rule {rule!r}; choose one of {', '.join(RULES)}")
-    pathways = list(node.get("pathways") or ["ctx_e_ctx_e"])
+    for key in ("pathways", "elements"):
+        require(node.get(key) is None or isinstance(node.get(key), Sequence) and not isinstance(node.get(key), str),
+                f"{path}.{key}", f"must be a list (got {node.get(key)!r})")
+    elements = list(node.get("elements") or [])
+    pathways = list(node.get("pathways") or ([] if "pathways" in node or elements else ["ctx_e_ctx_e"]))
     for k, p in enumerate(pathways):
         require(p in ctx.pathways, f"{path}.pathways[{k}]",
                 f"unknown or disabled pathway {p!r}; known: {', '.join(ctx.pathways)}")
     require(len(set(pathways)) == len(pathways), f"{path}.pathways", "a pathway is listed twice")
+    afferents = [f"{sname}.{ename}" for sname, site in (sites or {}).items()
+                 for ename, el in site["elements"].items() if el["kind"] == "afferent"]
+    for k, e in enumerate(elements):
+        require(e in afferents, f"{path}.elements[{k}]",
+                f"not an afferent element of this stimulus's sites: {e!r}; known: {', '.join(afferents) or 'none'} "
+                "(written <site>.<element>)")
+    require(len(set(elements)) == len(elements), f"{path}.elements", "an element is listed twice")
+    require(not enabled or pathways or elements, path, "nothing is plastic: list pathways or elements")
     eta = float(node.get("eta", 1.0))
     require(eta >= 0, f"{path}.eta", f"cannot be negative (got {eta})")
     w_max_factor = float(node.get("w_max_factor", 2.0))
@@ -97,8 +128,8 @@ def validate_plasticity(node: Any, path: str, ctx: StimulusContext) -> Dict[str,
         require("A2_minus" not in given, f"{path}.balance_rate", "sets params.A2_minus; give one of the two")
         params["A2_minus"] = params["A3_plus"] * params["tau_plus"] * params["tau_y"] * rate / params["tau_minus"]
         balance = rate
-    return {"enabled": enabled, "rule": rule, "pathways": pathways, "eta": eta, "w_max_factor": w_max_factor,
-            "params": params, "balance_rate": balance}
+    return {"enabled": enabled, "rule": rule, "pathways": pathways, "elements": elements, "eta": eta,
+            "w_max_factor": w_max_factor, "params": params, "balance_rate": balance}
 
 
 def _receptor_slice(ctx, pathway: str) -> tuple:
@@ -116,17 +147,84 @@ def _receptor_slice(ctx, pathway: str) -> tuple:
     return receptor, start, start
 
 
-def build_plasticity(ctx, name: str, conf: Mapping[str, Any]) -> Optional[Callable[[], Dict[str, Any]]]:
-    """Make the configured pathways plastic; returns a recorder of their weights (or None)."""
-    if not conf or not conf.get("enabled"):
-        return None
-    from brian2 import StateMonitor, Synapses, second, siemens
+def rule_namespace(ctx, name: str, conf: Mapping[str, Any]) -> str:
+    """Put the rule's constants of stimulus ``name`` into the namespace; return their prefix."""
+    from brian2 import second
 
-    p = conf["params"]
     prefix = f"stdp_{name}"
-    ns = {f"{prefix}_{k}": (v * second if k.startswith("tau") else v) for k, v in p.items()}
-    ns[f"{prefix}_eta"] = conf["eta"]
-    ctx.namespace.update(ns)
+    ctx.namespace.update({f"{prefix}_{k}": (v * second if k.startswith("tau") else v)
+                          for k, v in conf["params"].items()})
+    ctx.namespace[f"{prefix}_eta"] = conf["eta"]
+    return prefix
+
+
+def triplet_code(prefix: str, w: str, w_max: str, zero: str, eta: Optional[str] = None) -> tuple:
+    """The triplet rule for the weight variable ``w`` bounded by ``[zero, w_max]``.
+
+    ``eta`` is the expression of the learning rate (default: the stimulus's ``eta``; a synapse
+    variable may gate it, e.g. ``"plastic_on*stdp_x_eta"``).
+
+    Returns (model, on_pre, on_post): the four event-driven traces, and the updates that follow
+    a presynaptic spike (depression, then the presynaptic traces) and a postsynaptic one
+    (potentiation, then the postsynaptic traces). Transmission is the caller's: it comes first
+    in ``on_pre``, so a spike is transmitted with the weight it found.
+    """
+    eta = eta or f"{prefix}_eta"
+    model = f"""
+        dr1/dt = -r1/{prefix}_tau_plus : 1 (event-driven)
+        dr2/dt = -r2/{prefix}_tau_x : 1 (event-driven)
+        do1/dt = -o1/{prefix}_tau_minus : 1 (event-driven)
+        do2/dt = -o2/{prefix}_tau_y : 1 (event-driven)
+    """
+    on_pre = f"""
+        {w} = clip({w} - {eta}*{w_max}*o1*({prefix}_A2_minus + {prefix}_A3_minus*r2), {zero}, {w_max})
+        r1 += 1
+        r2 += 1
+    """
+    on_post = f"""
+        {w} = clip({w} + {eta}*{w_max}*r1*({prefix}_A2_plus + {prefix}_A3_plus*o2), {zero}, {w_max})
+        o1 += 1
+        o2 += 1
+    """
+    return model, on_pre, on_post
+
+
+def weight_trace(syn, variable: str, n: int, name: str):
+    """A StateMonitor of up to TRACE_SYNAPSES of the ``n`` synapses' weights, every TRACE_DT."""
+    from brian2 import StateMonitor, second
+
+    sample = np.linspace(0, n - 1, min(n, TRACE_SYNAPSES)).astype(np.int64)
+    return StateMonitor(syn, variable, record=sample, dt=TRACE_DT * second, name=name)
+
+
+def weight_summary(w: np.ndarray, w0: float, w_max: float, t: np.ndarray, trace: np.ndarray,
+                   unit: float) -> Dict[str, Any]:
+    """Final weights ``w`` against the initial one ``w0`` (all SI), and the mean over time of
+    the sampled weights ``trace`` (synapses x times ``t``).
+
+    ``unit`` converts to what the keys say: 1e9 for conductances (nS), 1 for relative weights.
+    """
+    trace = np.asarray(trace, float)
+    suffix = "_ns" if unit == 1e9 else ""
+    return {f"weight_initial{suffix}": w0 * unit, f"weight_final_mean{suffix}": float(w.mean()) * unit,
+            "relative_change": float(w.mean() / w0 - 1.0) if w0 > 0 else float("nan"),
+            "fraction_at_max": float(np.mean(w >= 0.999 * w_max)),
+            "fraction_at_zero": float(np.mean(w <= 1e-6 * w0)),
+            "trace_t_s": np.asarray(t, float).tolist(),
+            f"trace_mean{suffix}": (trace.mean(axis=0) * unit).tolist() if trace.size else []}
+
+
+def build_plasticity(ctx, name: str, conf: Mapping[str, Any]) -> Optional[Callable[[], Dict[str, Any]]]:
+    """Make the configured pathways plastic; returns a recorder of their weights (or None).
+
+    The plastic ``elements`` of a TMS stimulus are built with its fibres
+    (:func:`circuitsim.stimulation.tms.build_tms`, with :func:`triplet_code`).
+    """
+    if not conf or not conf.get("enabled") or not conf.get("pathways"):
+        return None
+    from brian2 import Synapses, second, siemens
+
+    prefix = rule_namespace(ctx, name, conf)
     built = {}
     for pathway in conf["pathways"]:
         pw = ctx.spec.pathways[pathway]
@@ -137,48 +235,23 @@ def build_plasticity(ctx, name: str, conf: Mapping[str, Any]) -> Optional[Callab
         receptor, a, b = _receptor_slice(ctx, pathway)
         ctx.synapses[receptor].weight[a:b] = 0 * siemens   # silenced here, rebuilt as plastic below
         w_max = conf["w_max_factor"] * pw.weight
-        ctx.namespace[f"{prefix}_{pathway}_wmax"] = w_max * siemens
         wm = f"{prefix}_{pathway}_wmax"
-        model = f"""
-            w_stdp : siemens
-            dr1/dt = -r1/{prefix}_tau_plus : 1 (event-driven)
-            dr2/dt = -r2/{prefix}_tau_x : 1 (event-driven)
-            do1/dt = -o1/{prefix}_tau_minus : 1 (event-driven)
-            do2/dt = -o2/{prefix}_tau_y : 1 (event-driven)
-        """
-        on_pre = f"""
-            g_{receptor}_post += w_stdp
-            w_stdp = clip(w_stdp - {prefix}_eta*{wm}*o1*({prefix}_A2_minus + {prefix}_A3_minus*r2), 0*siemens, {wm})
-            r1 += 1
-            r2 += 1
-        """
-        on_post = f"""
-            w_stdp = clip(w_stdp + {prefix}_eta*{wm}*r1*({prefix}_A2_plus + {prefix}_A3_plus*o2), 0*siemens, {wm})
-            o1 += 1
-            o2 += 1
-        """
-        syn = Synapses(ctx.group, ctx.group, model, on_pre=on_pre, on_post=on_post, name=f"{prefix}_{pathway}")
+        ctx.namespace[wm] = w_max * siemens
+        model, on_pre, on_post = triplet_code(prefix, "w_stdp", wm, "0*siemens")
+        syn = Synapses(ctx.group, ctx.group, "w_stdp : siemens\n" + model,
+                       on_pre=f"g_{receptor}_post += w_stdp\n" + on_pre, on_post=on_post,
+                       name=f"{prefix}_{pathway}")
         syn.connect(i=conn.i.astype(np.int64), j=conn.j.astype(np.int64))
         syn.w_stdp = pw.weight * siemens
         syn.delay = pw.delay * second
-        # a sample of the weights over time (every TRACE_DT), for the after-effect figure and tests
-        sample = np.linspace(0, conn.n - 1, min(conn.n, TRACE_SYNAPSES)).astype(np.int64)
-        mon = StateMonitor(syn, "w_stdp", record=sample, dt=TRACE_DT * second, name=f"{prefix}_{pathway}_trace")
+        # a sample of the weights over time, for the after-effect figure and tests
+        mon = weight_trace(syn, "w_stdp", conn.n, f"{prefix}_{pathway}_trace")
         ctx.objects += [syn, mon]
-        built[pathway] = (syn, pw.weight, mon)
+        built[pathway] = (syn, pw.weight, w_max, mon)
         logger.info("plasticity: %s (%d synapses) under triplet STDP, eta %g", pathway, conn.n, conf["eta"])
 
     def record() -> Dict[str, Any]:
-        out = {}
-        for pathway, (syn, w0, mon) in built.items():
-            w = np.asarray(syn.w_stdp_[:], float)
-            trace = np.asarray(mon.w_stdp_, float)
-            out[pathway] = {"weight_initial_ns": w0 * 1e9, "weight_final_mean_ns": float(w.mean()) * 1e9,
-                            "relative_change": float(w.mean() / w0 - 1.0) if w0 > 0 else float("nan"),
-                            "fraction_at_max": float(np.mean(w >= 0.999 * conf["w_max_factor"] * w0)),
-                            "fraction_at_zero": float(np.mean(w <= 1e-15)),
-                            "trace_t_s": np.asarray(mon.t_, float).tolist(),
-                            "trace_mean_ns": (trace.mean(axis=0) * 1e9).tolist() if trace.size else []}
-        return out
+        return {pathway: weight_summary(np.asarray(syn.w_stdp_[:], float), w0, w_max, mon.t_, mon.w_stdp_, 1e9)
+                for pathway, (syn, w0, w_max, mon) in built.items()}
 
     return record

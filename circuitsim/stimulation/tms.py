@@ -58,6 +58,14 @@ least ``measure.criterion`` (50 uV, Rossini et al. 1994, 2015) and ``measure.bac
 times the peak-to-peak of an equally long pre-stimulus window (the model's relaxed muscle is
 not fully silent); latency: first sample of the window whose magnitude exceeds half the
 criterion and ``measure.onset_sd`` pre-stimulus standard deviations.
+
+Evoked volley (measured on the spikes, :func:`evoked_volley`)
+-------------------------------------------------------------
+The cortical activity a test pulse evokes, what epidural recordings see as D- and I-waves: the
+spikes per cell of ``measure.volley_population`` (``ctx_e``) within ``measure.volley_window``
+(6 ms) after the pulse, less those of the same window before it. Unlike the MEP it carries no
+motor-unit noise and does not saturate when the pool is fully recruited, so after-effects of a
+protocol show in it (``tms.volley_post_pre_ratio``) with few trials.
 """
 
 from __future__ import annotations
@@ -136,6 +144,12 @@ DEFAULT_MEASURE = {
     "silent_fraction": 0.5,        # silence: 10-ms mean rectified EMG below half the pre-stimulus mean (model choice)
     "silent_resume": "10*ms",      # EMG counts as resumed when above that level for 10 ms (model choice)
     "silent_max": "400*ms",        # longest silent period looked for
+    # the descending volley a test pulse evokes in the cortex (what epidural recordings show as
+    # D- and I-waves, Di Lazzaro et al. 2004): spikes per cell of this population within
+    # volley_window after the pulse, less the spontaneous count of an equally long window
+    # before it. I-waves follow at ~1.5 ms intervals, I1-I3 within ~5 ms (model choice: 6 ms)
+    "volley_population": "ctx_e",
+    "volley_window": "6*ms",
 }
 
 
@@ -244,7 +258,8 @@ def _validate_sites(given: Any, path: str, ctx: StimulusContext) -> Dict[str, An
     return sites
 
 
-def _validate_measure(given: Any, path: str) -> Dict[str, Any]:
+def _validate_measure(given: Any, path: str, ctx: Optional[StimulusContext] = None) -> Dict[str, Any]:
+    """Check a measure node (``ctx``, when given, checks the volley population's name)."""
     require(given is None or isinstance(given, Mapping), path, "measure is a mapping")
     m = _merge(DEFAULT_MEASURE, given or {})
     for key in m:
@@ -254,6 +269,10 @@ def _validate_measure(given: Any, path: str) -> Dict[str, Any]:
     w0, w1 = (to_si(w, "time", f"{path}.window[{k}]") for k, w in enumerate(win))
     require(0 <= w0 < w1, f"{path}.window", "need 0 <= start < stop")
     out = {"window": [w0, w1]}
+    out["volley_population"] = (check_population(m["volley_population"], f"{path}.volley_population", ctx)
+                                if ctx is not None else str(m["volley_population"]))
+    out["volley_window"] = to_si(m["volley_window"], "time", f"{path}.volley_window")
+    require(out["volley_window"] > 0, f"{path}.volley_window", "must be positive")
     for key in ("pre_window", "pre_gap", "conduction_delay", "silent_resume", "silent_max"):
         out[key] = to_si(m[key], "time", f"{path}.{key}")
         require(out[key] >= 0, f"{path}.{key}", "cannot be negative")
@@ -284,7 +303,7 @@ def validate_tms(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Di
                         f"site {block[key]!r} has no elements")
     table = generate_pulses(blocks, ctx.sim.dt)
     check_spacing(table, ctx.sim.dt, f"{path}.protocol")
-    measure = _validate_measure(stim.get("measure"), f"{path}.measure")
+    measure = _validate_measure(stim.get("measure"), f"{path}.measure", ctx)
     last = float(table.time.max()) + measure["window"][1]
     require(last <= ctx.sim.duration, f"{path}.protocol",
             f"the protocol (with its {measure['window'][1] * 1e3:g} ms response window) ends at {last:.3f} s, "
@@ -296,7 +315,7 @@ def validate_tms(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Di
                 f"the first test pulse ({first:.3f} s) must come at least measure.pre_window + pre_gap after sim.transient "
                 f"({ctx.sim.transient:g} s): the muscle readout starts there")
     intens_mso = np.where(table.unit == "RMT", table.intensity * rmt / 100.0, table.intensity)
-    plasticity = validate_plasticity(stim.get("plasticity"), f"{path}.plasticity", ctx)
+    plasticity = validate_plasticity(stim.get("plasticity"), f"{path}.plasticity", ctx, sites)
     return {"rmt": rmt, "sites": sites, "protocol": blocks, "measure": measure, "plasticity": plasticity,
             "pulses": table.to_dict(), "intensity_mso": [float(x) for x in intens_mso]}
 
@@ -438,7 +457,7 @@ def _padded_events(index: np.ndarray, times: np.ndarray, capacity: int, n_real: 
 def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
     from brian2 import SpikeGeneratorGroup, Synapses, TimedArray, mV, ms, second, siemens
 
-    from circuitsim.stimulation.plasticity import build_plasticity
+    from circuitsim.stimulation import plasticity as stdp
 
     spec = ctx.spec
     dt = spec.sim.dt
@@ -449,6 +468,9 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
     # somata: one generator neuron per (element, target cell), one-to-one synapses
     soma_targets, soma_i, soma_t = [], [], []
     fib_i, fib_j, fib_ampa, fib_nmda, fib_delay, fib_src_i, fib_src_t = [], [], [], [], [], [], []
+    plastic_conf = params.get("plasticity") or {}
+    plastic_elements = list(plastic_conf.get("elements") or []) if plastic_conf.get("enabled") else []
+    fib_ranges: Dict[str, tuple] = {}   # element -> (first, stop) of its synapses among the fibres
     soma_offset = fib_offset = 0
     soma_capacity = fib_capacity = 0    # every element recruited by every pulse of its site
     for key, el in rec["elements"].items():
@@ -465,6 +487,8 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
         else:
             n_f = conf["n_fibres"]
             fib_capacity += n_pulses * n_f
+            first = sum(x.size for x in fib_i)
+            fib_ranges[key] = (first, first + el["fibre_i"].size)
             fib_i.append(el["fibre_i"] + fib_offset)
             fib_j.append(el["fibre_j"])
             fib_ampa.append(np.full(el["fibre_i"].size, conf["ampa"]))
@@ -490,13 +514,33 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
                                 spec.sim.duration, dt)
         gen = SpikeGeneratorGroup(fib_offset + 1, gi, gt * second,
                                   name=f"{prefix}_fibre_pulses")
-        syn = Synapses(gen, ctx.group, "w_ampa : siemens (constant)\nw_nmda : siemens (constant)",
-                       on_pre="g_ampa_post += w_ampa\ng_nmda_post += w_nmda", name=f"{prefix}_fibres")
-        syn.connect(i=np.concatenate(fib_i), j=np.concatenate(fib_j))
-        syn.w_ampa = np.concatenate(fib_ampa) * siemens
-        syn.w_nmda = np.concatenate(fib_nmda) * siemens
-        syn.delay = np.concatenate(fib_delay) * second
-        ctx.objects += [gen, syn]
+        model = "w_ampa : siemens (constant)\nw_nmda : siemens (constant)"
+        on_pre, on_post = "g_ampa_post += w_ampa\ng_nmda_post += w_nmda", None
+        if plastic_elements:
+            # plastic fibres (plasticity.elements): a relative weight w_rel scales both
+            # conductances; plastic_on = 0 keeps the other elements' fibres fixed
+            rule = stdp.rule_namespace(ctx, name, plastic_conf)
+            wm = f"{rule}_fibre_wmax"
+            ctx.namespace[wm] = plastic_conf["w_max_factor"]
+            traces, pre_rule, on_post = stdp.triplet_code(rule, "w_rel", wm, "0", eta=f"plastic_on*{rule}_eta")
+            model += "\nw_rel : 1\nplastic_on : 1 (constant)\n" + traces
+            on_pre = "g_ampa_post += w_rel*w_ampa\ng_nmda_post += w_rel*w_nmda\n" + pre_rule
+        fibres = Synapses(gen, ctx.group, model, on_pre=on_pre, on_post=on_post, name=f"{prefix}_fibres")
+        fibres.connect(i=np.concatenate(fib_i), j=np.concatenate(fib_j))
+        fibres.w_ampa = np.concatenate(fib_ampa) * siemens
+        fibres.w_nmda = np.concatenate(fib_nmda) * siemens
+        fibres.delay = np.concatenate(fib_delay) * second
+        ctx.objects += [gen, fibres]
+        if plastic_elements:
+            fibres.w_rel = 1.0
+            gate = np.zeros(int(sum(x.size for x in fib_i)))
+            for key in plastic_elements:
+                gate[slice(*fib_ranges[key])] = 1.0
+            fibres.plastic_on = gate
+            fibre_trace = stdp.weight_trace(fibres, "w_rel", gate.size, f"{prefix}_fibres_trace")
+            ctx.objects.append(fibre_trace)
+            logger.info("plasticity: fibres of %s under triplet STDP, eta %g", ", ".join(plastic_elements),
+                        plastic_conf["eta"])
 
     # slow GABA-B conductance: g_gaba follows the trace (low-passed by the GABA-A time constant)
     step = _gabab_step(dt)
@@ -507,15 +551,22 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
         ctx.group[start:stop].run_regularly(f"g_gaba += {ta_name}(t)*dt/tau_gaba", when="before_groups",
                                             name=f"{prefix}_gabab_{pop}_input")
 
-    plastic = build_plasticity(ctx, name, params.get("plasticity") or {})
+    plastic = stdp.build_plasticity(ctx, name, plastic_conf)
 
     fractions = {key: el["fraction"].tolist() for key, el in rec["elements"].items()}
     eff = rec["effective_intensity"].tolist()
 
     def record() -> Dict[str, Any]:
         out = {"fractions": fractions, "effective_intensity": eff}
-        if plastic is not None:
-            out["plasticity"] = plastic()
+        weights = plastic() if plastic is not None else {}
+        for key in plastic_elements:
+            a, b = fib_ranges[key]
+            rows = (fibre_trace.record >= a) & (fibre_trace.record < b)   # the element's sampled synapses
+            weights[key] = stdp.weight_summary(np.asarray(fibres.w_rel_[:], float)[a:b], 1.0,
+                                               plastic_conf["w_max_factor"], fibre_trace.t_,
+                                               np.asarray(fibre_trace.w_rel_)[rows], 1.0)
+        if weights:
+            out["plasticity"] = weights
         return out
 
     ctx.recorders[name] = record
@@ -685,6 +736,8 @@ def _summary(params: Mapping[str, Any], an: Mapping[str, Any]) -> Dict[str, Any]
     ratio_sem: Dict[str, List[float]] = {}
     mt_x, mt_y = [], []
     pre_post: List[float] = []
+    train_blocks = [b for b, blk in enumerate(blocks) if blk["type"] in ("train", "theta_burst")]
+    first, last = (min(train_blocks), max(train_blocks)) if train_blocks else (None, None)
     for muscle in muscles:
         m = an["per_muscle"][muscle]
         rest = ~m["active"]
@@ -738,9 +791,7 @@ def _summary(params: Mapping[str, Any], an: Mapping[str, Any]) -> Dict[str, Any]
                     "n": int(con.size)}
                 ratios.setdefault(kind, []).append(r)
         # after-effects: single-pulse blocks before and after a train
-        train_blocks = [b for b, blk in enumerate(blocks) if blk["type"] in ("train", "theta_burst")]
         if train_blocks:
-            first, last = min(train_blocks), max(train_blocks)
             blk = table.block[test]
             pre = m["amplitude_v"][(blk < first) & base]
             post = m["amplitude_v"][(blk > last) & base]
@@ -766,7 +817,29 @@ def _summary(params: Mapping[str, Any], an: Mapping[str, Any]) -> Dict[str, Any]
         tms["motor_threshold_trials"] = fit["n_trials"]
     if pre_post:
         tms["mep_post_pre_ratio"] = _mean(pre_post)
+    volley = an.get("volley")
+    if volley is not None:
+        single = np.isin(cond_name, ("single", "unconditioned"))
+        if np.any(single):
+            tms["volley_per_cell"] = _mean(volley[single])
+        if train_blocks:
+            blk = table.block[test]
+            pre, post = volley[(blk < first) & single], volley[(blk > last) & single]
+            if pre.size and post.size:
+                tms["volley_pre_per_cell"], tms["volley_post_per_cell"] = _mean(pre), _mean(post)
+                if _mean(pre) > 0:
+                    tms["volley_post_pre_ratio"] = _mean(post) / _mean(pre)
     return tms
+
+
+def evoked_volley(spike_times: np.ndarray, n_cells: int, pulse_times: Sequence[float], window: float) -> np.ndarray:
+    """Spikes per cell evoked by each pulse: the count in ``[t, t + window)`` less the count in
+    ``[t - window, t)`` (the spontaneous expectation), divided by ``n_cells``."""
+    t = np.sort(np.asarray(spike_times, float))
+    p = np.asarray(pulse_times, float)
+    after = np.searchsorted(t, p + window, "left") - np.searchsorted(t, p, "left")
+    before = np.searchsorted(t, p, "left") - np.searchsorted(t, p - window, "left")
+    return (after - before) / max(1, int(n_cells))
 
 
 def _plasticity_summary(plastic: Mapping[str, Any], table: PulseTable) -> Dict[str, Any]:
@@ -777,7 +850,8 @@ def _plasticity_summary(plastic: Mapping[str, Any], table: PulseTable) -> Dict[s
     trains = np.flatnonzero(table.role == "train")
     for pathway, d in plastic.items():
         s = {k: v for k, v in d.items() if not k.startswith("trace")}
-        t, w = np.asarray(d.get("trace_t_s", []), float), np.asarray(d.get("trace_mean_ns", []), float)
+        t = np.asarray(d.get("trace_t_s", []), float)
+        w = np.asarray(d.get("trace_mean_ns", d.get("trace_mean", [])), float)   # pathways in nS, fibres relative
         if trains.size and t.size > 2:
             a, b = float(table.time[trains].min()), float(table.time[trains].max()) + 0.05
 
@@ -815,6 +889,10 @@ def measure_tms(spec, result, name: str, params: Mapping[str, Any]) -> Dict[str,
         logger.warning("stim.%s: the muscle readout is off, so no MEP can be measured", name)
         return out
     an = analyse(params, readout)
+    pop = params["measure"]["volley_population"]
+    if pop in result.spikes:
+        an["volley"] = evoked_volley(result.spikes[pop][1], result.sizes[pop], table.time[an["test_index"]],
+                                     params["measure"]["volley_window"])
     result.extra.setdefault("tms", {})[name] = an
     tms = _summary(params, an)
     if "tms" in result.metrics:
