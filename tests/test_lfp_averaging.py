@@ -1,12 +1,13 @@
 """The LFP proxy's currents are bin averages (box-car over each ``readout.lfp_dt``), not point samples.
 
-The neuron model integrates its synaptic currents into charges (``Q_exc``, ``Q_inh``); the
-builder's :func:`~circuitsim.circuit.builder.lfp_currents` turns charge differences into each
-bin's mean current. Checked here: against a synthetic current with a known answer (edges,
-partial bins, float64 precision after a long run); against a record of the currents at every
-time step of a real run (runtime and cpp_standalone); and, during 130 Hz GPi DBS, that the
-alias lines point sampling at 1 kHz puts at |130 k - 1000 m| Hz are gone and the relative band
-powers agree with those of the currents recorded at every step.
+The neuron model integrates the magnitudes of its synaptic currents into charges (``Q_exc``,
+``Q_inh``); the network sums them per population every step, and the builder's
+:func:`~circuitsim.circuit.builder.lfp_currents` turns differences of the sums into each bin's
+mean of ``sum_i |I_i|``. Checked here: against synthetic currents with a known answer (edges,
+partial bins, float64 precision after a long run); against a record of every recorded neuron's
+currents at every time step of a real run (runtime and cpp_standalone); and, during 130 Hz GPi
+DBS, that the alias lines point sampling at 1 kHz puts at |130 k - 1000 m| Hz are gone and the
+relative band powers agree with those of the currents recorded at every step.
 """
 
 from __future__ import annotations
@@ -34,32 +35,41 @@ CURRENTS = tuple(LFP_CHARGES)
 
 
 def _fake_built(currents: dict, dt: float, lfp_dt: float, charge_offset: float = 0.0):
-    """A stand-in for a BuiltNetwork after a run: per-step currents (neurons, steps) -> what the
-    monitor would hold (charges at the start of the step of each recording) and the final state."""
+    """A stand-in for a BuiltNetwork after a run: per-step currents of one population's recorded
+    neurons (neurons, steps) -> what the monitor of the population sums would hold (the summed
+    charges of |I| at the start of the step of each recording) and the sums' final state."""
     n_steps = next(iter(currents.values())).shape[1]
     t_end = n_steps * dt
     t_rec = np.arange(0.0, t_end - 1e-12, lfp_dt)             # recordings every lfp_dt from t = 0
     first_step = np.ceil(t_rec / dt - 1e-6).astype(int)        # the step a recording happens at
-    mon = SimpleNamespace(t_=t_rec, record=np.arange(3))
+    sums = SimpleNamespace()
+    mon = SimpleNamespace(t_=t_rec, source=sums)
     group = SimpleNamespace(clock=SimpleNamespace(dt_=dt), t_=np.float64(t_end))
     for name, i in currents.items():
-        q = charge_offset + np.concatenate([np.zeros((i.shape[0], 1)), np.cumsum(i * dt, axis=1)], axis=1)
-        setattr(mon, LFP_CHARGES[name] + "_", q[:, first_step])
-        setattr(group, LFP_CHARGES[name] + "_", q[:, -1])
+        q = charge_offset + np.concatenate([[0.0], np.cumsum(np.abs(i).sum(axis=0) * dt)])
+        setattr(mon, LFP_CHARGES[name] + "_", q[None, first_step])
+        setattr(sums, LFP_CHARGES[name] + "_", q[None, -1])
     return SimpleNamespace(lfp_monitor=mon, group=group), first_step
+
+
+def _bin_means_of_sums(i: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """(1, bins): the mean over each bin's steps of sum_i |I_i|."""
+    total = np.abs(i).sum(axis=0)
+    return np.array([[total[a:b].mean() for a, b in zip(edges[:-1], edges[1:])]])
 
 
 @pytest.mark.parametrize("lfp_dt_steps, n_steps", [(10, 1000), (10, 1005), (2.5, 101), (1, 40)])
 def test_bins_are_exact_means_of_the_steps(lfp_dt_steps, n_steps):
     dt = 1e-4
     rng = np.random.default_rng(3)
+    # currents that change sign: the magnitudes are integrated, so a bin's value is the mean of |I|
     currents = {name: rng.normal(0.0, 1e-9, (3, n_steps)) + 2e-10 for name in CURRENTS}
     built, first = _fake_built(currents, dt, lfp_dt_steps * dt)
     got = lfp_currents(built)
     edges = np.append(first, n_steps)
     for name, i in currents.items():
-        want = np.stack([i[:, a:b].mean(axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1)
-        assert got[name].shape == (3, first.size)       # one bin per recording (the point samples' shape)
+        want = _bin_means_of_sums(i, edges)
+        assert got[name].shape == (1, first.size)       # one row per population, one bin per recording
         np.testing.assert_allclose(got[name], want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
 
 
@@ -73,7 +83,7 @@ def test_long_runs_keep_float64_precision():
     got = lfp_currents(built)
     edges = np.append(first, 2000)
     for name, i in currents.items():
-        want = np.stack([i[:, a:b].mean(axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1)
+        want = _bin_means_of_sums(i, edges)
         err = np.abs(got[name] - want).max() / np.abs(want).max()
         assert err < 20 * np.finfo(float).eps * t_long / lfp_dt, err
 
@@ -118,11 +128,11 @@ def _assert_bin_means(spec, out):
     for name in CURRENTS:
         full = out["update"][name]
         assert full.shape[1] == steps[-1]
-        want = np.stack([full[:, a:b].mean(axis=1) for a, b in zip(steps[:-1], steps[1:])], axis=1)
+        want = _bin_means_of_sums(full, steps)
         assert out["avg"][name].shape == want.shape
         np.testing.assert_allclose(out["avg"][name], want, rtol=0, atol=1e-9 * np.abs(want).max())
         # and they are not the point samples (the currents change within a bin)
-        points = out["start"][name][:, steps[:-1]]
+        points = np.abs(out["start"][name][:, steps[:-1]]).sum(axis=0, keepdims=True)
         assert np.abs(points - want).max() > 1e-3 * np.abs(want).max()
 
 

@@ -6,15 +6,15 @@ All populations share one adaptive exponential integrate-and-fire template (Bret
 three receptor types; NMDA has the voltage-dependent Mg2+ block of Jahr & Stevens 1990
 (J Neurosci 10:3178) at [Mg2+] = 1 mM.
 
-The LFP proxy needs each neuron's synaptic currents averaged over a readout bin, not sampled at
-its edge: a current that jumps at every DBS pulse (130 Hz, events shorter than the 1 ms bin)
-point-sampled at 1 kHz folds its pulse harmonics into the 1-100 Hz band (aliasing). So the
-template also integrates the currents into charges, ``dQ_exc/dt = I_exc`` and ``dQ_inh/dt =
-I_inh`` (:data:`LFP_CHARGES`); with the forward-Euler update each step adds exactly ``dt``
-times the current the step used, and the builder turns charge differences over a bin into the
-bin's mean current (a box-car filter exact to the time step; see
-:func:`circuitsim.circuit.builder.lfp_currents`). The charges feed nothing back, so spike trains
-do not change.
+The LFP proxy (Mazzoni et al. 2015) sums the magnitudes of neurons' synaptic currents, and it
+needs them averaged over a readout bin, not sampled at its edge: a current that jumps at every
+DBS pulse (130 Hz, events shorter than the 1 ms bin) point-sampled at 1 kHz folds its pulse
+harmonics into the 1-100 Hz band (aliasing). So the template also integrates the magnitudes into
+charges, ``dQ_exc/dt = |I_exc|`` and ``dQ_inh/dt = |I_inh|`` (:data:`LFP_CHARGES`); with the
+forward-Euler update each step adds exactly ``dt`` times the magnitude the step used, and the
+builder turns charge differences over a bin into the bin's mean magnitude (a box-car filter
+exact to the time step; see :func:`circuitsim.circuit.builder.lfp_currents`). The charges feed
+nothing back, so spike trains do not change.
 
 Noise comes from :data:`cs_poisson`, a counter-based Poisson generator: the count of a neuron in
 a time step is a pure function of (seed, stream, the neuron's index within its circuit, time
@@ -39,8 +39,8 @@ ADEX_EQUATIONS = Equations(
     dg_gaba/dt = -g_gaba/tau_gaba : siemens
     I_exc = g_ampa*(E_ampa - v) + g_nmda*(E_nmda - v)/(1 + exp(-0.062*v/mV)/3.57) : amp
     I_inh = g_gaba*(E_gaba - v) : amp
-    dQ_exc/dt = I_exc : coulomb
-    dQ_inh/dt = I_inh : coulomb
+    dQ_exc/dt = abs(I_exc) : coulomb
+    dQ_inh/dt = abs(I_inh) : coulomb
     C : farad (constant)
     gL : siemens (constant)
     EL : volt (constant)
@@ -70,7 +70,7 @@ ADEX_EQUATIONS = Equations(
     """
 )
 
-#: Recorded current -> the state variable integrating it (charge since t = 0), for the LFP proxy.
+#: Recorded current -> the state variable integrating its magnitude (since t = 0), for the LFP proxy.
 LFP_CHARGES = {"I_exc": "Q_exc", "I_inh": "Q_inh"}
 
 #: The neuron group's size is padded to a multiple of this many neurons (unconnected, silent).
