@@ -46,7 +46,7 @@ def test_slurm_job_array_sweep(slurm, tmp_path):
     _ok(_run(["-m", *SLURM, *POINTS, *SHORT, f"hydra.sweep.dir={sweep}"], cwd=tmp_path, env=slurm.env,
              timeout=300))
     assert list((sweep / ".submitit").iterdir()), "no submitit logs: did the jobs go through SLURM?"
-    acct = slurm.run("sacct", "-n", "-X", "-o", "JobID,State", "--parsable2").stdout
+    acct = slurm.wait_accounted(lambda out: out.count("COMPLETED") >= 4)
     assert acct.count("COMPLETED") >= 4, acct
     _ok(_run([str(sweep)], cwd=tmp_path, tool="circuitsim-collect", timeout=120))
     table = _table(sweep)
@@ -81,7 +81,7 @@ def test_slurm_failed_and_cancelled_jobs_end_the_sweep_and_are_listed(slurm, tmp
     log_text = (tmp_path / "sweep.log").read_text()
     assert rc != 0, log_text[-3000:]
     slurm.wait_idle(timeout=180)
-    acct = slurm.run("sacct", "-n", "-X", "-o", "JobID,State", "--parsable2", "-j", array).stdout
+    acct = slurm.wait_accounted(lambda out: "FAILED" in out and "COMPLETED" in out, "-j", array)
     assert "FAILED" in acct and "COMPLETED" in acct, acct   # (a task cancelled while pending may not be listed)
 
     out = _ok(_run([str(sweep), "--no-plots"], cwd=tmp_path, tool="circuitsim-collect", timeout=120))

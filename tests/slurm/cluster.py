@@ -230,3 +230,16 @@ class LocalSlurm:
     def wait_idle(self, timeout: float = 120) -> None:
         """Wait until no job is queued or running."""
         self._wait("empty queue", lambda: self.run("squeue", "-h", timeout=10).stdout.strip() == "", timeout)
+
+    def wait_accounted(self, check, *sacct_args: str, timeout: float = 60) -> str:
+        """Poll ``sacct -n -X -o JobID,State --parsable2 [sacct_args]`` until ``check(output)`` holds and
+        return that output. slurmctld sends job records to slurmdbd asynchronously, so a job that has
+        finished (its result file is written, submitit has returned) can still be missing from sacct or
+        listed as RUNNING for a moment. ``-S`` reaches back past midnight (sacct's default start). After ``timeout`` the last output is returned for the assertion."""
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self.run("sacct", "-n", "-X", "-o", "JobID,State", "--parsable2",
+                           "-S", "2020-01-01", *sacct_args, timeout=20).stdout
+            if check(out) or time.monotonic() > deadline:
+                return out
+            time.sleep(0.5)
