@@ -4,7 +4,8 @@ alone in the healthy circuit (SICI); with plasticity on, a shortened theta-burst
 the course of the stimulated pathway's weights against the same time without stimulation, and
 with the I-wave fibres plastic it changes the MEP after the train against a sham train.
 
-Three compiled structures: about 13 s, 6.6 s and 4 x 20 s of biological time.
+Three compiled structures: about 13 s (and 2 s with the muscle readout off), 6.6 s and 4 x 20 s
+of biological time.
 """
 
 from __future__ import annotations
@@ -129,3 +130,22 @@ def test_theta_burst_changes_the_evoked_volley_through_plastic_fibres(seed):
     assert abs(diff.mean()) > 2 * se, (post, post_sham)
     ratio, ratio_sham = (r.metrics["tms"]["volley_post_pre_ratio"] for r in (tbs, sham))
     assert ratio == pytest.approx(post.mean() / pre.mean()) and ratio != pytest.approx(ratio_sham, rel=0.05)
+
+
+def test_evoked_volley_without_the_muscle_readout():
+    """The volley is measured on the spikes, so it is there with the muscle readout off (and no MEP)."""
+    from circuitsim.stimulation.tms import evoked_volley
+
+    cfg = compose(["sim.duration=2*second", "sim.progress=false", "readout.plots=[]", "readout.muscle.enabled=false"])
+    cfg.stim = OmegaConf.create({"tms": {"kind": "tms", "protocol": [
+        {"type": "single", "site": "m1", "intensity": "120%RMT", "n": 3, "interval": "0.4*second",
+         "start": "0.5*second"}]}})
+    result = simulate(cfg)
+    tms = result.metrics["tms"]
+    assert "mep_amplitude_mv" not in tms and "muscle" not in result.metrics
+    an = result.extra["tms"]["tms"]
+    pulses = an["table"].time[an["test_index"]]
+    assert pulses.size == 3
+    expected = evoked_volley(result.spikes["ctx_e"][1], result.sizes["ctx_e"], pulses, 0.006)
+    np.testing.assert_allclose(an["volley"], expected)
+    assert tms["volley_per_cell"] == pytest.approx(expected.mean()) and tms["volley_per_cell"] > 0

@@ -817,19 +817,28 @@ def _summary(params: Mapping[str, Any], an: Mapping[str, Any]) -> Dict[str, Any]
         tms["motor_threshold_trials"] = fit["n_trials"]
     if pre_post:
         tms["mep_post_pre_ratio"] = _mean(pre_post)
-    volley = an.get("volley")
-    if volley is not None:
-        single = np.isin(cond_name, ("single", "unconditioned"))
-        if np.any(single):
-            tms["volley_per_cell"] = _mean(volley[single])
-        if train_blocks:
-            blk = table.block[test]
-            pre, post = volley[(blk < first) & single], volley[(blk > last) & single]
-            if pre.size and post.size:
-                tms["volley_pre_per_cell"], tms["volley_post_per_cell"] = _mean(pre), _mean(post)
-                if _mean(pre) > 0:
-                    tms["volley_post_pre_ratio"] = _mean(post) / _mean(pre)
     return tms
+
+
+def _volley_summary(params: Mapping[str, Any], table: "PulseTable", test: np.ndarray,
+                    volley: np.ndarray) -> Dict[str, Any]:
+    """The evoked volley over the single (and unconditioned) test pulses, and before against after
+    the protocol's trains; needs only the spikes, not the muscle readout."""
+    out: Dict[str, Any] = {}
+    blocks = params["protocol"]
+    cond_name = np.array([table.conditions[c] for c in table.condition[test]], dtype=object)
+    single = np.isin(cond_name, ("single", "unconditioned"))
+    if np.any(single):
+        out["volley_per_cell"] = _mean(volley[single])
+    train_blocks = [b for b, blk in enumerate(blocks) if blk["type"] in ("train", "theta_burst")]
+    if train_blocks:
+        blk = table.block[test]
+        pre, post = volley[(blk < min(train_blocks)) & single], volley[(blk > max(train_blocks)) & single]
+        if pre.size and post.size:
+            out["volley_pre_per_cell"], out["volley_post_per_cell"] = _mean(pre), _mean(post)
+            if _mean(pre) > 0:
+                out["volley_post_pre_ratio"] = _mean(post) / _mean(pre)
+    return out
 
 
 def evoked_volley(spike_times: np.ndarray, n_cells: int, pulse_times: Sequence[float], window: float) -> np.ndarray:
@@ -884,20 +893,27 @@ def measure_tms(spec, result, name: str, params: Mapping[str, Any]) -> Dict[str,
                 out["activated_fraction"][key] = float(np.mean(np.asarray(values)[at_site]))
     if "plasticity" in data:
         out["plasticity"] = _plasticity_summary(data["plasticity"], table)
-    readout = result.extra.get("muscle")
-    if readout is None:
-        logger.warning("stim.%s: the muscle readout is off, so no MEP can be measured", name)
-        return out
-    an = analyse(params, readout)
+    test = np.flatnonzero(table.role == "test")
     pop = params["measure"]["volley_population"]
-    if pop in result.spikes:
-        an["volley"] = evoked_volley(result.spikes[pop][1], result.sizes[pop], table.time[an["test_index"]],
-                                     params["measure"]["volley_window"])
-    result.extra.setdefault("tms", {})[name] = an
-    tms = _summary(params, an)
-    if "tms" in result.metrics:
-        logger.warning("more than one TMS stimulus: metrics['tms'] holds the last (%s)", name)
-    result.metrics["tms"] = tms
+    volley = (evoked_volley(result.spikes[pop][1], result.sizes[pop], table.time[test],
+                            params["measure"]["volley_window"]) if pop in result.spikes else None)
+    readout = result.extra.get("muscle")
+    tms: Dict[str, Any] = {}
+    if readout is None:
+        logger.warning("stim.%s: the muscle readout is off, so no MEP can be measured (the evoked volley "
+                       "still is)", name)
+        result.extra.setdefault("tms", {})[name] = {"test_index": test, "table": table, "volley": volley}
+    else:
+        an = analyse(params, readout)
+        an["volley"] = volley
+        result.extra.setdefault("tms", {})[name] = an
+        tms = _summary(params, an)
+    if volley is not None:
+        tms.update(_volley_summary(params, table, test, volley))
+    if tms:
+        if "tms" in result.metrics:
+            logger.warning("more than one TMS stimulus: metrics['tms'] holds the last (%s)", name)
+        result.metrics["tms"] = tms
     return out
 
 
