@@ -70,8 +70,9 @@ def rest_window(result) -> Tuple[float, float]:
 
 
 def at_rest(pop: str, what: str) -> Callable[[object], float]:
-    """A measure of ``pop``'s spikes before the command: ``"rate_hz"``, ``"cv_isi"`` or
-    ``"burst_fraction"`` (Poisson surprise against each neuron's mean rate in that window)."""
+    """A measure of ``pop``'s spikes before the command: ``"rate_hz"``, ``"cv_isi"``,
+    ``"burst_fraction"`` (Poisson surprise against each neuron's mean rate in that window) or
+    ``"pause_fraction"`` (the share of that window spent in pauses)."""
     from circuitsim.analysis import spiketrains as st
     from circuitsim.metrics import population_trains
 
@@ -80,16 +81,18 @@ def at_rest(pop: str, what: str) -> Callable[[object], float]:
         trains = population_trains(result, pop, t0, t1)
         if what == "rate_hz":
             return st.mean_rate_hz(trains, t1 - t0, t_start=t0)
+        if what == "pause_fraction":
+            return st.pause_fraction(trains, t1 - t0, t_start=t0)
         return st.cv_isi(trains) if what == "cv_isi" else st.burst_fraction(trains)
     return measure
 
 
 #: (column, dotted key of metrics.json or a function of the run's Result, heading with unit).
 #: "at rest" = from the end of the transient (0.2 s) to the command (1.0 s), the spontaneous
-#: activity the literature reports. Bursts are taken there too: over the whole run the
-#: Poisson-surprise detector also counts the command's rate steps (a channel's 0.8 s pause or
-#: rise against the run's mean rate) as bursts. The other spike measures cover the whole run
-#: after the transient (as metrics.json).
+#: activity the literature reports. Bursts and pauses are taken there too: over the whole run
+#: the Poisson-surprise detector also counts the command's rate steps (a channel's 0.8 s pause or
+#: rise against the run's mean rate) as bursts, and the commanded channel's GPi pause as a pause.
+#: The other spike measures cover the whole run after the transient (as metrics.json).
 MEASURES: Tuple[Tuple[str, Union[str, Callable], str], ...] = (
     ("gpi_rest_rate_hz", at_rest("gpi", "rate_hz"), "GPi rate at rest (Hz)"),
     ("gpe_rest_rate_hz", at_rest("gpe", "rate_hz"), "GPe rate at rest (Hz)"),
@@ -100,6 +103,8 @@ MEASURES: Tuple[Tuple[str, Union[str, Callable], str], ...] = (
     ("gpi_rest_burst_fraction", at_rest("gpi", "burst_fraction"), "GPi burst fraction at rest"),
     ("gpe_rest_burst_fraction", at_rest("gpe", "burst_fraction"), "GPe burst fraction at rest"),
     ("stn_rest_burst_fraction", at_rest("stn", "burst_fraction"), "STN burst fraction at rest"),
+    ("gpi_rest_pause_fraction", at_rest("gpi", "pause_fraction"), "GPi pause fraction at rest"),
+    ("gpe_rest_pause_fraction", at_rest("gpe", "pause_fraction"), "GPe pause fraction at rest"),
     ("gpi_rate_hz", "populations.gpi.rate_hz", "GPi rate (Hz)"),
     ("gpe_rate_hz", "populations.gpe.rate_hz", "GPe rate (Hz)"),
     ("stn_rate_hz", "populations.stn.rate_hz", "STN rate (Hz)"),
@@ -109,8 +114,8 @@ MEASURES: Tuple[Tuple[str, Union[str, Callable], str], ...] = (
     ("gpi_burst_fraction", "populations.gpi.burst_fraction", "GPi burst fraction (whole run)"),
     ("gpe_burst_fraction", "populations.gpe.burst_fraction", "GPe burst fraction (whole run)"),
     ("stn_burst_fraction", "populations.stn.burst_fraction", "STN burst fraction (whole run)"),
-    ("gpi_pause_fraction", "populations.gpi.pause_fraction", "GPi pause fraction"),
-    ("gpe_pause_fraction", "populations.gpe.pause_fraction", "GPe pause fraction"),
+    ("gpi_pause_fraction", "populations.gpi.pause_fraction", "GPi pause fraction (whole run)"),
+    ("gpe_pause_fraction", "populations.gpe.pause_fraction", "GPe pause fraction (whole run)"),
     ("gpi_theta", "lfp.gpi.band_power.theta", "GPi LFP theta 4-8 Hz (rel.)"),
     ("gpi_alpha", "lfp.gpi.band_power.alpha", "GPi LFP alpha 8-13 Hz (rel.)"),
     ("gpi_beta", "lfp.gpi.band_power.beta", "GPi LFP beta 13-30 Hz (rel.)"),
@@ -177,9 +182,9 @@ CLAIMS: Tuple[Claim, ...] = (
     Claim("gpe_rest_cv_isi", DYSTONIA, "higher", "dystonia: GPe more irregular", "Vitek et al. 1999; Tang et al. 2007"),
     Claim("gpi_rest_burst_fraction", DYSTONIA, "higher", "dystonia: more GPi bursts", "Vitek et al. 1999; Tang et al. 2007"),
     Claim("gpe_rest_burst_fraction", DYSTONIA, "higher", "dystonia: more GPe bursts", "Vitek et al. 1999; Tang et al. 2007"),
-    Claim("gpi_pause_fraction", DYSTONIA, "higher", "dystonia: more GPi pauses",
+    Claim("gpi_rest_pause_fraction", DYSTONIA, "higher", "dystonia: more GPi pauses",
           "Vitek et al. 1999; Starr et al. 2005"),
-    Claim("gpe_pause_fraction", DYSTONIA, "higher", "dystonia: more GPe pauses",
+    Claim("gpe_rest_pause_fraction", DYSTONIA, "higher", "dystonia: more GPe pauses",
           "Vitek et al. 1999; Starr et al. 2005"),
     Claim("gpi_4_10hz", DYSTONIA, "higher", "dystonia: more pallidal 4-10 Hz LFP power", "Silberstein et al. 2003"),
     Claim("gpi_4_10hz", DYSTONIA, "higher", "dystonia: more pallidal 4-10 Hz power than PD", "Silberstein et al. 2003",
