@@ -30,8 +30,10 @@ direction by more than the spread over seeds, max(range of the condition, range 
 reference), the rule of ``tests/test_conditions.py``; with one seed (``--quick``) the spread is
 0, so any difference counts. A reported *range* agrees when the mean lies inside it.
 
-Caveats: rates and spectra are taken over the whole run after the transient (0.2 s), so they
-mix rest with the 0.8 s command; the literature's rates are spontaneous rates. Human pallidal
+Caveats: the spike measures the claims use (rates, ISI CV, bursts, pauses) are taken at rest,
+from the end of the transient (0.2 s) to the command (1.0 s), as the literature's are; spectra
+and muscle measures cover the whole run after the transient, so they mix rest with the 0.8 s
+command. The rest window is short for pauses of 0.1 s or more. Human pallidal
 LFP and EMG findings (Silberstein et al. 2003; Sharott et al. 2008) come from patients only, so
 the model's healthy circuit stands in for the missing healthy recordings; Silberstein et al.
 compare dystonia with Parkinson's disease, which the table does as well. The parkinsonian
