@@ -269,3 +269,12 @@ def test_evoked_volley_counts_spikes_after_each_pulse_less_those_before():
               1.0061,                               # just outside the window
               2.0010, 2.0020]                       # 2 after pulse 2, none before
     np.testing.assert_allclose(evoked_volley(spikes, 10, pulses, 0.006), [(4 - 2) / 10, 2 / 10])
+
+
+def test_motor_threshold_needs_the_muscle_readout():
+    """Refused before any simulation: the threshold is read from MEPs."""
+    from circuitsim.stimulation.tms import measure_motor_threshold
+
+    with pytest.raises(ConfigError) as err:
+        measure_motor_threshold(["readout.muscle.enabled=false"], seeds=(0,))
+    assert err.value.path == "readout.muscle.enabled"

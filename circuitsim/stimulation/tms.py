@@ -985,10 +985,15 @@ def measure_motor_threshold(overrides: Sequence[str] = (), seeds: Sequence[int] 
     seeds : one run per seed
     """
     from circuitsim.api import compose, simulate
+    from circuitsim.errors import ConfigError
 
+    cfgs = [compose([f"stim={preset}", f"sim.seed={seed}", *overrides]) for seed in seeds]
+    if cfgs and not cfgs[0].readout.muscle.enabled:   # checked before anything is built
+        raise ConfigError("readout.muscle.enabled", "the motor threshold is read from MEPs, which need the "
+                          "muscle readout: leave it on (true)")
     xs, ys, per_seed = [], [], {}
-    for seed in seeds:
-        result = simulate(compose([f"stim={preset}", f"sim.seed={seed}", *overrides]))
+    for seed, cfg in zip(seeds, cfgs):
+        result = simulate(cfg)
         name = next(n for n, p in result.extra["stimuli"].items() if p["kind"] == "tms")
         an = result.extra["tms"][name]
         test = an["test_index"]
