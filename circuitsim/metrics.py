@@ -74,14 +74,21 @@ def region_lfps(spec: RunSpec, result: Result) -> Dict[str, np.ndarray]:
     return out
 
 
-def _spike_measures(trains: list, t0: float, analysed: float) -> Dict[str, float]:
-    return {
-        "rate_hz": st.mean_rate_hz(trains, analysed, t_start=t0),
-        "cv_isi": st.cv_isi(trains),
-        "burst_fraction": st.burst_fraction(trains),
-        "pause_fraction": st.pause_fraction(trains, analysed, t_start=t0),
-        "synchrony": st.synchrony_chi(trains, analysed, t_start=t0) if len(trains) > 1 else float("nan"),
-    }
+#: The spike measures of ``populations.<pop>`` in metrics.json: name -> f(trains, t0, analysed),
+#: for trains restricted to the ``analysed`` seconds from ``t0``.
+SPIKE_MEASURES = {
+    "rate_hz": lambda trains, t0, analysed: st.mean_rate_hz(trains, analysed, t_start=t0),
+    "cv_isi": lambda trains, t0, analysed: st.cv_isi(trains),
+    "burst_fraction": lambda trains, t0, analysed: st.burst_fraction(trains),
+    "pause_fraction": lambda trains, t0, analysed: st.pause_fraction(trains, analysed, t_start=t0),
+    "synchrony": lambda trains, t0, analysed: (st.synchrony_chi(trains, analysed, t_start=t0)
+                                               if len(trains) > 1 else float("nan")),
+}
+
+
+def spike_measures(trains: list, t0: float, analysed: float, names=None) -> Dict[str, float]:
+    """The :data:`SPIKE_MEASURES` ``names`` (default all) of ``trains`` over ``[t0, t0 + analysed)``."""
+    return {name: SPIKE_MEASURES[name](trains, t0, analysed) for name in (names or SPIKE_MEASURES)}
 
 
 def _channel_rates(spec: RunSpec, result: Result, t0: float, t1: float) -> Dict[str, Dict[str, float]]:
@@ -124,7 +131,7 @@ def compute_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
     result.rates = population_rates(result, spec.sim.duration)
     pops: Dict[str, Any] = {}
     for name, pop in spec.populations.items():
-        pops[name] = _spike_measures(population_trains(result, name, t0), t0, analysed)
+        pops[name] = spike_measures(population_trains(result, name, t0), t0, analysed)
         pops[name].update({"n_neurons": pop.n, "target_rate_hz": [pop.target_low, pop.target_high]})
 
     metrics: Dict[str, Any] = {"populations": pops}

@@ -72,20 +72,17 @@ def rest_window(result) -> Tuple[float, float]:
 
 
 def at_rest(pop: str, what: str) -> Callable[[object], float]:
-    """A measure of ``pop``'s spikes before the command: ``"rate_hz"``, ``"cv_isi"``,
-    ``"burst_fraction"`` (Poisson surprise against each neuron's mean rate in that window) or
-    ``"pause_fraction"`` (the share of that window spent in pauses)."""
-    from circuitsim.analysis import spiketrains as st
-    from circuitsim.metrics import population_trains
+    """A spike measure of ``pop`` before the command: one of metrics.json's per-population measures
+    (:data:`circuitsim.metrics.SPIKE_MEASURES`: ``"rate_hz"``, ``"cv_isi"``, ``"burst_fraction"``
+    (Poisson surprise against each neuron's mean rate in that window), ``"pause_fraction"``, ...)."""
+    from circuitsim.metrics import SPIKE_MEASURES, population_trains, spike_measures
+
+    if what not in SPIKE_MEASURES:
+        raise ValueError(f"unknown spike measure {what!r}; known: {', '.join(SPIKE_MEASURES)}")
 
     def measure(result) -> float:
         t0, t1 = rest_window(result)
-        trains = population_trains(result, pop, t0, t1)
-        if what == "rate_hz":
-            return st.mean_rate_hz(trains, t1 - t0, t_start=t0)
-        if what == "pause_fraction":
-            return st.pause_fraction(trains, t1 - t0, t_start=t0)
-        return st.cv_isi(trains) if what == "cv_isi" else st.burst_fraction(trains)
+        return spike_measures(population_trains(result, pop, t0, t1), t0, t1 - t0, [what])[what]
     return measure
 
 
