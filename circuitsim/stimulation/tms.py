@@ -73,7 +73,7 @@ from __future__ import annotations
 import logging
 import math
 import zlib
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -471,7 +471,7 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
     plastic_conf = params.get("plasticity") or {}
     plastic_elements = list(plastic_conf.get("elements") or []) if plastic_conf.get("enabled") else []
     fib_ranges: Dict[str, tuple] = {}   # element -> (first, stop) of its synapses among the fibres
-    soma_offset = fib_offset = 0
+    soma_offset = fib_offset = n_fib_syn = 0   # n_fib_syn: the fibres' synapses so far
     soma_capacity = fib_capacity = 0    # every element recruited by every pulse of its site
     for key, el in rec["elements"].items():
         site, ename = key.split(".", 1)
@@ -487,8 +487,8 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
         else:
             n_f = conf["n_fibres"]
             fib_capacity += n_pulses * n_f
-            first = sum(x.size for x in fib_i)
-            fib_ranges[key] = (first, first + el["fibre_i"].size)
+            fib_ranges[key] = (n_fib_syn, n_fib_syn + el["fibre_i"].size)
+            n_fib_syn += el["fibre_i"].size
             fib_i.append(el["fibre_i"] + fib_offset)
             fib_j.append(el["fibre_j"])
             fib_ampa.append(np.full(el["fibre_i"].size, conf["ampa"]))
@@ -533,7 +533,7 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
         ctx.objects += [gen, fibres]
         if plastic_elements:
             fibres.w_rel = 1.0
-            gate = np.zeros(int(sum(x.size for x in fib_i)))
+            gate = np.zeros(n_fib_syn)
             for key in plastic_elements:
                 gate[slice(*fib_ranges[key])] = 1.0
             fibres.plastic_on = gate
@@ -722,10 +722,26 @@ def analyse(params: Mapping[str, Any], readout: Any, rmt: Optional[float] = None
     return {"test_index": test, "per_muscle": per_muscle, "table": table, "mso": mso}
 
 
+def _test_conditions(table: PulseTable, test: np.ndarray) -> np.ndarray:
+    """The condition name of each test pulse (``single``, ``unconditioned``, ``isi_<x>ms``, ...)."""
+    return np.array([table.conditions[c] for c in table.condition[test]], dtype=object)
+
+
+def _around_trains(blocks: Sequence[Mapping[str, Any]], table: PulseTable,
+                   test: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """Masks over the test pulses: in blocks before the protocol's first train (or theta burst)
+    and after its last; None when the protocol has no train."""
+    trains = [b for b, blk in enumerate(blocks) if blk["type"] in ("train", "theta_burst")]
+    if not trains:
+        return None
+    blk = table.block[test]
+    return blk < min(trains), blk > max(trains)
+
+
 def _summary(params: Mapping[str, Any], an: Mapping[str, Any]) -> Dict[str, Any]:
     table: PulseTable = an["table"]
     test = an["test_index"]
-    cond_name = np.array([table.conditions[c] for c in table.condition[test]], dtype=object)
+    cond_name = _test_conditions(table, test)
     mso = an["mso"][test]
     blocks = params["protocol"]
     block_type = np.array([blocks[b]["type"] for b in table.block[test]], dtype=object)
@@ -736,8 +752,7 @@ def _summary(params: Mapping[str, Any], an: Mapping[str, Any]) -> Dict[str, Any]
     ratio_sem: Dict[str, List[float]] = {}
     mt_x, mt_y = [], []
     pre_post: List[float] = []
-    train_blocks = [b for b, blk in enumerate(blocks) if blk["type"] in ("train", "theta_burst")]
-    first, last = (min(train_blocks), max(train_blocks)) if train_blocks else (None, None)
+    around = _around_trains(blocks, table, test)
     for muscle in muscles:
         m = an["per_muscle"][muscle]
         rest = ~m["active"]
@@ -791,10 +806,9 @@ def _summary(params: Mapping[str, Any], an: Mapping[str, Any]) -> Dict[str, Any]
                     "n": int(con.size)}
                 ratios.setdefault(kind, []).append(r)
         # after-effects: single-pulse blocks before and after a train
-        if train_blocks:
-            blk = table.block[test]
-            pre = m["amplitude_v"][(blk < first) & base]
-            post = m["amplitude_v"][(blk > last) & base]
+        if around is not None:
+            pre = m["amplitude_v"][around[0] & base]
+            post = m["amplitude_v"][around[1] & base]
             if pre.size and post.size and _mean(pre) > 0:
                 pm["mep_pre_mv"] = _mean(pre) * 1e3
                 pm["mep_post_mv"] = _mean(post) * 1e3
@@ -825,15 +839,12 @@ def _volley_summary(params: Mapping[str, Any], table: "PulseTable", test: np.nda
     """The evoked volley over the single (and unconditioned) test pulses, and before against after
     the protocol's trains; needs only the spikes, not the muscle readout."""
     out: Dict[str, Any] = {}
-    blocks = params["protocol"]
-    cond_name = np.array([table.conditions[c] for c in table.condition[test]], dtype=object)
-    single = np.isin(cond_name, ("single", "unconditioned"))
+    single = np.isin(_test_conditions(table, test), ("single", "unconditioned"))
     if np.any(single):
         out["volley_per_cell"] = _mean(volley[single])
-    train_blocks = [b for b, blk in enumerate(blocks) if blk["type"] in ("train", "theta_burst")]
-    if train_blocks:
-        blk = table.block[test]
-        pre, post = volley[(blk < min(train_blocks)) & single], volley[(blk > max(train_blocks)) & single]
+    around = _around_trains(params["protocol"], table, test)
+    if around is not None:
+        pre, post = volley[around[0] & single], volley[around[1] & single]
         if pre.size and post.size:
             out["volley_pre_per_cell"], out["volley_post_per_cell"] = _mean(pre), _mean(post)
             if _mean(pre) > 0:
