@@ -235,11 +235,17 @@ class LocalSlurm:
         """Poll ``sacct -n -X -o JobID,State --parsable2 [sacct_args]`` until ``check(output)`` holds and
         return that output. slurmctld sends job records to slurmdbd asynchronously, so a job that has
         finished (its result file is written, submitit has returned) can still be missing from sacct or
-        listed as RUNNING for a moment. ``-S`` reaches back past midnight (sacct's default start). After ``timeout`` the last output is returned for the assertion."""
-        deadline = time.monotonic() + timeout
-        while True:
-            out = self.run("sacct", "-n", "-X", "-o", "JobID,State", "--parsable2",
-                           "-S", "2020-01-01", *sacct_args, timeout=20).stdout
-            if check(out) or time.monotonic() > deadline:
-                return out
-            time.sleep(0.5)
+        listed as RUNNING for a moment. ``-S`` reaches back past midnight (sacct's default start).
+        After ``timeout`` the last output is returned for the caller's assertion."""
+        last = {"out": ""}
+
+        def accounted() -> bool:
+            last["out"] = self.run("sacct", "-n", "-X", "-o", "JobID,State", "--parsable2",
+                                   "-S", "2020-01-01", *sacct_args, timeout=20).stdout
+            return check(last["out"])
+
+        try:
+            self._wait("sacct", accounted, timeout)
+        except Unavailable:
+            pass   # the caller asserts on the last output
+        return last["out"]
