@@ -82,7 +82,7 @@ class _Progress:
         self.done += 1
         elapsed = time.perf_counter() - self.t0
         eta = elapsed / self.done * (self.total - self.done)
-        print(f"[{self.done}/{self.total}] {text} ({elapsed:.0f} s, about {eta:.0f} s left)", flush=True)
+        logger.info("[%d/%d] %s (%.0f s, about %.0f s left)", self.done, self.total, text, elapsed, eta)
 
 
 def run_points(points: Sequence[Point], seeds: Sequence[int], out: str | Path, measures: Mapping[str, Measure],
@@ -227,6 +227,13 @@ def write_rows(rows: Sequence[Mapping[str, Any]], out: str | Path, name: str = "
         writer.writeheader()
         writer.writerows(rows)
     return out / f"{name}.csv"
+
+
+def configure_logging() -> None:
+    """Logging of an experiment script run from the command line: warnings from every library,
+    and :func:`run_points`'s progress line (this module's logger, at INFO)."""
+    logging.basicConfig(level=logging.WARNING)
+    logger.setLevel(logging.INFO)
 
 
 def argument_parser(doc: str, default_out: str) -> argparse.ArgumentParser:

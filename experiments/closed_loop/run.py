@@ -42,7 +42,6 @@ stimulation artefacts before reading the band). Severity is read over the whole 
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import time
@@ -51,8 +50,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from circuitsim.experiments import (Point, argument_parser, run_points, save_figure, summarise, write_rows,
-                                    write_table)
+from circuitsim.experiments import (Point, argument_parser, configure_logging, run_points, save_figure, summarise,
+                                    write_rows, write_table)
 
 NAME = "closed_loop"
 OPEN = "dbs_gpi"          # the continuous preset's stimulus name
@@ -290,7 +289,7 @@ def plot(table: Sequence[Dict[str, Any]], rows: Sequence[Dict[str, Any]], varian
 def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     parser = argument_parser(__doc__, default_out=f"outputs/experiments/{NAME}")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    configure_logging()
     variant = dict(QUICK if args.quick else FULL)
     seeds = args.seeds or variant["seeds"]
     t0 = time.perf_counter()

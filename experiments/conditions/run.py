@@ -42,7 +42,6 @@ circuit runs the same command here, while ``tests/test_conditions.py`` tests it 
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +50,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 import numpy as np
 from matplotlib.figure import Figure
 
-from circuitsim.experiments import (Point, argument_parser, run_points, save_figure, summarise, write_rows)
+from circuitsim.experiments import (Point, argument_parser, configure_logging, run_points, save_figure, summarise,
+                                    write_rows)
 
 CONDITIONS = ("healthy", "dystonia_bg", "dystonia_cerebellar", "dystonia_network", "parkinsonian")
 DYSTONIA = ("dystonia_bg", "dystonia_cerebellar", "dystonia_network")
@@ -412,7 +412,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     parser.add_argument("--bars-figure", default=None,
                         help="also save the bar chart alone here (the README's docs/figures/conditions.png)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    configure_logging()
     check_claims(CLAIMS)
     variant = QUICK if args.quick else FULL
     seeds = args.seeds if args.seeds is not None else variant["seeds"]

@@ -34,15 +34,14 @@ benefit in dystonia builds over weeks to months (plasticity), which the model le
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from circuitsim.experiments import (Point, argument_parser, run_points, save_figure, summarise, write_rows,
-                                    write_table)
+from circuitsim.experiments import (Point, argument_parser, configure_logging, run_points, save_figure, summarise,
+                                    write_rows, write_table)
 
 NAME = "dbs_frequency"
 STIM = "dbs_gpi"
@@ -231,7 +230,7 @@ def _duration(variant: Dict[str, Any]) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     parser = argument_parser(__doc__, default_out=f"outputs/experiments/{NAME}")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    configure_logging()
     variant = dict(QUICK if args.quick else FULL)
     seeds = args.seeds or variant["seeds"]
     t0 = time.perf_counter()

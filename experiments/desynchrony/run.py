@@ -51,7 +51,6 @@ cells. DBS parameters are the presets' fixed values (one build per preset).
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from pathlib import Path
@@ -60,8 +59,8 @@ from typing import Any, Dict, List, Mapping, Sequence
 import numpy as np
 
 from circuitsim.analysis import spectra as sp
-from circuitsim.experiments import (Point, argument_parser, markdown, run_points, save_figure, summarise,
-                                    write_rows, write_table)
+from circuitsim.experiments import (Point, argument_parser, configure_logging, markdown, run_points, save_figure,
+                                    summarise, write_rows, write_table)
 from circuitsim.units import to_si
 
 NAME = "desynchrony"
@@ -275,7 +274,7 @@ def tables(table: Sequence[Mapping[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
     args = argument_parser(__doc__, f"outputs/experiments/{NAME}").parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    configure_logging()
     variant = dict(QUICK if args.quick else FULL)
     seeds = args.seeds if args.seeds is not None else variant["seeds"]
     t0 = time.perf_counter()

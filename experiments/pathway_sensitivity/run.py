@@ -51,7 +51,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from circuitsim import compose
-from circuitsim.experiments import Point, argument_parser, run_points, save_figure, write_rows, write_table
+from circuitsim.experiments import (Point, argument_parser, configure_logging, run_points, save_figure, write_rows,
+                                    write_table)
 
 NAME = "pathway_sensitivity"
 #: column -> dotted metrics key; the first two are the table's effects
@@ -236,6 +237,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="pathway names, or 'all' / 'changed' (default: the variant's)")
     parser.add_argument("--circuits", nargs="+", default=None, help="conditions (default: the variant's)")
     args = parser.parse_args(argv)
+    configure_logging()
     variant = QUICK if args.quick else FULL
     seeds = args.seeds if args.seeds is not None else variant["seeds"]
     factors = args.scales if args.scales is not None else variant["scales"]

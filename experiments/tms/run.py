@@ -50,7 +50,6 @@ preset's documented shortening) and has no seed spread.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import time
 from pathlib import Path
@@ -59,7 +58,8 @@ from typing import Any, Dict, List, Mapping, Sequence
 
 import numpy as np
 
-from circuitsim.experiments import Point, argument_parser, run_points, save_figure, summarise, write_rows, write_table
+from circuitsim.experiments import (Point, argument_parser, configure_logging, run_points, save_figure, summarise,
+                                    write_rows, write_table)
 from circuitsim.stimulation.tms import DEFAULT_RMT_MSO
 
 NAME = "tms"
@@ -421,7 +421,7 @@ def plot(rc: Sequence[Mapping[str, Any]], table: Sequence[Mapping[str, Any]], pe
 
 def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
     args = argument_parser(__doc__, default_out=f"{NAME}_out").parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    configure_logging()
     v = QUICK if args.quick else FULL
     seeds = args.seeds if args.seeds is not None else v["seeds"]
     out = Path(args.out)
