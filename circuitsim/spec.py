@@ -36,7 +36,14 @@ NEURON_PARAMS = {
     "C": "capacitance", "gL": "conductance", "EL": "voltage", "VT": "voltage",
     "DeltaT": "voltage", "V_reset": "voltage", "V_peak": "voltage", "a": "conductance",
     "b": "current", "tau_w": "time", "t_ref": "time", "I_bias": "current",
+    "g_T": "conductance", "E_T": "voltage", "V_h": "voltage", "tau_h_plus": "time", "tau_h_minus": "time",
 }
+
+# the T-type (rebound) current's parameters may be left out: g_T = 0 switches it off; the others
+# are the thalamic values of the integrate-and-fire-or-burst model (Smith et al. 2000, J
+# Neurophysiol 83:588: V_h -60 mV, E_T 120 mV, tau_h+ 100 ms, tau_h- 20 ms)
+OPTIONAL_NEURON_PARAMS = {"g_T": "0*nS", "E_T": "120*mV", "V_h": "-60*mV",
+                          "tau_h_plus": "100*ms", "tau_h_minus": "20*ms"}
 
 
 @dataclass
@@ -380,11 +387,11 @@ def build_spec(cfg: Any) -> RunSpec:
             _require(key in NEURON_PARAMS, f"{path}.params.{key}",
                      f"unknown neuron parameter; allowed: {', '.join(NEURON_PARAMS)}")
         for key, dim in NEURON_PARAMS.items():
-            _require(key in given, f"{path}.params.{key}", f"missing ({dim} with unit)")
-            params[key] = to_si(given[key], dim, f"{path}.params.{key}")
-        for key in ("C", "gL", "DeltaT", "tau_w"):
+            _require(key in given or key in OPTIONAL_NEURON_PARAMS, f"{path}.params.{key}", f"missing ({dim} with unit)")
+            params[key] = to_si(given.get(key, OPTIONAL_NEURON_PARAMS.get(key)), dim, f"{path}.params.{key}")
+        for key in ("C", "gL", "DeltaT", "tau_w", "tau_h_plus", "tau_h_minus"):
             _require(params[key] > 0, f"{path}.params.{key}", "must be positive")
-        for key in ("t_ref", "a", "b"):
+        for key in ("t_ref", "a", "b", "g_T"):
             _nonneg(params[key], f"{path}.params.{key}")
         _require(params["V_peak"] > params["VT"], f"{path}.params.V_peak", "must be above VT")
         bg = pc.get("background") or {}

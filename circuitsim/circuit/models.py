@@ -6,6 +6,13 @@ All populations share one adaptive exponential integrate-and-fire template (Bret
 three receptor types; NMDA has the voltage-dependent Mg2+ block of Jahr & Stevens 1990
 (J Neurosci 10:3178) at [Mg2+] = 1 mM.
 
+A population can also have a low-threshold Ca2+ (T-type) current that turns release from
+hyperpolarisation into a rebound burst, in the integrate-and-fire-or-burst form of Smith et al.
+2000 (J Neurophysiol 83:588): ``I_T = g_T * h_T * [v > V_h] * (E_T - v)``, whose inactivation
+``h_T`` recovers towards 1 with ``tau_h_plus`` while ``v <= V_h`` and decays with ``tau_h_minus``
+while ``v > V_h``. With ``g_T = 0`` (the default of every population) it is inert, and a neuron
+that never falls below ``V_h`` (e.g. a pacemaker firing from a reset above it) never bursts.
+
 The LFP proxy (Mazzoni et al. 2015) sums the magnitudes of neurons' synaptic currents, and it
 needs them averaged over a readout bin, not sampled at its edge: a current that jumps at every
 DBS pulse (130 Hz, events shorter than the 1 ms bin) point-sampled at 1 kHz folds its pulse
@@ -26,14 +33,17 @@ seed is data (a per-neuron integer), not compiled code.
 import numpy as np
 from brian2 import Equations, Function
 
-#: Per-neuron parameters of the AdEx template (names match circuitsim.spec.NEURON_PARAMS)
+#: Per-neuron parameters of the AdEx template and its T-type current (names match
+#: circuitsim.spec.NEURON_PARAMS)
 #: plus the per-neuron background input, the per-neuron motor-command slot (rate, weight and
 #: time window; see circuitsim.stimulation.command), the keys of the neuron's random stream and
 #: the charges of the LFP readout (the integrals of I_exc and I_inh since t = 0).
 ADEX_EQUATIONS = Equations(
     """
-    dv/dt = (gL*(EL - v) + gL*DeltaT*exp((v - VT)/DeltaT) - w + I_bias + I_exc + I_inh)/C : volt (unless refractory)
+    dv/dt = (gL*(EL - v) + gL*DeltaT*exp((v - VT)/DeltaT) - w + I_bias + I_exc + I_inh + I_T)/C : volt (unless refractory)
     dw/dt = (a*(v - EL) - w)/tau_w : amp
+    I_T = g_T*h_T*int(v > V_h)*(E_T - v) : amp
+    dh_T/dt = int(v <= V_h)*(1 - h_T)/tau_h_plus - int(v > V_h)*h_T/tau_h_minus : 1
     dg_ampa/dt = -g_ampa/tau_ampa : siemens
     dg_nmda/dt = -g_nmda/tau_nmda : siemens
     dg_gaba/dt = -g_gaba/tau_gaba : siemens
@@ -53,6 +63,11 @@ ADEX_EQUATIONS = Equations(
     tau_w : second (constant)
     t_ref : second (constant)
     I_bias : amp
+    g_T : siemens (constant)
+    E_T : volt (constant)
+    V_h : volt (constant)
+    tau_h_plus : second (constant)
+    tau_h_minus : second (constant)
     nu_bg : hertz
     w_bg_ampa : siemens
     w_bg_nmda : siemens
