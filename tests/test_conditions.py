@@ -83,10 +83,7 @@ EFFECTS = [
 _UNMET = "issue 3 open: the condition's mechanism does not produce this effect yet"
 _BORDERLINE = "issue 3 open: the difference is about the size of the seed spread (borderline)"
 NOT_YET = {
-    ("dystonia_bg", "populations.gpi.burst_fraction"): (_UNMET, True),
-    ("dystonia_cerebellar", "populations.gpi.burst_fraction"): (_UNMET, True),
     ("dystonia_cerebellar", "channels.selectivity"): (_UNMET, True),
-    ("dystonia_network", "populations.gpi.burst_fraction"): (_UNMET, True),
 }
 
 

@@ -109,6 +109,7 @@ def test_the_current_is_optional_and_validated():
     spec = build_spec(compose())
     assert spec.populations["ctx_e"].params["g_T"] == 0.0        # left out: no current
     assert set(OPTIONAL_NEURON_PARAMS) <= set(spec.populations["ctx_e"].params)
+    assert spec.populations["gpi"].params["g_T"] > 0               # configs/circuit/default.yaml
     for key, bad, words in (("g_T", "-1*nS", "cannot be negative"), ("tau_h_plus", "0*ms", "must be positive"),
                             ("V_h", "-60*ms", "voltage")):
         with pytest.raises(ConfigError, match=rf"circuit\.populations\.gpi\.params\.{key}.*{words}"):

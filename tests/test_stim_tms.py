@@ -23,12 +23,12 @@ RELAXED = "readout.muscle.params.pool.drive_offset_hz=12.0"   # as the TMS prese
 
 @pytest.fixture(scope="module")
 def mep_run():
-    cfg = compose(["sim.duration=13*second", "sim.progress=false", "readout.plots=[]", RELAXED])
+    cfg = compose(["sim.duration=38*second", "sim.progress=false", "readout.plots=[]", RELAXED])
     cfg.stim = OmegaConf.create({"tms": {"kind": "tms", "protocol": [
         {"type": "single", "site": "m1", "intensity": ["70%RMT", "120%RMT"], "n": 3,
          "interval": "0.8*second", "start": "0.5*second"},
         {"type": "paired", "site": "m1", "intensity": "110%RMT",
-         "conditioning": {"site": "m1", "intensity": "80%RMT"}, "isi": "2.5*ms", "n": 5,
+         "conditioning": {"site": "m1", "intensity": "80%RMT"}, "isi": "2.5*ms", "n": 20,
          "interval": "0.8*second", "start": "0.8*second"}]}})
     return simulate(cfg)
 
@@ -50,7 +50,9 @@ def test_mep_above_threshold_not_below(mep_run):
     for muscle, m in an["per_muscle"].items():
         assert not m["present"][below].any(), muscle
         assert m["present"][above].mean() >= 2 / 3, muscle
-        assert np.nanmin(m["amplitude_v"][above]) > 10 * np.nanmax(m["amplitude_v"][below]), muscle
+        # every MEP that is present is far above anything below threshold (as the latency below,
+        # over the present ones: the line above allows one suprathreshold pulse without an MEP)
+        assert np.nanmin(m["amplitude_v"][above & m["present"]]) > 10 * np.nanmax(m["amplitude_v"][below]), muscle
         # latency: conduction to neck muscles plus a few ms of cortical and spinal delay
         lat = m["latency_s"][above & m["present"]]
         assert np.all((lat > 0.006) & (lat < 0.02)), (muscle, lat)
@@ -66,7 +68,10 @@ def test_sici_in_healthy(mep_run):
     for muscle, m in an["per_muscle"].items():
         unc = m["amplitude_v"][cond == "unconditioned"]
         con = m["amplitude_v"][cond == "isi_2.5ms"]
-        assert unc.size == con.size == 5
+        # 20 pairs: MEPs vary from trial to trial (a conditioned one now and then reaches full
+        # size; the right rotator's SICI is the weaker, ratio about 0.6), and with 5 pairs whether
+        # the difference cleared 2 SE turned on which trials a change elsewhere in the circuit drew
+        assert unc.size == con.size == 20
         # smaller beyond the trial spread: the difference of the means exceeds twice its standard error
         se = np.sqrt(unc.var(ddof=1) / unc.size + con.var(ddof=1) / con.size)
         assert unc.mean() - con.mean() > 2 * se, (muscle, unc, con)
