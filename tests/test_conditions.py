@@ -77,14 +77,11 @@ EFFECTS = [
     ("parkinsonian", "rest", "lfp.gpi.band_power.beta", +1),
 ]
 
-# Effects the shipped conditions do not (yet) produce: issue 3 stays open until this is empty.
-# strict: the test fails as soon as the effect appears, so this list cannot go stale. Effects
-# whose margin is within the seed-to-seed noise are listed as borderline (not strict).
-_UNMET = "issue 3 open: the condition's mechanism does not produce this effect yet"
-_BORDERLINE = "issue 3 open: the difference is about the size of the seed spread (borderline)"
-NOT_YET = {
-    ("dystonia_cerebellar", "channels.selectivity"): (_UNMET, True),
-}
+# Effects the shipped conditions do not (yet) produce, as {(condition, key): (reason, strict)}.
+# Each becomes an expected failure; strict ones fail as soon as the effect appears, so the list
+# cannot go stale. Empty: every effect above holds (issue 3). A condition added later lists here
+# what it does not produce yet, with strict=False where the margin is within the seed noise.
+NOT_YET: dict = {}
 
 
 def _cases():
