@@ -100,6 +100,14 @@ def test_quick_variant(tmp_path):
     for cond in mod.QUICK["ctbs_conditions"]:
         for key in ("ctbs_post_pre", "sham_post_pre", "ctbs_effect", "ctbs_grc_pc_change"):
             assert math.isfinite(float(table[cond][f"{key}_mean"])), (cond, key)
+    # the figure's before/after MEPs come from the muscles the post/pre ratio counts, so a muscle
+    # that was never at rest (no MEP before the train) does not turn them into NaN
+    with open(tmp_path / "runs.csv") as fh:
+        for r in csv.DictReader(fh):
+            for arm in ("ctbs", "sham"):
+                if r[f"{arm}_post_pre"] and math.isfinite(float(r[f"{arm}_post_pre"])):
+                    pre, post = float(r[f"{arm}_pre_mv"]), float(r[f"{arm}_post_mv"])
+                    assert pre >= mod.MIN_REFERENCE_MV and math.isfinite(post), (r["condition"], arm, pre, post)
 
     # the MEP grows with intensity: the top intensity's MEP is far above the lowest one's
     with open(tmp_path / "recruitment.csv") as fh:

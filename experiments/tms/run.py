@@ -402,9 +402,10 @@ def plot(rc: Sequence[Mapping[str, Any]], table: Sequence[Mapping[str, Any]], pe
             runs = [r for r in per_run if r["condition"] == cond and math.isfinite(r.get(f"{arm}_pre_mv", np.nan))]
             pre = np.array([r[f"{arm}_pre_mv"] for r in runs])
             post = np.array([r[f"{arm}_post_mv"] for r in runs])
-            ax_tb.bar([k - 0.16, k + 0.16], [np.nanmean(pre), np.nanmean(post)], 0.3,
-                      color=[colours.get(cond), colours.get(cond)], alpha=[0.35, 0.8][arm == "ctbs"],
-                      edgecolor="k", lw=0.5)
+            if runs:   # no bar where no seed has a clear MEP before the train
+                ax_tb.bar([k - 0.16, k + 0.16], [pre.mean(), post.mean()], 0.3,
+                          color=[colours.get(cond), colours.get(cond)], alpha=[0.35, 0.8][arm == "ctbs"],
+                          edgecolor="k", lw=0.5)
             for a, b in zip(pre, post):
                 ax_tb.plot([k - 0.16, k + 0.16], [a, b], "o-", color="0.25", lw=0.8, ms=3)
             labels.append(f"{cond.replace('dystonia_', 'dyst. ')}\n{arm}")
@@ -492,13 +493,15 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
                                                  "w": f"stim.{CTBS}.plasticity.grc_pc.relative_change"},
                                  resume=args.resume, progress=False)[0]
                 per_muscle = _metrics(row["folder"])["tms"]["per_muscle"].values()
-                # post / pre per muscle (trials at rest), where the MEP before the train is clear
-                ratios = [pm["mep_post_pre_ratio"] for pm in per_muscle
-                          if pm.get("mep_pre_mv", 0.0) >= MIN_REFERENCE_MV and pm.get("mep_post_pre_ratio") is not None]
-                rec[f"{arm}_post_pre"] = float(np.mean(ratios)) if ratios else float("nan")
+                # post / pre per muscle (trials at rest), where the MEP before the train is clear; the
+                # MEPs themselves over the same muscles (a muscle never at rest has none)
+                counted = [pm for pm in per_muscle
+                           if pm.get("mep_pre_mv", 0.0) >= MIN_REFERENCE_MV and pm.get("mep_post_pre_ratio") is not None]
+                nan = float("nan")
+                rec[f"{arm}_post_pre"] = float(np.mean([pm["mep_post_pre_ratio"] for pm in counted])) if counted else nan
                 rec[f"{arm}_post_pre_all"] = row["post_pre_all"]
-                rec[f"{arm}_pre_mv"] = float(np.mean([pm.get("mep_pre_mv", np.nan) for pm in per_muscle]))
-                rec[f"{arm}_post_mv"] = float(np.mean([pm.get("mep_post_mv", np.nan) for pm in per_muscle]))
+                rec[f"{arm}_pre_mv"] = float(np.mean([pm["mep_pre_mv"] for pm in counted])) if counted else nan
+                rec[f"{arm}_post_mv"] = float(np.mean([pm["mep_post_mv"] for pm in counted])) if counted else nan
                 rec[f"{arm}_grc_pc_change"] = row["w"]
             rec["ctbs_effect"] = rec["ctbs_post_pre"] - rec["sham_post_pre"]
             print(f"  cTBS {c} seed {s}: post/pre {rec['ctbs_post_pre']:.3f} (sham {rec['sham_post_pre']:.3f}), "
