@@ -497,11 +497,13 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
                 # MEPs themselves over the same muscles (a muscle never at rest has none)
                 counted = [pm for pm in per_muscle
                            if pm.get("mep_pre_mv", 0.0) >= MIN_REFERENCE_MV and pm.get("mep_post_pre_ratio") is not None]
-                nan = float("nan")
-                rec[f"{arm}_post_pre"] = float(np.mean([pm["mep_post_pre_ratio"] for pm in counted])) if counted else nan
+
+                def over_counted(key: str) -> float:
+                    return float(np.mean([pm[key] for pm in counted])) if counted else float("nan")
+                rec[f"{arm}_post_pre"] = over_counted("mep_post_pre_ratio")
                 rec[f"{arm}_post_pre_all"] = row["post_pre_all"]
-                rec[f"{arm}_pre_mv"] = float(np.mean([pm["mep_pre_mv"] for pm in counted])) if counted else nan
-                rec[f"{arm}_post_mv"] = float(np.mean([pm["mep_post_mv"] for pm in counted])) if counted else nan
+                rec[f"{arm}_pre_mv"] = over_counted("mep_pre_mv")
+                rec[f"{arm}_post_mv"] = over_counted("mep_post_mv")
                 rec[f"{arm}_grc_pc_change"] = row["w"]
             rec["ctbs_effect"] = rec["ctbs_post_pre"] - rec["sham_post_pre"]
             print(f"  cTBS {c} seed {s}: post/pre {rec['ctbs_post_pre']:.3f} (sham {rec['sham_post_pre']:.3f}), "
