@@ -24,7 +24,37 @@ def test_cci_one_silent_is_zero():
     env = np.abs(np.sin(np.linspace(0, 10, 1000))) + 0.1
     assert co_contraction_index(env, np.zeros_like(env)) == 0.0
     assert co_contraction_index(np.zeros_like(env), env) == 0.0
-    assert co_contraction_index(np.zeros(10), np.zeros(10)) == 0.0
+
+
+def test_cci_undefined_when_both_relaxed():
+    assert co_contraction_index(np.zeros(10), np.zeros(10)) is None
+    # below the activity threshold counts as relaxed
+    assert co_contraction_index(np.full(10, 0.2), np.full(10, 0.1), active_threshold=0.5) is None
+
+
+def test_cci_counts_only_active_time():
+    # 1 s of co-contraction (a = b = 1) then 9 s with both relaxed: the rest does not dilute it
+    fs = 100.0
+    a = np.concatenate([np.ones(100), np.zeros(900)])
+    assert co_contraction_index(a, a.copy(), fs=fs, min_active_s=0.5) == pytest.approx(1.0)
+    # half a second of activity of one muscle, with the other relaxed: 0, not undefined
+    b = np.concatenate([np.ones(50), np.zeros(950)])
+    assert co_contraction_index(b, np.zeros_like(b), fs=fs, min_active_s=0.5) == 0.0
+    # too little active time: undefined
+    assert co_contraction_index(b, b.copy(), fs=fs, min_active_s=0.6) is None
+    # a noise floor of 0.3 (the threshold): samples below it in both muscles are left out
+    c = np.concatenate([np.full(100, 1.0), np.full(900, 0.2)])
+    d = np.concatenate([np.full(100, 0.5), np.full(900, 0.2)])
+    assert co_contraction_index(c, d, active_threshold=0.3) == pytest.approx(2 * 0.5 / 1.5)
+    with pytest.raises(ValueError, match="fs"):
+        co_contraction_index(a, a, min_active_s=0.1)
+
+
+def test_severity_of_undefined_cci_is_zero_subscore():
+    s = severity_subscores(None, 0.0, 0.0)
+    assert s["co_contraction"] == 0.0
+    assert severity_score(None, 0.0, 0.0) == 0.0
+    assert severity_score(None, 45.0, 0.0) == pytest.approx(0.5 / 3)
 
 
 def test_cci_known_value_and_symmetry():

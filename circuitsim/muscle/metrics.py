@@ -7,8 +7,11 @@ Co-contraction index (Falconer & Winter 1985)
     area.  ``CCI = 1`` for identical envelopes, ``0`` when one muscle is silent.
     Using the ratio of areas (rather than the mean over time of the pointwise
     ratio) follows Falconer & Winter and is robust to instants where both
-    envelopes are near zero.  If both envelopes are identically zero the index
-    is defined as 0 (no co-contraction).
+    envelopes are near zero.  The sums run only over the samples in which at
+    least one muscle is *active* (its envelope above the activity threshold,
+    i.e. above the noise floor that the caller subtracted); when that time is
+    shorter than ``min_active_s`` the index is undefined (``None``): two
+    relaxed muscles neither co-contract nor fail to.
 
 Band power
     Welch power spectral density (``scipy.signal.welch``, Hann window, 50 %
@@ -51,23 +54,35 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def co_contraction_index(env_a: np.ndarray, env_b: np.ndarray) -> float:
-    """Co-contraction index of two EMG envelopes (Falconer & Winter 1985).
+def co_contraction_index(env_a: np.ndarray, env_b: np.ndarray, *, fs: float | None = None,
+                         active_threshold: float = 0.0, min_active_s: float = 0.0) -> float | None:
+    """Co-contraction index of two EMG envelopes (Falconer & Winter 1985), over active time.
 
-    ``CCI = 2 * sum(min(a, b)) / sum(a + b)``, in [0, 1].
+    ``CCI = 2 * sum(min(a, b)) / sum(a + b)`` over the samples where ``a`` or ``b`` exceeds
+    ``active_threshold``, in [0, 1].
 
     Parameters
     ----------
     env_a, env_b : array_like
         Non-negative envelopes of the two antagonists, same length, same
         sampling and same units (normalise beforehand if the muscles'
-        recordings are not comparable).
+        recordings are not comparable), usually with the noise floor already
+        subtracted.
+    fs : float, optional
+        Sampling rate in Hz; needed only when ``min_active_s > 0``.
+    active_threshold : float, optional
+        A muscle counts as active in a sample where its envelope is above this
+        level (same unit as the envelopes).  Default 0: any envelope above the
+        subtracted noise floor.
+    min_active_s : float, optional
+        Least active time (s) for the index to be defined.  Default 0.
 
     Returns
     -------
-    float
-        1 for identical envelopes, 0 when one envelope is zero everywhere
-        (and by convention 0 when both are).
+    float or None
+        1 for identical envelopes, 0 when one envelope is zero everywhere;
+        ``None`` when neither muscle is active for at least ``min_active_s``
+        (for ``min_active_s = 0``: in no sample).
 
     Raises
     ------
@@ -82,9 +97,22 @@ def co_contraction_index(env_a: np.ndarray, env_b: np.ndarray) -> float:
         raise ValueError("env_a must be non-negative (an envelope)")
     if np.any(b < 0.0):
         raise ValueError("env_b must be non-negative (an envelope)")
+    active_threshold = check_nonnegative("active_threshold", active_threshold)
+    min_active_s = check_nonnegative("min_active_s", min_active_s)
+    active = (a > active_threshold) | (b > active_threshold)
+    n_active = int(np.count_nonzero(active))
+    if min_active_s > 0.0:
+        if fs is None:
+            raise ValueError("fs is needed when min_active_s > 0")
+        fs = check_positive("fs", fs)
+        if n_active < min_active_s * fs:
+            return None
+    if n_active == 0:
+        return None
+    a, b = a[active], b[active]
     total = float(np.sum(a + b))
     if total <= 0.0:
-        return 0.0
+        return None
     return float(min(1.0, 2.0 * np.sum(np.minimum(a, b)) / total))
 
 
@@ -254,6 +282,9 @@ def severity_subscores(
         ("head_angle_deg_mean_abs", head_angle_deg_mean_abs, math.inf),
         ("tremor_rel_power", tremor_rel_power, 1.0),
     ):
+        if value is None:  # undefined, e.g. the co-contraction of two relaxed muscles
+            vals[name] = None
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
             raise ValueError(f"{name} must be a real number, got {value!r}")
         value = float(value)
@@ -294,13 +325,14 @@ def severity_score(
     1-100 Hz power.  Defaults: ``cc_floor = 0.3``, ``max_angle_deg = 90``,
     ``tremor_floor = 0.1``, ``tremor_ceiling = 0.5``, all weights 1.  The score
     is non-decreasing in each input and strictly increasing inside the
-    non-saturated range of a sub-score with non-zero weight.  A NaN input
-    (e.g. tremor power of a silent muscle) contributes a sub-score of 0.
+    non-saturated range of a sub-score with non-zero weight.  A NaN or None
+    input (e.g. tremor power of a silent muscle, or the co-contraction index of
+    two relaxed muscles) contributes a sub-score of 0.
 
     Parameters
     ----------
-    co_contraction : float
-        Co-contraction index in [0, 1].
+    co_contraction : float or None
+        Co-contraction index in [0, 1]; None when undefined (no active muscle).
     head_angle_deg_mean_abs : float
         Absolute mean head rotation in degrees (>= 0).
     tremor_rel_power : float

@@ -76,8 +76,9 @@ def plot_muscle(
     for name, col in zip(r.muscles, _COLOURS):
         ax.plot(t, r.envelope[name] * 1e6, color=col, lw=1.0, label=name)
     ax.set_ylabel("envelope (uV)")
-    cci = r.metrics.get("co_contraction_index", float("nan"))
-    ax.set_title(f"co-contraction index {cci:.2f}", fontsize=9, loc="left")
+    cci = r.metrics.get("co_contraction_index")
+    ax.set_title("co-contraction index " + ("- (muscles relaxed)" if cci is None else f"{cci:.2f}"),
+                 fontsize=9, loc="left")
 
     ax = axes[5]
     ax.plot(t, np.degrees(r.head_angle), color="k", lw=1.2)

@@ -18,7 +18,11 @@ Conventions
   envelopes after subtracting ``envelope_noise_factor`` (1.5) times the
   expected envelope of the measurement noise
   (:func:`~circuitsim.muscle.emg.noise_envelope_level`) and clipping at 0, so
-  that silent muscles do not count as co-contracting.
+  that silent muscles do not count as co-contracting.  It is taken only over
+  the time in which at least one muscle is active (its envelope above that
+  noise floor), and is ``None`` (``null`` in ``metrics.json``) when that time
+  is shorter than ``cci_min_active_s`` (0.1 s): at rest a relaxed pair has no
+  co-contraction index, rather than the index of two noise records.
 * ``lfp_emg_coherence``: magnitude-squared coherence
   (``scipy.signal.coherence``, 1 s Hann segments, 50 % overlap) between the
   supplied (pallidal) LFP and the rectified EMG of the **agonist**, defined
@@ -113,6 +117,11 @@ class MuscleParams:
         Common rate for the LFP-EMG coherence.  Default 500 Hz.
     spectral_segment_s : float
         Welch / coherence segment length in seconds.  Default 1 s.
+    cci_min_active_s : float
+        Least time (s) in which at least one muscle is active (envelope above
+        the noise floor) for the co-contraction index to be defined; below it
+        the index is ``None``.  Default 0.1 s (model choice: a few envelope
+        time constants, so that single noise crossings do not define an index).
     envelope_noise_factor : float
         Multiple of the expected noise-envelope level
         (:func:`~circuitsim.muscle.emg.noise_envelope_level`) subtracted from
@@ -139,6 +148,7 @@ class MuscleParams:
     coherence_fs_hz: float = 500.0
     spectral_segment_s: float = 1.0
     envelope_noise_factor: float = 1.5  # model choice
+    cci_min_active_s: float = 0.1  # model choice
 
     def __post_init__(self) -> None:
         for name, cls in _SUB_PARAMS.items():
@@ -148,6 +158,8 @@ class MuscleParams:
         object.__setattr__(self, "fs_hz", fs)
         object.__setattr__(self, "envelope_noise_factor",
                            check_nonnegative("envelope_noise_factor", self.envelope_noise_factor))
+        object.__setattr__(self, "cci_min_active_s",
+                           check_nonnegative("cci_min_active_s", self.cci_min_active_s))
         for name in ("drive_tau_s", "coherence_fs_hz", "spectral_segment_s"):
             object.__setattr__(self, name, check_positive(name, getattr(self, name)))
         object.__setattr__(self, "angle_threshold_deg",
@@ -509,7 +521,7 @@ def muscle_readout(
     noise_floor = params.envelope_noise_factor * noise_envelope_level(fs, params.emg)
     env_a = np.maximum(env[left] - noise_floor, 0.0)
     env_b = np.maximum(env[right] - noise_floor, 0.0)
-    cci = co_contraction_index(env_a, env_b)
+    cci = co_contraction_index(env_a, env_b, fs=fs, min_active_s=params.cci_min_active_s)
     metrics["co_contraction_index"] = cci
     ang = head_angle_summary(angle, params.angle_threshold_deg)
     metrics["head_angle_deg"] = ang
@@ -525,8 +537,9 @@ def muscle_readout(
     metrics["severity_score"] = severity_score(cci, abs(ang["mean"]), tremor, params.severity)
 
     logger.info(
-        "muscle_readout: force %s=%.2f N %s=%.2f N, CCI=%.2f, mean angle=%.1f deg, severity=%.2f",
-        left, metrics[left]["mean_force"], right, metrics[right]["mean_force"], cci,
+        "muscle_readout: force %s=%.2f N %s=%.2f N, CCI=%s, mean angle=%.1f deg, severity=%.2f",
+        left, metrics[left]["mean_force"], right, metrics[right]["mean_force"],
+        "none (relaxed)" if cci is None else f"{cci:.2f}",
         ang["mean"], metrics["severity_score"],
     )
     return MuscleReadout(

@@ -136,7 +136,8 @@ def plot_summary(result: Result) -> Figure:
     lines.append(f"channel selectivity: {sel:.2f}" if sel is not None else "channel selectivity: - (no command)")
     mus = m.get("muscle")
     if mus:
-        lines += [f"co-contraction index: {mus['co_contraction_index']:.2f}",
+        cci = mus["co_contraction_index"]
+        lines += ["co-contraction index: " + ("- (muscles relaxed)" if cci is None else f"{cci:.2f}"),
                   f"head angle mean {mus['head_angle_deg']['mean']:.1f} deg, peak {mus['head_angle_deg']['peak']:.1f} deg",
                   f"severity score: {mus['severity_score']:.2f}"]
     ax.text(0, 1, "\n".join(lines), va="top", fontsize=10, family="monospace")
