@@ -53,7 +53,8 @@ def call(server, path, body=None, raw=None):
     assert url.startswith("http://127.0.0.1:")
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              "X-Circuitsim-Token": server.app.token})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             status, payload, ctype = response.status, response.read(), response.headers.get("Content-Type", "")

@@ -6,12 +6,24 @@ conditions, tasks and stimulation presets are the files of ``condition/``, ``tas
 appears in the page without a code change. The form is turned into the same Hydra overrides a
 user would type after ``circuitsim``, and validated by the same composition and schema
 (:func:`circuitsim.api.compose`, :func:`circuitsim.spec.build_spec`).
+
+Safety: the page is a web page, so whatever it sends is treated as untrusted. Every override the
+form produces (the sliders' and the free-text field's alike, the server's own ``--set``
+overrides aside) is parsed with Hydra's own override parser and must pass
+:func:`check_override`: a plain ``key=value`` (no ``+``, ``++``, ``~`` or ``@package``), a key
+on the allow-list :data:`ALLOWED_KEYS` (the circuit, the task, the stimulation and a few
+simulation and readout keys; never ``hydra.*`` or ``sim.build_dir``), config groups
+(:data:`GROUPS`) only by the name of a shipped preset, a single value (no sweep), no dict
+values and no interpolation or resolver (``${...}``) anywhere. The form itself is bounded
+(:data:`MAX_EXTRA_CHARS`, :data:`MAX_EXTRA_LINES`, :data:`MAX_OVERRIDES`), so no request can
+hold the compose lock for long.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import shlex
 import threading
 from dataclasses import dataclass, field
@@ -26,8 +38,21 @@ logger = logging.getLogger(__name__)
 #: override keys that only choose which figure files are written or how progress is logged;
 #: they do not change the simulation and are left out of the command line shown to the class
 DISPLAY_EXCLUDED = ("readout.plots", "sim.progress")
-#: override keys the free-text field may not set (server paths and Hydra's own settings)
-FORBIDDEN_PREFIXES = ("hydra", "sim.build_dir")
+#: config paths the page may set: a key must equal one of these, or start with one ending in "."
+#: (everything else, e.g. ``hydra.*``, ``sim.build_dir``, ``sim.device``, is for the command line)
+ALLOWED_KEYS = ("circuit.", "task.", "stim.", "sim.duration", "sim.seed", "sim.dt", "sim.transient",
+                "readout.rate_bin", "readout.lfp_neurons", "readout.lfp_dt", "readout.spectrum_segment",
+                "readout.muscle.")
+#: config groups the page may choose; the value must name a shipped preset (a list of them for stim)
+GROUPS = ("condition", "task", "stim")
+#: bounds on one form: free-text characters and lines, characters of one override, overrides in all
+MAX_EXTRA_CHARS = 4000
+MAX_EXTRA_LINES = 40
+MAX_OVERRIDE_CHARS = 500
+MAX_OVERRIDES = 200
+#: the fields a form may have (anything else is refused, so a typo is never silently ignored)
+FORM_FIELDS = ("condition", "task", "duration", "seed", "pathways", "modulators", "dbs", "tms", "other", "extra")
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
 #: simulated durations offered (s); short, so a run answers within seconds
 DURATIONS_S = (1.0, 1.5, 2.0, 2.5, 3.0)
 PRESET_DURATION = "preset"
@@ -166,6 +191,14 @@ class Catalog:
     def pathway_names(self) -> List[str]:
         return [p["name"] for p in self.pathways]
 
+    def group_names(self, group: str) -> List[str]:
+        """The presets the page may choose for a config group (``condition``, ``task``, ``stim``)."""
+        if group == "condition":
+            return [c["name"] for c in self.conditions]
+        if group == "task":
+            return [t["name"] for t in self.tasks]
+        return ["none"] + [e["name"] for entries in self.stim.values() for e in entries]
+
     def as_dict(self) -> Dict[str, Any]:
         return {"conditions": self.conditions, "tasks": self.tasks, "stim": self.stim,
                 "pathways": self.pathways, "modulators": self.modulators,
@@ -264,6 +297,20 @@ def form_overrides(form: Mapping[str, Any], catalog: Catalog, fixed: List[str] =
         For a name the configs do not know (a pathway, modulator or preset) or a malformed
         free-text override; values are checked later by the schema.
     """
+    unknown = [str(k) for k in form if k not in FORM_FIELDS]
+    if unknown:
+        raise FormError(unknown[0][:80], f"unknown form field; the page sends {', '.join(FORM_FIELDS)}")
+    for name in ("pathways", "modulators", "dbs", "tms", "other"):
+        if form.get(name) is not None and not isinstance(form[name], Mapping):
+            raise FormError(name, f"expected an object (name -> value), got {type(form[name]).__name__}")
+    extra = form.get("extra")
+    if extra is not None and not isinstance(extra, str):
+        raise FormError("extra", f"expected text (one override per line), got {type(extra).__name__}")
+    extra = extra or ""
+    if len(extra) > MAX_EXTRA_CHARS or len(extra.splitlines()) > MAX_EXTRA_LINES:
+        raise FormError("extra", f"too long: at most {MAX_EXTRA_LINES} lines and {MAX_EXTRA_CHARS} characters "
+                                 f"of overrides from the page; run circuitsim on the command line for more",
+                        kind="override")
     condition = _text(form.get("condition") or "healthy", "condition")
     defaults = catalog.defaults(condition)
     task = _text(form.get("task") or "rest", "task")
@@ -307,21 +354,91 @@ def form_overrides(form: Mapping[str, Any], catalog: Catalog, fixed: List[str] =
             if text and _changed(text, known[name]):
                 out.append(f"circuit.{section}.{name}.{key}={text}")
     out.extend(stim_values)
-    out.extend(fixed)
+    for line in out:
+        check_override(line, catalog)
+    out.extend(fixed)   # the server's own overrides (circuitsim-app --set): trusted, not checked
 
-    for line in str(form.get("extra") or "").splitlines():
+    for line in extra.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         key = line.split("=", 1)[0].lstrip("+~").strip()
         if "=" not in line and not line.startswith("~"):
-            raise FormError(key or None, f"{line!r} is not an override; write key=value, e.g. "
-                                         f"circuit.pathways.gpe_stn.p_scale=0.5", kind="override")
-        if any(key == p or key.startswith(p + ".") or key.startswith(p + "/") for p in FORBIDDEN_PREFIXES):
-            raise FormError(key, "cannot be set from the page (it names a path on the server or Hydra's own "
-                                 "settings); run circuitsim on the command line for that", kind="override")
+            raise FormError(key[:80] or None, f"{line[:80]!r} is not an override; write key=value, e.g. "
+                                              f"circuit.pathways.gpe_stn.p_scale=0.5", kind="override")
+        check_override(line, catalog)
         out.append(line)
+    if len(out) > MAX_OVERRIDES:
+        raise FormError(None, f"{len(out)} overrides are more than the page accepts ({MAX_OVERRIDES})", kind="override")
     return out
+
+
+def _command_line_only(key: Optional[str], what: str) -> FormError:
+    return FormError(key, f"{what} cannot be used from the page; run circuitsim on the command line for that",
+                     kind="override")
+
+
+def _check_value(key: str, value: Any) -> None:
+    if isinstance(value, Mapping):
+        raise FormError(key, "a dict value cannot be set from the page; set one key at a time "
+                             "(e.g. circuit.pathways.stn_gpe.weight_scale=1.5)", kind="override")
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check_value(key, item)
+    elif isinstance(value, str):
+        if "${" in value:
+            raise _command_line_only(key, "an interpolation or resolver (${...})")
+    elif value is not None and not isinstance(value, (bool, int, float)):
+        raise FormError(key, f"a value of type {type(value).__name__} cannot be set from the page", kind="override")
+
+
+def check_override(line: str, catalog: Catalog) -> None:
+    """Refuse an override the page may not send (see the module docstring for the rules).
+
+    The line is parsed with Hydra's own override parser, so what is checked is what Hydra will
+    apply. Raises :class:`FormError` (kind ``override``) naming the key.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType, ValueType
+
+    guess = line.split("=", 1)[0].strip()[:80] or None
+    if len(line) > MAX_OVERRIDE_CHARS:
+        raise FormError(guess, f"an override from the page has at most {MAX_OVERRIDE_CHARS} characters",
+                        kind="override")
+    if "${" in line:   # in a key, a value or a quoted string: OmegaConf would resolve it
+        raise _command_line_only(guess, "an interpolation or resolver (${...})")
+    try:
+        override = OverridesParser.create().parse_override(line)
+    except RecursionError:
+        raise FormError(guess, "the value is nested too deeply", kind="override") from None
+    except Exception as err:   # Hydra's grammar errors: its first line says what is wrong
+        first = (str(err).strip().splitlines() or ["cannot parse"])[0][:200]
+        raise FormError(guess, f"{line[:80]!r} is not a valid override: {first}", kind="override") from None
+    key = override.key_or_group
+    if override.type != OverrideType.CHANGE:
+        raise _command_line_only(key, "adding or deleting keys (+, ++, ~)")
+    if override.package is not None:
+        raise _command_line_only(key, "a package (@...)")
+    if override.value_type != ValueType.ELEMENT:
+        raise _command_line_only(key, "a sweep (several values)")
+    if not _KEY.match(key):
+        raise FormError(key, "cannot be set from the page: write a dotted config key, "
+                             "e.g. circuit.pathways.gpe_stn.p_scale", kind="override")
+    value = override.value()
+    _check_value(key, value)
+    if key in GROUPS:
+        names = catalog.group_names(key)
+        chosen = value if (key == "stim" and isinstance(value, list)) else [value]
+        for name in chosen:
+            if not isinstance(name, str) or name not in names:
+                raise FormError(key, f"unknown preset {str(name)[:80]!r}; choose one of {', '.join(names)}",
+                                kind="override")
+        return
+    if not any(key == allowed or (allowed.endswith(".") and key.startswith(allowed)) for allowed in ALLOWED_KEYS):
+        raise FormError(key, "cannot be set from the page (it names a path on the server, Hydra's own settings "
+                             "or how the server runs); the page sets "
+                             f"{', '.join(a + '*' if a.endswith('.') else a for a in ALLOWED_KEYS)}; "
+                             "run circuitsim on the command line for that", kind="override")
 
 
 def command_line(overrides: List[str]) -> str:
@@ -342,6 +459,8 @@ def _override_error(err: Exception) -> Dict[str, Any]:
             message = f"{message}\n{first}"
     # Hydra lists its search path after the options; the options are what the user needs
     message = message.split("\nConfig search path")[0].strip()
+    if len(message) > 1000:
+        message = message[:997].rstrip() + "..."
     return {"kind": "override", "path": path or None, "message": message}
 
 
@@ -368,6 +487,8 @@ def validate(overrides: List[str]):
         return None, {"kind": "config", "path": err.path, "message": err.message}
     except CircuitsimError as err:
         return None, {"kind": "config", "path": None, "message": str(err)}
-    except (KeyError, TypeError, ValueError) as err:
-        return None, {"kind": "error", "path": None, "message": f"{type(err).__name__}: {err}"}
+    except Exception:   # a gap in the schema's checks: the page shows a short line, the log the details
+        logger.exception("cannot check the overrides %s", overrides)
+        return None, {"kind": "error", "path": None,
+                      "message": "these settings could not be checked (the server's log has the details)"}
     return cfg, None

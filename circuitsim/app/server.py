@@ -18,6 +18,30 @@ API (all JSON unless noted)::
     GET  /api/runs                 run folders under out_dir, newest first
     GET  /api/runs/<id>/view       what the page draws for one run
     GET  /api/runs/<id>/metrics.json, /api/runs/<id>/export.zip   downloads
+
+Security model (see also docs/app.md). The server is meant for one person's machine: it binds
+127.0.0.1 by default, and it assumes that any other web page open in the same browser may try
+to use it. Therefore:
+
+* every request must name the server itself in ``Host`` (its port, and ``localhost``, an IP
+  address or a name given with ``--allow-host``), so a DNS-rebinding page cannot read or post;
+  an ``Origin`` header, when sent, must be the page's own origin; a ``Sec-Fetch-Site:
+  cross-site`` request is refused;
+* a POST must be ``Content-Type: application/json`` (a cross-site form cannot send that without
+  a CORS preflight, which this server never grants) and carry ``X-Circuitsim-Token``, a random
+  token made at each start and written into the served page (``<meta name="circuitsim-token">``);
+* a POST body must have a ``Content-Length`` (411 otherwise, e.g. chunked), at most
+  :data:`MAX_BODY` bytes (413), JSON nested at most :data:`MAX_JSON_DEPTH` deep and without
+  ``NaN``/``Infinity`` (400);
+* the form's overrides are parsed by Hydra's override parser and checked against an allow-list of
+  config paths (:func:`circuitsim.app.forms.check_override`): never ``hydra.*``,
+  ``sim.build_dir`` or other server settings, no dict values, no ``${...}`` interpolation or
+  resolver, no ``+``/``++``/``~``;
+* every refused request gets a 4xx JSON answer ``{"error": {kind, path, message}}`` with a
+  short message, never exception text (unexpected errors are 500 with a generic message; the
+  details go to the server's log);
+* a run folder's downloads contain regular files only: symbolic links are neither followed nor
+  zipped.
 """
 
 from __future__ import annotations
@@ -30,6 +54,9 @@ import mimetypes
 import os
 import queue
 import re
+import secrets
+import socket
+import stat
 import tempfile
 import threading
 import time
@@ -54,8 +81,15 @@ MAX_QUEUE = 8
 MAX_DURATION_S = 60.0
 #: rendered views kept in memory
 VIEW_CACHE = 16
-#: largest request body accepted (bytes)
+#: largest request body accepted (bytes); a form is a few kB
 MAX_BODY = 1 << 20
+#: deepest JSON nesting accepted in a request body (a form is 2 deep)
+MAX_JSON_DEPTH = 8
+#: after refusing a body unread, drop at most this much of it, for at most this long (a lingering close)
+LINGER_BYTES, LINGER_S = 4 << 20, 1.0
+#: header a POST must carry, with the token written into the served page
+TOKEN_HEADER = "X-Circuitsim-Token"
+_TOKEN_META = "circuitsim-token"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _STATIC_NAME = re.compile(r"^[A-Za-z0-9_-]+\.(html|js|css|svg|png)$")
 _PROGRESS = re.compile(r"simulated ([0-9.]+) of ([0-9.]+) s")
@@ -77,6 +111,47 @@ def _atomic_json(path: Path, data: Any) -> None:
         except OSError:
             pass
         raise
+
+
+def read_regular(path: Path) -> Optional[bytes]:
+    """The bytes of ``path`` if it is a regular file (not a symbolic link, device or pipe), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return None
+        return fh.read()
+
+
+class RequestError(Exception):
+    """A request the server refuses: HTTP status and a short message."""
+
+    def __init__(self, status: int, message: str, path: Optional[str] = None):
+        super().__init__(message)
+        self.status, self.message, self.path = status, message, path
+
+
+def json_depth_ok(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text nests arrays and objects at most ``limit`` deep (strings skipped).
+
+    Checked before :func:`json.loads`, whose recursion a deeply nested body would exhaust.
+    """
+    depth = 0
+    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        ch = token.group()
+        if ch in "[{":
+            depth += 1
+            if depth > limit:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 @dataclass
@@ -140,6 +215,8 @@ class App:
     """
 
     def __init__(self, out_dir: Path | str, fixed: Sequence[str] = (), max_duration_s: float = MAX_DURATION_S):
+        #: random per start; the served page carries it, and every POST must send it back
+        self.token = secrets.token_urlsafe(32)
         self.out_dir = Path(out_dir).resolve()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.fixed = list(fixed)
@@ -339,12 +416,19 @@ class App:
         return out
 
     def export_zip(self, run_id: str) -> bytes:
+        """The run folder as a zip: regular files only (symbolic links are neither followed nor stored)."""
         folder = self.folder(run_id)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in sorted(folder.rglob("*")):
-                if path.is_file() and not path.name.startswith("."):
-                    zf.write(path, f"{run_id}/{path.relative_to(folder)}")
+            for root, dirs, files in os.walk(folder, followlinks=False):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.startswith("."):
+                        continue
+                    path = Path(root) / name
+                    data = read_regular(path)
+                    if data is not None:
+                        zf.writestr(f"{run_id}/{path.relative_to(folder).as_posix()}", data)
         return buffer.getvalue()
 
     def status(self) -> Dict[str, Any]:
@@ -382,42 +466,109 @@ class Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str, path: Optional[str] = None, kind: str = "request") -> None:
         self._json(status, {"error": {"kind": kind, "path": path, "message": message}})
 
-    def _body(self) -> Optional[Dict[str, Any]]:
+    def _check_origin(self, api: bool) -> None:
+        """Refuse requests not meant for this server (Host), or sent by another site (Origin)."""
+        host = self.headers.get("Host")
+        if not self.server.host_ok(host):
+            raise RequestError(HTTPStatus.FORBIDDEN, f"this server answers only requests for {self.server.url} "
+                                                     f"(wrong Host header); open the page at that address")
+        if not api:
+            return
+        origin = self.headers.get("Origin")
+        if origin is not None and origin.strip().lower().rstrip("/") != f"http://{host.strip().lower()}":
+            raise RequestError(HTTPStatus.FORBIDDEN, "requests from other web pages are refused (Origin is not "
+                                                     "this page)")
+        site = (self.headers.get("Sec-Fetch-Site") or "").strip().lower()
+        if site not in ("", "same-origin", "none"):
+            raise RequestError(HTTPStatus.FORBIDDEN, "requests from other web pages are refused (Sec-Fetch-Site)")
+
+    def finish(self) -> None:
+        super().finish()
+        if getattr(self, "_unread_body", False):
+            self._drain()
+
+    def _drain(self) -> None:
+        """After refusing a request whose body was not read: a lingering close (send FIN, read and drop
+        what the client still sends, briefly), so the client reads the answer instead of a reset."""
+        deadline, total = time.monotonic() + LINGER_S, 0
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY:
-            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body missing or too large")
-            return None
+            self.connection.shutdown(socket.SHUT_WR)
+            while total < LINGER_BYTES and time.monotonic() < deadline:
+                self.connection.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = self.connection.recv(1 << 16)
+                if not chunk:
+                    break
+                total += len(chunk)
+        except OSError:
+            pass
+
+    def _body(self) -> Dict[str, Any]:
+        """The JSON object of a POST, after the checks of the module docstring (RequestError if refused)."""
+        self.close_connection = True   # a refused body may be left unread: never reuse the connection
+        self._unread_body = True
+        media = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if media != "application/json":
+            raise RequestError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the form as Content-Type: application/json")
+        token = self.headers.get(TOKEN_HEADER) or ""
+        if not secrets.compare_digest(token.encode("utf-8", "replace"), self.app.token.encode()):
+            raise RequestError(HTTPStatus.FORBIDDEN, f"missing or wrong {TOKEN_HEADER} header; reload the page "
+                                                     f"(the token changes each time the server starts)")
+        if self.headers.get("Transfer-Encoding") is not None:
+            raise RequestError(HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length, not chunked")
+        text = self.headers.get("Content-Length")
+        if text is None:
+            raise RequestError(HTTPStatus.LENGTH_REQUIRED, "a POST needs a Content-Length header")
+        if not text.strip().isdigit():
+            raise RequestError(HTTPStatus.BAD_REQUEST, "Content-Length must be a number of bytes")
+        length = int(text)
+        if length > MAX_BODY:
+            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the request body is larger than {MAX_BODY} bytes")
+        raw = self.rfile.read(length) if length else b""
+        self._unread_body = False
+        if len(raw) != length:
+            raise RequestError(HTTPStatus.BAD_REQUEST, "the request body is shorter than its Content-Length")
         try:
-            data = json.loads(self.rfile.read(length) or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            self._error(HTTPStatus.BAD_REQUEST, "the request body is not JSON")
-            return None
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RequestError(HTTPStatus.BAD_REQUEST, "the request body is not UTF-8 text") from None
+        if not json_depth_ok(body):
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"the request body is nested more than {MAX_JSON_DEPTH} deep")
+        try:
+            data = json.loads(body or "{}", parse_constant=_no_constant)
+        except (ValueError, RecursionError):
+            raise RequestError(HTTPStatus.BAD_REQUEST, "the request body is not JSON") from None
         if not isinstance(data, dict):
-            self._error(HTTPStatus.BAD_REQUEST, "the request body must be a JSON object")
-            return None
+            raise RequestError(HTTPStatus.BAD_REQUEST, "the request body must be a JSON object")
+        self.close_connection = False
         return data
 
     def _static(self, name: str) -> None:
         if not _STATIC_NAME.match(name) or not (static_dir() / name).is_file():
-            self._error(HTTPStatus.NOT_FOUND, f"no such file: {name}")
+            self._error(HTTPStatus.NOT_FOUND, "no such file")
             return
         ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
         if ctype.startswith("text/") or ctype.endswith("javascript"):
             ctype += "; charset=utf-8"
-        self._send(HTTPStatus.OK, (static_dir() / name).read_bytes(), ctype)
+        data = (static_dir() / name).read_bytes()
+        if name == "index.html":   # the per-start token the page sends back with each POST
+            data = data.replace(b"<head>", f'<head>\n<meta name="{_TOKEN_META}" content="{self.app.token}">'.encode(), 1)
+        self._send(HTTPStatus.OK, data, ctype, {"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"})
 
     # ------------------------------------------------------------------ routes
     def do_HEAD(self) -> None:  # noqa: N802
         self.do_GET()
+
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        """No CORS preflight is ever granted: other web pages cannot send JSON here."""
+        self.close_connection = True
+        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "cross-origin requests are not accepted")
 
     def do_GET(self) -> None:  # noqa: N802
         url = urlsplit(self.path)
         parts = [p for p in url.path.split("/") if p]
         app = self.app
         try:
+            self._check_origin(api=bool(parts) and parts[0] == "api")
             if not parts or parts == ["index.html"]:
                 return self._static("index.html")
             if parts == ["favicon.ico"]:
@@ -425,7 +576,7 @@ class Handler(BaseHTTPRequestHandler):
             if parts[0] == "static" and len(parts) == 2:
                 return self._static(parts[1])
             if parts[0] != "api" or len(parts) < 2:
-                return self._error(HTTPStatus.NOT_FOUND, f"no such page: {url.path}")
+                return self._error(HTTPStatus.NOT_FOUND, "no such page")
             route = parts[1]
             if route == "options" and len(parts) == 2:
                 data = app.catalog.as_dict()
@@ -442,18 +593,21 @@ class Handler(BaseHTTPRequestHandler):
             if route == "jobs" and len(parts) == 3:
                 job = app.jobs.get(parts[2])
                 if job is None:
-                    return self._error(HTTPStatus.NOT_FOUND, f"no such job: {parts[2]}")
+                    return self._error(HTTPStatus.NOT_FOUND, "no such job")
                 return self._json(HTTPStatus.OK, job.as_dict())
             if route == "runs" and len(parts) == 2:
                 return self._json(HTTPStatus.OK, {"runs": app.runs()})
             if route == "runs" and len(parts) == 4:
                 return self._run_file(parts[2], parts[3])
-            return self._error(HTTPStatus.NOT_FOUND, f"no such API route: {url.path}")
+            return self._error(HTTPStatus.NOT_FOUND, "no such API route")
+        except RequestError as err:
+            return self._error(err.status, err.message, err.path)
         except (BrokenPipeError, ConnectionResetError):
             return None
-        except Exception as err:   # answer, never drop the connection
+        except Exception:   # answer, never drop the connection; the details go to the log only
             logger.exception("GET %s failed", self.path)
-            return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(err).__name__}: {err}", kind="error")
+            return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error (the server's log has the details)",
+                               kind="error")
 
     def _run_file(self, run_id: str, what: str) -> None:
         from circuitsim.errors import ResultError
@@ -462,32 +616,31 @@ class Handler(BaseHTTPRequestHandler):
         try:
             folder = app.folder(run_id)
         except KeyError:
-            return self._error(HTTPStatus.NOT_FOUND, f"no such run: {run_id}")
+            return self._error(HTTPStatus.NOT_FOUND, "no such run")
         if what == "view":
             try:
                 return self._send(HTTPStatus.OK, app.view(run_id), "application/json")
             except ResultError as err:
                 return self._error(HTTPStatus.CONFLICT, str(err), kind="result")
         if what == "metrics.json":
-            path = folder / "metrics.json"
-            if not path.is_file():
+            data = read_regular(folder / "metrics.json")
+            if data is None:
                 return self._error(HTTPStatus.CONFLICT, f"run {run_id} has not finished (no metrics.json)", kind="result")
-            return self._send(HTTPStatus.OK, path.read_bytes(), "application/json",
+            return self._send(HTTPStatus.OK, data, "application/json",
                               {"Content-Disposition": f'attachment; filename="{run_id}_metrics.json"'})
         if what == "export.zip":
             return self._send(HTTPStatus.OK, app.export_zip(run_id), "application/zip",
                               {"Content-Disposition": f'attachment; filename="{run_id}.zip"'})
         if what == "info":
             return self._json(HTTPStatus.OK, app.record(folder))
-        return self._error(HTTPStatus.NOT_FOUND, f"no such file of a run: {what}")
+        return self._error(HTTPStatus.NOT_FOUND, "no such file of a run")
 
     def do_POST(self) -> None:  # noqa: N802
         url = urlsplit(self.path)
         app = self.app
         try:
+            self._check_origin(api=True)
             form = self._body()
-            if form is None:
-                return None
             if url.path == "/api/command":
                 try:
                     overrides = app.overrides(form)
@@ -507,12 +660,15 @@ class Handler(BaseHTTPRequestHandler):
             if url.path == "/api/run":
                 status, data = app.submit(form)
                 return self._json(status, data)
-            return self._error(HTTPStatus.NOT_FOUND, f"no such API route: {url.path}")
+            return self._error(HTTPStatus.NOT_FOUND, "no such API route")
+        except RequestError as err:
+            return self._error(err.status, err.message, err.path)
         except (BrokenPipeError, ConnectionResetError):
             return None
-        except Exception as err:
+        except Exception:
             logger.exception("POST %s failed", self.path)
-            return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(err).__name__}: {err}", kind="error")
+            return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error (the server's log has the details)",
+                               kind="error")
 
 
 class AppServer(ThreadingHTTPServer):
@@ -520,10 +676,37 @@ class AppServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple, app: App):
+    def __init__(self, address: tuple, app: App, allow_hosts: Sequence[str] = ()):
         handler = type("BoundHandler", (Handler,), {"app": app})
         super().__init__(address, handler)
         self.app = app
+        names = {"localhost"} | {h.strip().lower().rstrip(".") for h in allow_hosts if h.strip()}
+        bound = str(self.server_address[0])
+        if not is_loopback(bound):   # served on the network (the user chose so): the machine's own names
+            names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+        self.allowed_names = names
+
+    def host_ok(self, header: Optional[str]) -> bool:
+        """Whether a Host header names this server: its port, and an IP address, localhost or an allowed name.
+
+        A page served from another name (DNS rebinding: attacker.example resolving to 127.0.0.1)
+        sends that name and is refused.
+        """
+        if not header:
+            return False
+        header = header.strip().lower()
+        match = re.fullmatch(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::([0-9]{1,5}))?", header)
+        if match is None:
+            return False
+        name, port = match.group(1), int(match.group(2) or 80)
+        if port != self.server_address[1]:
+            return False
+        name = name.strip("[]").rstrip(".")
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return name in self.allowed_names
 
     @property
     def url(self) -> str:
@@ -546,9 +729,14 @@ def is_loopback(host: str) -> bool:
 
 
 def make_server(host: str = "127.0.0.1", port: int = 0, out_dir: Path | str = "outputs/app",
-                fixed: Sequence[str] = (), max_duration_s: float = MAX_DURATION_S) -> AppServer:
-    """Create (not start) the server; ``port=0`` picks a free port (see ``server.url``)."""
+                fixed: Sequence[str] = (), max_duration_s: float = MAX_DURATION_S,
+                allow_hosts: Sequence[str] = ()) -> AppServer:
+    """Create (not start) the server; ``port=0`` picks a free port (see ``server.url``).
+
+    ``allow_hosts``: more names the page may be opened under (the ``Host`` header), besides
+    ``localhost`` and IP addresses.
+    """
     if not is_loopback(host):
         logger.warning("serving on %s: anyone who can reach this address can start simulations and read "
                        "the run folders under %s", host, out_dir)
-    return AppServer((host, port), App(out_dir, fixed, max_duration_s))
+    return AppServer((host, port), App(out_dir, fixed, max_duration_s), allow_hosts)

@@ -12,9 +12,13 @@ const REGION_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "
 const PREV = "#9aa3ae";
 
 // ------------------------------------------------------------------ HTTP
+// the server writes a token into the page at each start; every POST sends it back (so other web
+// pages, which cannot read this page, cannot post to the server)
+const TOKEN = (document.querySelector("meta[name='circuitsim-token']") || {}).content || "";
+
 async function api(path, body) {
-  const init = body === undefined ? {} : {method: "POST", headers: {"Content-Type": "application/json"},
-    body: JSON.stringify(body)};
+  const init = body === undefined ? {} : {method: "POST",
+    headers: {"Content-Type": "application/json", "X-Circuitsim-Token": TOKEN}, body: JSON.stringify(body)};
   const response = await fetch(path, init);
   let data = null;
   try { data = await response.json(); } catch (e) { data = {error: {kind: "http", message: response.statusText}}; }
