@@ -12,22 +12,37 @@ A finished folder holds::
     *.png           figures
 
 ``metrics.json`` is written last and atomically (write to a temporary name, then rename), so
-a folder without it is a run that was killed or is still running, never a finished one.
+a folder without it is a run that was killed or is still running, never a finished one. Every
+file is written that way, with the permissions the user's umask gives (0644 under umask 022).
+
+One writer per folder: :func:`prepare_folder` takes an exclusive lock (``flock``) on the folder,
+held until :func:`finish` (or :func:`release_folder`, or the process's end); a second process
+that tries to write into it is refused with :class:`~circuitsim.errors.ResultBusyError`. Each run
+has a run id (``Result.run_id``), written into ``metrics.json`` (``run.run_id``), the first line
+of ``config.yaml`` (a comment) and every ``.npz`` (``_run_id``); :func:`load_result` refuses a
+folder whose files carry different run ids. A write that fails (disk full, I/O error) raises
+:class:`~circuitsim.errors.StorageError` naming the file and what was being written, and leaves
+no half-written file and no ``metrics.json`` behind.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import math
 import os
+import re
 import tempfile
+import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
-from circuitsim.errors import ResultError, ResultExistsError
+from circuitsim.errors import ResultBusyError, ResultError, ResultExistsError, StorageError
 
 METRICS = "metrics.json"
 CONFIG = "config.yaml"
@@ -36,6 +51,13 @@ RATES = "rates.npz"
 LFP = "lfp.npz"
 MUSCLE = "muscle.npz"
 MUSCLE_SERIES = ("drive", "force", "emg", "envelope")
+DATA_FILES = (CONFIG, SPIKES, RATES, LFP, MUSCLE)
+RUN_ID_KEY = "_run_id"                  # in every .npz
+_CONFIG_ID = re.compile(r"^# circuitsim run_id: ([0-9a-f]+)\s*$")   # first line of config.yaml
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
 
 
 @dataclass
@@ -54,24 +76,79 @@ class Result:
     channels: Dict[str, np.ndarray] = field(default_factory=dict)   # pop -> channel of each neuron
     extra: Dict[str, Any] = field(default_factory=dict)             # readouts added by later stages
     folder: Optional[Path] = None
+    run_id: str = field(default_factory=new_run_id)   # written into every file of the run's folder
 
     @property
     def duration(self) -> float:
         return float(self.metrics["run"]["duration_s"])
 
+    def __repr__(self) -> str:   # short: key measures, not the arrays (circuitsim.io.display)
+        from circuitsim.io.display import result_repr
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        return result_repr(self)
+
+    def _repr_html_(self) -> str:   # notebooks: a table of key measures and links to the figures
+        from circuitsim.io.display import result_html
+
+        return result_html(self)
+
+    def to_nwb(self, path: str | Path) -> Path:
+        """Write the run as an NWB file (:func:`circuitsim.io.nwb.to_nwb`; needs ``circuitsim[nwb]``)."""
+        from circuitsim.io.nwb import to_nwb
+
+        return to_nwb(self, path)
+
+    def to_neo(self) -> Any:
+        """The run as a ``neo.Block`` of SpikeTrains (:func:`circuitsim.io.nwb.to_neo`)."""
+        from circuitsim.io.nwb import to_neo
+
+        return to_neo(self)
+
+
+def file_mode() -> int:
+    """Permissions of a new file under the process's umask (0644 under umask 022)."""
     try:
+        with open("/proc/self/status") as fh:   # reading it does not change it (os.umask does)
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], what: str = "data") -> None:
+    """Write ``path`` through a temporary file in the same folder, then rename it into place.
+
+    The file gets the umask's permissions (``tempfile.mkstemp`` makes 0600 files). An OSError
+    (disk full, I/O error, no permission) becomes :class:`StorageError` naming ``path`` and
+    ``what`` was written; the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), file_mode())
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        if tmp is not None:
+            with _suppress():
+                os.unlink(tmp)
+        raise StorageError(path, what, err) from None
     except BaseException:
-        with _suppress():
-            os.unlink(tmp)
+        if tmp is not None:
+            with _suppress():
+                os.unlink(tmp)
         raise
+
+
+_atomic_write = atomic_write   # (old name)
 
 
 class _suppress:
@@ -121,20 +198,101 @@ def stored_metrics(folder: Path | str, config: Dict[str, Any]) -> Optional[Dict[
         metrics = json.loads((folder / METRICS).read_text())
     except (OSError, ValueError, yaml.YAMLError):
         return None
-    if json.loads(json.dumps(stored)) != json.loads(json.dumps(config)):
+    if _comparable(stored) != _comparable(config):
         return None
     return metrics
 
 
+#: config keys that do not change what a run computes (left out when a stored run is compared)
+RUN_CONTROL_KEYS = (("sim", "max_wall_time"),)
+
+
+def _comparable(config: Any) -> Any:
+    plain = json.loads(json.dumps(config))
+    for section, key in RUN_CONTROL_KEYS:
+        if isinstance(plain, dict) and isinstance(plain.get(section), dict):
+            plain[section].pop(key, None)
+    return plain
+
+
+_HELD: Dict[str, int] = {}     # folder -> fd of its lock, for the folders this process writes
+_HELD_LOCK = threading.Lock()
+
+
+def _lock_folder(folder: Path) -> None:
+    """Take the folder's writer lock (an flock on the folder itself), or refuse at once."""
+    key = str(folder.resolve())
+    with _HELD_LOCK:
+        if key in _HELD:   # this process writes it already (callers within a process serialise)
+            return
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise ResultBusyError(f"{folder}: another run is writing into this folder; wait for it to "
+                                      f"finish or choose another output folder") from None
+            raise StorageError(folder, "the writer lock of the run folder", err) from None
+        _HELD[key] = fd
+
+
+def release_folder(folder: Path | str) -> None:
+    """Give up the writer lock of ``folder`` (done by :func:`finish`; a no-op if not held)."""
+    key = str(Path(folder).resolve())
+    with _HELD_LOCK:
+        fd = _HELD.pop(key, None)
+    if fd is not None:
+        os.close(fd)   # closing the last descriptor releases the flock
+
+
+def _config_run_id(path: Path) -> Optional[str]:
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(200).decode("utf-8", "replace")
+    except OSError:
+        return None
+    m = _CONFIG_ID.match(first)
+    return m.group(1) if m else None
+
+
 def prepare_folder(folder: Path | str, overwrite: bool = False) -> Path:
-    """Create the output folder; refuse to touch a finished result unless ``overwrite``."""
+    """Create the output folder and become its only writer; refuse to touch a finished result
+    unless ``overwrite``.
+
+    Raises
+    ------
+    ResultBusyError
+        If another process is writing into the folder.
+    ResultExistsError
+        If the folder holds a finished run and not ``overwrite``.
+    """
     folder = Path(folder)
-    if is_complete(folder) and not overwrite:
-        raise ResultExistsError(f"{folder} already holds a finished run ({METRICS}); choose another output "
-                                f"folder or pass overwrite=True")
-    folder.mkdir(parents=True, exist_ok=True)
-    if overwrite and is_complete(folder):
-        os.unlink(folder / METRICS)  # the folder is incomplete until the new metrics are written
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StorageError(folder, "the run folder", err) from None
+    _lock_folder(folder)
+    try:
+        if is_complete(folder) and not overwrite:
+            raise ResultExistsError(f"{folder} already holds a finished run ({METRICS}); choose another output "
+                                    f"folder or pass overwrite=True")
+        finished = is_complete(folder)
+        if finished:
+            os.unlink(folder / METRICS)  # the folder is incomplete until the new metrics are written
+        # no file of an earlier run (finished, or killed before its metrics) may stay beside the new one's
+        for name in DATA_FILES:
+            path = folder / name
+            if path.is_file() and (finished or name != CONFIG or _config_run_id(path) is not None):
+                os.unlink(path)
+    except OSError as err:
+        release_folder(folder)
+        if isinstance(err, ResultError):
+            raise
+        raise StorageError(folder, "the run folder (removing the previous run's files)", err) from None
+    except BaseException:
+        release_folder(folder)
+        raise
     return folder
 
 
@@ -142,7 +300,10 @@ def write_data(folder: Path, result: Result) -> None:
     """Write everything except metrics.json (see :func:`finish`)."""
     import yaml
 
-    _atomic_write(folder / CONFIG, lambda fh: fh.write(yaml.safe_dump(result.config, sort_keys=False).encode()))
+    header = f"# circuitsim run_id: {result.run_id}\n"
+    atomic_write(folder / CONFIG, lambda fh: fh.write((header + yaml.safe_dump(result.config, sort_keys=False))
+                                                      .encode()), "the run's config")
+    run_id = np.array(result.run_id)
     arrays: Dict[str, np.ndarray] = {}
     for pop, (i, t) in result.spikes.items():
         arrays[f"{pop}.i"] = np.asarray(i, dtype=np.int32)
@@ -151,29 +312,56 @@ def write_data(folder: Path, result: Result) -> None:
         arrays[f"{pop}.channel"] = np.asarray(ch, dtype=np.int32)
     arrays["_sizes"] = np.array([result.sizes[p] for p in result.spikes], dtype=np.int64)
     arrays["_names"] = np.array(list(result.spikes), dtype=str)
+    arrays[RUN_ID_KEY] = run_id
     if result.spikes:
-        _atomic_write(folder / SPIKES, lambda fh: np.savez_compressed(fh, **arrays))
+        atomic_write(folder / SPIKES, lambda fh: np.savez_compressed(fh, **arrays), "the spike times")
     rates = {p: r for p, r in result.rates.items()}
     rates["_dt"] = np.array(result.rate_dt)
-    _atomic_write(folder / RATES, lambda fh: np.savez_compressed(fh, **rates))
+    rates[RUN_ID_KEY] = run_id
+    atomic_write(folder / RATES, lambda fh: np.savez_compressed(fh, **rates), "the population rates")
     if result.lfp:
         lfp = dict(result.lfp)
         lfp["_dt"] = np.array(result.lfp_dt)
-        _atomic_write(folder / LFP, lambda fh: np.savez_compressed(fh, **lfp))
+        lfp[RUN_ID_KEY] = run_id
+        atomic_write(folder / LFP, lambda fh: np.savez_compressed(fh, **lfp), "the LFP proxies")
     muscle = result.extra.get("muscle")
     if muscle is not None:
         series = {"time": np.asarray(muscle.time), "head_angle": np.asarray(muscle.head_angle)}
         for name in MUSCLE_SERIES:
             for m, values in getattr(muscle, name).items():
                 series[f"{m}.{name}"] = np.asarray(values)
-        _atomic_write(folder / MUSCLE, lambda fh: np.savez_compressed(fh, **series))
+        series[RUN_ID_KEY] = run_id
+        atomic_write(folder / MUSCLE, lambda fh: np.savez_compressed(fh, **series), "the muscle time series")
 
 
 def finish(folder: Path, result: Result) -> None:
-    """Write metrics.json last: from now on the folder counts as a finished run."""
+    """Write metrics.json last: from now on the folder counts as a finished run; give up the
+    folder's writer lock."""
+    if isinstance(result.metrics.get("run"), dict):
+        result.metrics["run"]["run_id"] = result.run_id
+    else:
+        result.metrics["run"] = {"run_id": result.run_id}
     text = json.dumps(_clean(result.metrics), indent=2, default=_json_default)
-    _atomic_write(folder / METRICS, lambda fh: fh.write(text.encode()))
+    try:
+        atomic_write(folder / METRICS, lambda fh: fh.write(text.encode()), "the run's metrics")
+    finally:
+        release_folder(folder)
     result.folder = folder
+
+
+def _check_one_run(folder: Path, metrics: Dict[str, Any], ids: Dict[str, Optional[str]]) -> None:
+    """Refuse a folder whose files come from different runs (two writers, or leftovers)."""
+    run = metrics.get("run")
+    expected = run.get("run_id") if isinstance(run, dict) else None
+    for name, run_id in ids.items():
+        if run_id != expected:
+            raise ResultError(f"{folder}: {name} is from another run than {METRICS} (run id "
+                              f"{(run_id or 'none')[:12]} vs {(expected or 'none')[:12]}): two runs wrote into "
+                              f"this folder; rerun into a new folder")
+
+
+def _npz_run_id(z) -> Optional[str]:
+    return str(z[RUN_ID_KEY]) if RUN_ID_KEY in z.files else None
 
 
 def load_result(folder: Path | str) -> Result:
@@ -200,12 +388,20 @@ def load_result(folder: Path | str) -> Result:
     if not isinstance(metrics, dict) or "run" not in metrics:
         raise ResultError(f"{folder / METRICS}: not a circuitsim metrics file (no 'run' section)")
     config: Dict[str, Any] = {}
+    ids: Dict[str, Optional[str]] = {}
     if (folder / CONFIG).is_file():
-        config = yaml.safe_load((folder / CONFIG).read_text()) or {}
-    result = Result(metrics=metrics, config=config, folder=folder)
+        try:
+            config = yaml.safe_load((folder / CONFIG).read_text()) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise ResultError(f"{folder / CONFIG}: corrupt YAML ({' '.join(str(err).split())}); "
+                              f"rerun the simulation") from None
+        ids[CONFIG] = _config_run_id(folder / CONFIG)
+    run_info = metrics["run"] if isinstance(metrics["run"], dict) else {}
+    result = Result(metrics=metrics, config=config, folder=folder, run_id=str(run_info.get("run_id") or ""))
     try:
         if (folder / SPIKES).is_file():
             with np.load(folder / SPIKES) as z:
+                ids[SPIKES] = _npz_run_id(z)
                 names = [str(n) for n in z["_names"]]
                 for name, size in zip(names, z["_sizes"]):
                     result.spikes[name] = (z[f"{name}.i"], z[f"{name}.t"])
@@ -214,16 +410,20 @@ def load_result(folder: Path | str) -> Result:
                         result.channels[name] = z[f"{name}.channel"]
         if (folder / RATES).is_file():
             with np.load(folder / RATES) as z:
+                ids[RATES] = _npz_run_id(z)
                 result.rate_dt = float(z["_dt"])
-                result.rates = {k: z[k] for k in z.files if k != "_dt"}
+                result.rates = {k: z[k] for k in z.files if k not in ("_dt", RUN_ID_KEY)}
         if (folder / LFP).is_file():
             with np.load(folder / LFP) as z:
+                ids[LFP] = _npz_run_id(z)
                 result.lfp_dt = float(z["_dt"])
-                result.lfp = {k: z[k] for k in z.files if k != "_dt"}
+                result.lfp = {k: z[k] for k in z.files if k not in ("_dt", RUN_ID_KEY)}
         if (folder / MUSCLE).is_file():
             with np.load(folder / MUSCLE) as z:
-                result.extra["muscle_series"] = {k: z[k] for k in z.files}
-    except (OSError, ValueError, KeyError) as err:
-        raise ResultError(f"{folder}: corrupt data file ({err}); rerun the simulation") from None
-    result.regions = metrics.get("run", {}).get("regions", {})
+                ids[MUSCLE] = _npz_run_id(z)
+                result.extra["muscle_series"] = {k: z[k] for k in z.files if k != RUN_ID_KEY}
+    except (OSError, ValueError, KeyError, EOFError) as err:
+        raise ResultError(f"{folder}: corrupt data file ({' '.join(str(err).split())}); rerun the simulation") from None
+    _check_one_run(folder, metrics, ids)
+    result.regions = run_info.get("regions", {})
     return result
