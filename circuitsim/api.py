@@ -62,7 +62,8 @@ def _initial_state_rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, 0x1A17]))
 
 
-def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = False) -> Result:
+def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = False,
+             overrides: Optional[Iterable[str]] = None) -> Result:
     """Run one simulation.
 
     Parameters
@@ -72,6 +73,9 @@ def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = F
     out_dir : path, optional
         Write the result folder here (data, figures, metrics.json last). A folder that already
         holds a finished run is refused unless ``overwrite``.
+    overrides : list of str, optional
+        What the folder records as the run's parameters (``overrides.yaml``, read by
+        ``circuitsim-collect``); default: the config's differences from the default config.
 
     Raises
     ------
@@ -82,6 +86,10 @@ def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = F
     spec: RunSpec = build_spec(cfg)
     config = _plain_config(cfg)
     folder = rio.prepare_folder(out_dir, overwrite=overwrite) if out_dir is not None else None
+    if folder is not None:   # what the run is, for circuitsim-collect (before it runs: a killed one is listed)
+        from circuitsim.io.collect import record_run
+
+        record_run(folder, config, None if overrides is None else list(overrides))
 
     layout = make_layout(spec)
     connections = connect_all(spec, layout, spec.sim.seed)

@@ -167,6 +167,11 @@ def simulate_batch(cfgs: Sequence[Any], out_dirs: Optional[Sequence[str | Path]]
     configs = [api._plain_config(cfg) for cfg in cfgs]
     _check_compatible(specs)
     folders = [rio.prepare_folder(d, overwrite=overwrite) for d in out_dirs] if out_dirs is not None else None
+    if folders:   # what each run is, for circuitsim-collect (the command line's .hydra/overrides.yaml wins)
+        from circuitsim.io.collect import record_run
+
+        for folder, config in zip(folders, configs):
+            record_run(folder, config)
 
     layout = make_layout(specs[0])
     n_real = layout.n

@@ -1,17 +1,27 @@
 """Gather every run of a sweep into one table: ``circuitsim-collect <sweep folder> [--metrics KEY ...]``.
 
-A sweep folder is what ``circuitsim -m ...`` writes (``multirun/<date>/<time>/``): one job folder
-per point, each with ``.hydra/overrides.yaml``. The table has one row per run:
+A folder of runs is anything that holds run folders: what ``circuitsim -m ...`` writes
+(``multirun/<date>/<time>/``, one job folder per point with ``.hydra/overrides.yaml``), a
+``circuitsim.batch`` sweep, an experiment's ``runs/`` folder, or any folder under which
+:func:`circuitsim.simulate` wrote runs (``simulate(cfg, out_dir=...)``). Every run folder records
+what it is: Hydra's ``.hydra/overrides.yaml``, else ``overrides.yaml`` beside ``config.yaml``
+(:func:`record_run`: the overrides the run was composed with where the writer knows them, else the
+differences of its config from the default config, written when the run starts, so a killed run
+is listed too). A folder with neither (written before this record existed) is read through the
+difference of its ``config.yaml`` from today's defaults. The table has one row per run:
 
 - ``job``, ``folder``, ``status`` (``ok``; ``failed``: its log holds an error; ``incomplete``: no
   ``metrics.json`` and no error, e.g. killed or still running; ``missing``: a point of the sweep
-  that never started), ``error`` (the last error line of the job's log, or of the scheduler's log);
+  that never started: listed in ``multirun.yaml`` or in the experiment's ``points.yaml`` but without
+  a folder), ``error`` (the last error line of the job's log, of its ``error.log``, or of the
+  scheduler's log);
 - ``seed`` (``run.seed`` of metrics.json, else ``sim.seed`` of the run's config);
 - one column per override of the job (``condition``, ``circuit.pathways.stn_gpe.weight_scale``, ...);
 - ``loss`` for fits (``hydra/sweeper=fit``);
 - one column per scalar metric (:func:`circuitsim.compare.flatten_metrics`).
 
-It is written as ``runs.parquet`` and ``runs.csv`` into the sweep folder, with figures of
+In Python, ``circuitsim.collect(path)`` returns it as a pandas DataFrame. It is written as
+``runs.parquet`` and ``runs.csv`` into the sweep folder, with figures of
 metrics against the swept parameters (the seed is not one: its spread is shown):
 ``sweep_lines.png`` (one swept parameter: mean ± standard deviation over the runs of each value,
 every run as a dot; more than two: one panel row per parameter, averaged over the others) and
@@ -63,11 +73,28 @@ def _job_sort_key(folder: Path, sweep: Path) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in rel)
 
 
+RECORD = "overrides.yaml"      #: a run folder's record of what it is (beside config.yaml)
+PLAN = "points.yaml"           #: job name -> overrides of every point a driver meant to run (for 'missing')
+ERROR_LOG = "error.log"        #: a failed run's error, written by circuitsim.experiments
+
+
 def job_folders(sweep: Path) -> List[Path]:
-    """Every job folder of a sweep (holding ``.hydra/overrides.yaml``), in job order."""
-    found = [p.parent.parent for p in sweep.rglob("overrides.yaml")
-             if p.parent.name == ".hydra" and ".submitit" not in p.parts and p.parent.parent != sweep]
-    return sorted(set(found), key=lambda f: _job_sort_key(f, sweep))
+    """Every run folder at or below ``sweep`` (see the module docstring), in job order."""
+    from circuitsim.io.results import CONFIG, METRICS
+
+    found = set()
+    for name in (RECORD, METRICS, CONFIG):
+        for p in sweep.rglob(name):
+            if ".submitit" in p.relative_to(sweep).parts:
+                continue
+            if p.parent.name == ".hydra":       # Hydra's own record (its config.yaml is not the run's)
+                if name == RECORD:
+                    found.add(p.parent.parent)
+                continue
+            found.add(p.parent)
+    if len(found) > 1:
+        found.discard(sweep)    # a folder of runs that is itself no run
+    return sorted(found, key=lambda f: _job_sort_key(f, sweep) if f != sweep else ())
 
 
 def _last_error(text: str) -> Optional[str]:
@@ -88,6 +115,8 @@ def _read_text(path: Path) -> str:
 def job_error(folder: Path, sweep: Path) -> Optional[str]:
     """The last error line of the job's log; for SLURM jobs, else of the scheduler's logs of that task."""
     log = "".join(_read_text(p) for p in sorted(folder.glob("*.log")))
+    if (folder / ERROR_LOG).is_file() and not _last_error(log):
+        return _read_text(folder / ERROR_LOG).strip().splitlines()[-1] if _read_text(folder / ERROR_LOG).strip() else None
     err = _last_error(log)
     if err:
         return err
@@ -111,15 +140,127 @@ def _value(text: Any) -> Any:
         return str(text)
 
 
+def _render(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "null"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _flat(cfg: Any, prefix: str = "") -> Dict[str, Any]:
+    if not isinstance(cfg, dict):
+        return {prefix[:-1]: cfg}
+    out: Dict[str, Any] = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+_DEFAULTS: Optional[Dict[str, Any]] = None
+
+
+def default_config() -> Dict[str, Any]:
+    """The default config (``circuitsim.compose()``), plain and flattened; composed once per process.
+    An active Hydra app (the command line) is left as it was."""
+    global _DEFAULTS
+    if _DEFAULTS is None:
+        from hydra.core.global_hydra import GlobalHydra
+
+        from circuitsim.api import _plain_config, compose
+
+        saved = GlobalHydra.instance().hydra
+        try:
+            _DEFAULTS = _flat(json.loads(json.dumps(_plain_config(compose()))))
+        finally:
+            GlobalHydra.instance().clear()
+            GlobalHydra.instance().hydra = saved
+    return _DEFAULTS
+
+
+def config_diff(config: Any) -> List[str]:
+    """The overrides that turn the default config into ``config`` (``key=value``, ``+key=value`` for a
+    key the defaults lack, ``~key`` for one the config lacks); ``sim.seed`` always, first."""
+    from circuitsim.api import _plain_config
+
+    mine = _flat(json.loads(json.dumps(_plain_config(config))))
+    base = default_config()
+    out = [f"sim.seed={_render(mine.get('sim.seed'))}"] if "sim.seed" in mine else []
+    for key, value in mine.items():
+        if key == "sim.seed":
+            continue
+        if key not in base:
+            out.append(f"+{key}={_render(value)}")
+        elif base[key] != value:
+            out.append(f"{key}={_render(value)}")
+    out += [f"~{key}" for key in base if key not in mine and not any(k.startswith(key + ".") for k in mine)]
+    return out
+
+
+def record_run(folder: Path | str, config: Any, overrides: Optional[Sequence[str]] = None) -> Optional[Path]:
+    """Record what the run in ``folder`` is (``overrides.yaml``): ``overrides`` if given, else
+    :func:`config_diff` of ``config``. Nothing is written where Hydra recorded it
+    (``.hydra/overrides.yaml``). Returns the file written, or None."""
+    import yaml
+
+    folder = Path(folder)
+    if (folder / ".hydra" / "overrides.yaml").is_file():
+        return None
+    lines = [str(o) for o in overrides] if overrides is not None else config_diff(config)
+    path = folder / RECORD
+    tmp = folder / f".{RECORD}.tmp"
+    tmp.write_text(yaml.safe_dump(lines, sort_keys=False))
+    tmp.replace(path)
+    return path
+
+
 def _overrides(folder: Path) -> Dict[str, Any]:
+    """The record of a run folder as key -> value (see the module docstring)."""
+    from circuitsim.io.results import CONFIG
+
+    record = folder / ".hydra" / "overrides.yaml"
+    if not record.is_file():
+        record = folder / RECORD
+    if record.is_file():
+        lines = _read_yaml(record) or []
+    else:   # an old folder without a record: its config against today's defaults
+        cfg = _read_yaml(folder / CONFIG)
+        lines = config_diff(cfg) if isinstance(cfg, dict) else []
     out = {}
-    for ov in _read_yaml(folder / ".hydra" / "overrides.yaml") or []:
+    for ov in lines:
         key, _, value = str(ov).partition("=")
         key = key.lstrip("+~")
         if key.startswith("hydra.") or key.startswith("hydra/"):
             continue
         out[key] = value
     return out
+
+
+def write_plan(sweep: Path | str, jobs: Dict[str, Sequence[str]]) -> Path:
+    """Record every job a driver means to run (job folder name -> its overrides) as ``points.yaml``,
+    so that :func:`collect` lists the jobs that never started as 'missing'."""
+    import yaml
+
+    sweep = Path(sweep)
+    sweep.mkdir(parents=True, exist_ok=True)
+    tmp = sweep / f".{PLAN}.tmp"
+    tmp.write_text(yaml.safe_dump({str(k): [str(o) for o in v] for k, v in jobs.items()}, sort_keys=False))
+    tmp.replace(sweep / PLAN)
+    return sweep / PLAN
+
+
+def _planned_jobs(sweep: Path) -> List[tuple]:
+    """(job, overrides) from ``points.yaml`` or ``multirun.yaml``, in job order; [] if unknown."""
+    plan = _read_yaml(sweep / PLAN)
+    if isinstance(plan, dict):
+        return [(str(job), {k.lstrip("+~"): v for k, _, v in (str(o).partition("=") for o in ovs or [])
+                            if not k.startswith("hydra")}) for job, ovs in plan.items()]
+    return [(str(num), params) for num, params in enumerate(_expected_jobs(sweep))]
 
 
 def _expected_jobs(sweep: Path) -> List[Dict[str, str]]:
@@ -153,7 +294,7 @@ def collect_rows(sweep: Path) -> List[Dict[str, Any]]:
     sweep = Path(sweep)
     rows = []
     for folder in job_folders(sweep):
-        row: Dict[str, Any] = {"job": str(folder.relative_to(sweep)), "folder": str(folder),
+        row: Dict[str, Any] = {"job": folder.relative_to(sweep).as_posix(), "folder": str(folder),
                                "status": "ok", "error": "", "seed": math.nan}
         params = _overrides(folder)
         metrics: Dict[str, float] = {}
@@ -176,16 +317,18 @@ def collect_rows(sweep: Path) -> List[Dict[str, Any]]:
         row.update(metrics)
         row["_params"] = list(params)
         rows.append(row)
-    expected = _expected_jobs(sweep)
     present = {r["job"] for r in rows}
-    for num, params in enumerate(expected):
-        if str(num) not in present:
-            row = {"job": str(num), "folder": str(sweep / str(num)), "status": "missing",
+    planned = _planned_jobs(sweep)
+    for job, params in planned:
+        if job not in present:
+            row = {"job": job, "folder": str(sweep / job), "status": "missing",
                    "error": "never started (no job folder)", "seed": _value(params.get("sim.seed", math.nan))}
             row.update({k: _value(v) for k, v in params.items()})
             row["_params"] = list(params)
             rows.append(row)
-    rows.sort(key=lambda r: (0, int(r["job"])) if r["job"].isdigit() else (1, r["job"]))
+    order = {job: k for k, (job, _) in enumerate(planned)}
+    rows.sort(key=lambda r: (0, order[r["job"]], "") if r["job"] in order else
+              ((1, int(r["job"]), "") if r["job"].isdigit() else (2, 0, r["job"])))
     return rows
 
 
@@ -313,6 +456,35 @@ def plot_sweep(table: Dict[str, list], swept: Sequence[str], metrics: Sequence[s
     return written
 
 
+def collect_frame(path: Path | str, write: bool = True, plots: bool = False,
+                  metrics: Optional[Sequence[str]] = None):
+    """``circuitsim.collect(path)``: one row per run at or below ``path`` (see the module docstring)
+    as a pandas DataFrame; also written as ``runs.parquet`` and ``runs.csv`` into ``path`` unless
+    ``write=False`` (``plots=True`` adds the sweep figures).
+
+    Raises FileNotFoundError if ``path`` is no folder or holds no run.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such folder of runs")
+    rows = collect_rows(path)
+    if not rows:
+        raise FileNotFoundError(f"{path}: no runs found (no run folder with overrides.yaml, config.yaml or "
+                                f"metrics.json below it)")
+    fixed, params, names = _columns(rows)
+    if write:
+        table = write_table(rows, path)
+        if plots:
+            plot_sweep(table, swept_parameters(table, params), list(metrics or DEFAULT_METRICS), path)
+    else:
+        table = {name: _column_values(rows, name) for name in fixed + params + names}
+    frame = pd.DataFrame(table)
+    frame.attrs["parameters"] = list(params)
+    return frame
+
+
 def collect(sweep: Path | str, metrics: Optional[Sequence[str]] = None, plots: bool = True) -> Dict[str, list]:
     """Collect a sweep folder: write the table (and figures); return the table as column -> values."""
     sweep = Path(sweep)
@@ -320,8 +492,9 @@ def collect(sweep: Path | str, metrics: Optional[Sequence[str]] = None, plots: b
         raise FileNotFoundError(f"{sweep}: no such sweep folder")
     rows = collect_rows(sweep)
     if not rows:
-        raise FileNotFoundError(f"{sweep}: no runs found (no */.hydra/overrides.yaml); give the folder of a "
-                                f"`circuitsim -m` sweep, e.g. multirun/<date>/<time>")
+        raise FileNotFoundError(f"{sweep}: no runs found (no run folder with overrides.yaml, config.yaml or "
+                                f"metrics.json below it); give a folder of runs, e.g. multirun/<date>/<time> "
+                                f"or an experiment's runs/")
     table = write_table(rows, sweep)
     if plots:
         _, params, _ = _columns(rows)
