@@ -7,6 +7,7 @@ quantities; it checks the physical dimension and names the config path of a bad 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -46,6 +47,8 @@ DIMENSIONS = {
 }
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+# nan, inf, infinity (any case, signed), alone or before a unit: refused with their own message
+_NON_FINITE = re.compile(r"^\s*[-+]?(?:nan|inf(?:inity)?)\b", re.IGNORECASE)
 _PATTERN = re.compile(rf"^\s*({_NUMBER})\s*(?:\*\s*)?([A-Za-z][A-Za-z0-9]*(?:\s*[*/]\s*[A-Za-z][A-Za-z0-9]*(?:\*\*\d+)?)*)?\s*$")
 
 
@@ -64,7 +67,9 @@ def parse_quantity(value: Any, dimension: str, path: str) -> Quantity:
     Raises
     ------
     ConfigError
-        If the value has no unit, an unknown unit, or a unit of another dimension.
+        If the value has no unit, an unknown unit, or a unit of another dimension, or if it is
+        not a finite number (``nan``, ``inf``, or a number beyond the float range such as
+        ``1e400``).
     """
     expected = DIMENSIONS[dimension]
     example = {"time": "10*ms", "rate": "20*Hz", "voltage": "-70*mV", "current": "50*pA",
@@ -74,17 +79,19 @@ def parse_quantity(value: Any, dimension: str, path: str) -> Quantity:
         raise ConfigError(path, f"expected a {dimension} value such as '{example}', got {value!r}")
     if isinstance(value, (int, float)):
         if dimension == "dimensionless":
-            return Quantity(float(value))
+            return Quantity(_finite(float(value), value, path))
         raise ConfigError(path, f"{value!r} has no unit; write it with a {dimension} unit, e.g. '{example}'")
     if not isinstance(value, str):
         raise ConfigError(path, f"expected a string such as '{example}', got {type(value).__name__}")
+    if _NON_FINITE.match(value):
+        raise ConfigError(path, f"{value!r} is not a finite number; write a finite {dimension} like '{example}'")
     match = _PATTERN.match(value)
     if not match:
         raise ConfigError(path, f"cannot read {value!r} as a quantity; write it like '{example}'")
     number, unit_expr = match.groups()
     if unit_expr is None:
         if dimension == "dimensionless":
-            return Quantity(float(number))
+            return Quantity(_finite(float(number), value, path))
         raise ConfigError(path, f"{value!r} has no unit; write it with a {dimension} unit, e.g. '{example}'")
     try:
         unit = eval(unit_expr, {"__builtins__": {}}, UNITS)  # names restricted to UNITS
@@ -92,10 +99,21 @@ def parse_quantity(value: Any, dimension: str, path: str) -> Quantity:
         raise ConfigError(path, f"unknown unit in {value!r} ({err}); known units: {', '.join(sorted(UNITS))}") from None
     except Exception:
         raise ConfigError(path, f"cannot read the unit of {value!r}; write it like '{example}'") from None
-    quantity = float(number) * unit
+    if not isinstance(unit, (Quantity, int, float)):
+        raise ConfigError(path, f"cannot read the unit of {value!r}; write it like '{example}'")
+    quantity = _finite(float(number), value, path) * unit
     if get_dimensions(quantity) != get_dimensions(expected):
         raise ConfigError(path, f"{value!r} is not a {dimension}; write it like '{example}'")
+    _finite(float(quantity), value, path)   # e.g. 1e300*kHz overflows once in SI units
     return Quantity(quantity) if not isinstance(quantity, Quantity) else quantity
+
+
+def _finite(number: float, value: Any, path: str) -> float:
+    """``number`` if it is finite; else a ConfigError naming ``path`` (nan, inf, 1e400 overflow)."""
+    if not math.isfinite(number):
+        reads = "" if str(value) == str(number) else f" (it reads as {number})"
+        raise ConfigError(path, f"{value!r} is not a finite number{reads}; give a finite value")
+    return number
 
 
 def to_si(value: Any, dimension: str, path: str) -> float:

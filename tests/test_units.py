@@ -29,3 +29,23 @@ def test_bad_quantities_name_the_path(value, fragment):
     assert err.value.path == "sim.duration"
     assert fragment in str(err.value)
     assert str(err.value).startswith("sim.duration:")
+
+
+@pytest.mark.parametrize("value, dim", [
+    ("nan", "time"), ("inf", "time"), ("-inf*ms", "time"), ("NaN ms", "time"), ("Infinity*Hz", "rate"),
+    ("1e400us", "time"), ("1e400*Hz", "rate"), ("1e306*kHz", "rate"), (float("nan"), "dimensionless"),
+    (float("inf"), "dimensionless"), ("1e400", "dimensionless"), ("-inf", "dimensionless"),
+])
+def test_non_finite_values_are_refused_naming_the_path(value, dim):
+    # nan, inf and numbers beyond the float range (1e400, or 1e306 kHz = 1e309 Hz) would reach the
+    # simulation as nan/inf; each is refused where it is read, under its own name
+    with pytest.raises(ConfigError) as err:
+        parse_quantity(value, dim, "stim.dbs_gpi.pulse_width")
+    assert err.value.path == "stim.dbs_gpi.pulse_width"
+    assert "not a finite number" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_large_finite_values_still_parse():
+    assert to_si("1e300*kHz", "rate", "x") == pytest.approx(1e303)
+    assert to_si("1e-300*ms", "time", "x") == pytest.approx(1e-303)
