@@ -369,5 +369,16 @@ def test_page_in_a_real_browser(server, browser, tmp_path):
     page.wait_for_function("document.querySelector('#error').dataset.path === 'circuit.pathways.gpe_stn.weight_scale'",
                            timeout=60_000)
     assert page.get_attribute("#raster", "data-run") == run_id
+
+    # a run can be cancelled from the page: its job ends as "cancelled" and the figures stay
+    page.fill("#pw-gpe_stn-num", "1")
+    page.click("#run-button")
+    page.wait_for_selector("#cancel-button:not([hidden])", timeout=60_000)
+    page.click("#cancel-button")
+    page.wait_for_function("document.querySelector('#status').textContent.includes('cancel')", timeout=60_000)
+    page.wait_for_selector("#cancel-button[hidden]", state="attached", timeout=60_000)
+    cancelled = [j for j in call(server, "/api/status")[1]["jobs"] if j["state"] == "cancelled"]
+    assert cancelled and not (server.app.out_dir / cancelled[-1]["id"] / "metrics.json").exists()
+    assert page.get_attribute("#raster", "data-run") == run_id
     assert errors == []
     page.close()

@@ -12,7 +12,9 @@ import http.client
 import io
 import json
 import os
+import sys
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -329,3 +331,280 @@ def test_errors_never_show_exception_text(server):
                  "/api/runs/" + "a" * 300 + "/view", "/static/../server.py"):
         status, answer, _ = request(server, "GET", path)
         assert_refused(status, answer)
+
+
+# ------------------------------------------------------------------------- cancel, limits, stopping
+
+STUB_WORKER = r'''
+"""Stands in for circuitsim.app.worker: reports like it, starts a child (as the compiled program
+would be) and then waits; with --ignore-term it ignores SIGTERM (a run stuck in C code)."""
+import argparse, json, os, signal, subprocess, sys, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--fd", type=int)
+parser.add_argument("--folder")
+args, _ = parser.parse_known_args()
+request = json.load(sys.stdin)
+if os.environ.get("STUB_IGNORE_TERM"):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+out = os.fdopen(args.fd, "w", buffering=1)
+out.write(json.dumps({"log": f"child {child.pid}"}) + "\n")
+out.write(json.dumps({"log": "simulated 0.50 of 1.00 s (50%), 1.0 s wall"}) + "\n")
+while True:
+    time.sleep(3600)
+'''
+
+WAIT_S = 120   # bound on waiting for a state change of a stub job (it changes within seconds)
+
+
+def alive(pid):
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_job(server, job_id, states):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        status, job, _ = request(server, "GET", f"/api/jobs/{job_id}")
+        assert status == 200
+        if job["state"] in states:
+            return job
+        time.sleep(0.1)
+    pytest.fail(f"job {job_id} did not reach {states} within {WAIT_S} s: {job}")
+
+
+@pytest.fixture
+def stub_server(tmp_path):
+    stub = tmp_path / "stub_worker.py"
+    stub.write_text(STUB_WORKER)
+    srv = make_server("127.0.0.1", 0, tmp_path / "runs", fixed=FIXED)
+    srv.app.command = [sys.executable, str(stub)]
+    thread = threading.Thread(target=srv.serve_forever, name="test-app-stub-server", daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join(timeout=30)
+
+
+def children(pid):
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def running_stub(server):
+    """Queue a run and wait until its stub process and the stub's child are up: (job id, pid, child pid)."""
+    status, answer, _ = post(server, "/api/run", {"duration": "1"})
+    assert status == 202, answer
+    job_id = answer["job"]["id"]
+    wait_job(server, job_id, ("running",))
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        message = request(server, "GET", f"/api/jobs/{job_id}")[1]["message"]
+        if message.startswith("child ") or message.startswith("simulated"):
+            break
+        time.sleep(0.1)
+    pid = server.app.jobs[job_id].pid
+    kids = children(pid)
+    assert pid and alive(pid) and kids and all(alive(k) for k in kids)
+    return job_id, pid, kids
+
+
+def test_the_page_cancels_a_queued_and_a_running_job(stub_server):
+    server = stub_server
+    job_a, pid, kids = running_stub(server)
+    status, answer, _ = post(server, "/api/run", {"duration": "1", "seed": "7"})
+    assert status == 202
+    job_b = answer["job"]["id"]
+    assert answer["job"]["state"] == "queued"
+    # other pages cannot cancel
+    status, answer, _ = post(server, f"/api/jobs/{job_b}/cancel", {}, headers={"Origin": "http://evil.example"})
+    assert_refused(status, answer, 403)
+    # the queued job: removed, never started, its folder gone
+    status, answer, _ = post(server, f"/api/jobs/{job_b}/cancel", {})
+    assert status == 200 and answer["job"]["state"] == "cancelled"
+    assert not (server.app.out_dir / job_b).exists()
+    # the running job: its process group is stopped
+    status, answer, _ = post(server, f"/api/jobs/{job_a}/cancel", {})
+    assert status == 202
+    job = wait_job(server, job_a, ("cancelled", "failed", "done"))
+    assert job["state"] == "cancelled", job
+    assert not alive(pid) and not any(alive(k) for k in kids)
+    record = json.loads((server.app.out_dir / job_a / "app.json").read_text())
+    assert record["state"] == "cancelled"
+    assert next(r for r in request(server, "GET", "/api/runs")[1]["runs"] if r["id"] == job_a)["state"] == "cancelled"
+    # ended jobs and unknown ids
+    status, answer, _ = post(server, f"/api/jobs/{job_a}/cancel", {})
+    assert_refused(status, answer, 409)
+    status, answer, _ = post(server, "/api/jobs/no_such_job/cancel", {})
+    assert_refused(status, answer, 404)
+    assert server.app.jobs[job_b].state == "cancelled"          # the worker skipped it
+    assert server.app.current is None
+
+
+def test_a_job_that_ignores_sigterm_is_killed(stub_server, monkeypatch):
+    monkeypatch.setenv("STUB_IGNORE_TERM", "1")
+    job_id, pid, kids = running_stub(stub_server)
+    assert post(stub_server, f"/api/jobs/{job_id}/cancel", {})[0] == 202
+    assert wait_job(stub_server, job_id, ("cancelled", "failed", "done"))["state"] == "cancelled"
+    assert not alive(pid) and not any(alive(k) for k in kids)
+
+
+def test_a_run_past_the_wall_clock_limit_is_stopped(stub_server):
+    stub_server.app.max_wall_s = 1.0
+    job_id, pid, kids = running_stub(stub_server)
+    job = wait_job(stub_server, job_id, ("cancelled", "failed", "done"))
+    assert job["state"] == "failed" and job["error"]["kind"] == "timeout"
+    assert "--max-wall" in job["error"]["message"]
+    assert not alive(pid) and not any(alive(k) for k in kids)
+
+
+def test_stopping_the_server_stops_its_job(tmp_path):
+    stub = tmp_path / "stub_worker.py"
+    stub.write_text(STUB_WORKER)
+    srv = make_server("127.0.0.1", 0, tmp_path / "runs", fixed=FIXED)
+    srv.app.command = [sys.executable, str(stub)]
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        job_id, pid, kids = running_stub(srv)
+        status, answer, _ = post(srv, "/api/run", {"duration": "1", "seed": "9"})
+        queued = answer["job"]["id"]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=30)
+    assert not alive(pid) and not any(alive(k) for k in kids)
+    assert srv.app.jobs[job_id].state == "cancelled" and srv.app.jobs[queued].state == "cancelled"
+    assert not srv.app.worker.is_alive()
+
+
+def worker_processes(out_dir):
+    """pids of the job processes (circuitsim.app.worker) running into ``out_dir``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"circuitsim.app.worker" in cmdline and any(str(out_dir).encode() in a for a in cmdline):
+                found.append(int(entry.name))
+    return [pid for pid in found if alive(pid)]
+
+
+def descendants(pid):
+    out, todo = [], [pid]
+    while todo:
+        kids = children(todo.pop())
+        out += kids
+        todo += kids
+    return out
+
+
+class AppProcess:
+    """``circuitsim-app`` as a separate process on 127.0.0.1 (a free port), as a teacher starts it."""
+
+    def __init__(self, out_dir, *args):
+        import queue as _queue
+        import re
+        import subprocess
+
+        self.proc = subprocess.Popen([sys.executable, "-c", "from circuitsim.app import main; main()",
+                                      "--port", "0", "--out-dir", str(out_dir), *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = _queue.Queue()
+        self.output = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        deadline = time.monotonic() + WAIT_S
+        self.port = None
+        while self.port is None and time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=1)
+            except _queue.Empty:
+                assert self.proc.poll() is None, "".join(self.output)
+                continue
+            match = re.search(r"open http://127\.0\.0\.1:(\d+)/", line)
+            if match:
+                self.port = int(match.group(1))
+        assert self.port, "".join(self.output)
+        self.server_address = ("127.0.0.1", self.port)
+        page = request(self, "GET", "/")[1].decode()
+        self.app = type("AppInfo", (), {"token": re.search(r'name="circuitsim-token" content="([^"]+)"', page).group(1)})
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_circuitsim_app_stops_cleanly_on_a_signal(tmp_path, sig):
+    import signal as _signal
+
+    out_dir = tmp_path / "runs"
+    app = AppProcess(out_dir)
+    try:
+        status, answer, _ = post(app, "/api/run", {"duration": "60"})
+        assert status == 202, answer
+        wait_job(app, answer["job"]["id"], ("running",))
+        deadline = time.monotonic() + WAIT_S
+        workers = []
+        while not workers and time.monotonic() < deadline:
+            workers = worker_processes(out_dir)
+            time.sleep(0.1)
+        assert workers, "".join(app.output)
+        family = workers + [p for w in workers for p in descendants(w)]
+        app.proc.send_signal(getattr(_signal, sig))
+        rc = app.proc.wait(timeout=WAIT_S)
+    finally:
+        if app.proc.poll() is None:
+            app.proc.kill()
+            app.proc.wait()
+    app.reader.join(timeout=WAIT_S)   # the output up to the end
+    output = "".join(app.output)
+    assert rc == 0, output
+    assert "Traceback" not in output and "unexpected error" not in output.lower(), output
+    assert "stopped" in output
+    assert not any(alive(p) for p in family), [p for p in family if alive(p)]
+    assert worker_processes(out_dir) == []
+
+
+@pytest.mark.slow
+def test_cancel_stops_the_compiled_program(server):
+    """A real run on the standalone device: cancelling it while the compiled program runs stops that program."""
+    status, answer, _ = post(server, "/api/run", {"duration": "60"})
+    assert status == 202, answer
+    job_id = answer["job"]["id"]
+    wait_job(server, job_id, ("running",))
+    deadline = time.monotonic() + 900      # a first build of this structure takes up to a few minutes
+    program = []
+    while not program and time.monotonic() < deadline:
+        pid = server.app.jobs[job_id].pid
+        assert server.app.jobs[job_id].state == "running", server.app.jobs[job_id]
+        for p in descendants(pid) if pid else []:
+            try:
+                if b"--results_dir" in Path(f"/proc/{p}/cmdline").read_bytes():
+                    program.append(p)
+            except OSError:
+                pass
+        time.sleep(0.2)
+    assert program, "the compiled program never started"
+    status, answer, _ = post(server, f"/api/jobs/{job_id}/cancel", {})
+    assert status == 202
+    assert wait_job(server, job_id, ("cancelled", "failed", "done"))["state"] == "cancelled"
+    assert not any(alive(p) for p in program)
+    assert not (server.app.out_dir / job_id / "metrics.json").exists()

@@ -14,6 +14,8 @@ API (all JSON unless noted)::
     POST /api/command              form -> {overrides, command}                (no validation)
     POST /api/validate             form -> {ok, overrides, command} or 400 {error}
     POST /api/run                  form -> 202 {job} (queued) or 400 {error}
+    POST /api/jobs/<id>/cancel     a queued job never starts (200); a running one is stopped (202,
+                                   then state "cancelled"); 409 if it has ended
     GET  /api/status               {jobs, busy, queued}
     GET  /api/runs                 run folders under out_dir, newest first
     GET  /api/runs/<id>/view       what the page draws for one run
@@ -55,13 +57,17 @@ import os
 import queue
 import re
 import secrets
+import shutil
+import signal
 import socket
 import stat
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 import zipfile
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,6 +85,10 @@ APP_RECORD = "app.json"
 MAX_QUEUE = 8
 #: longest biological time (s) one page run may simulate by default (circuitsim-app --max-duration)
 MAX_DURATION_S = 60.0
+#: wall-clock limit of one page run, compilation included (s; circuitsim-app --max-wall)
+MAX_WALL_S = 900.0
+#: after SIGTERM, a job's process has this long to clean up before SIGKILL (s)
+STOP_GRACE_S = 5.0
 #: rendered views kept in memory
 VIEW_CACHE = 16
 #: largest request body accepted (bytes); a form is a few kB
@@ -111,6 +121,25 @@ def _atomic_json(path: Path, data: Any) -> None:
         except OSError:
             pass
         raise
+
+
+def stop_process(proc: "subprocess.Popen[bytes]", grace_s: float = STOP_GRACE_S) -> None:
+    """Stop a job's process group: SIGTERM (the job stops its compiled program and cleans up), then
+    SIGKILL after ``grace_s`` (the compiled program dies with its parent)."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, grace_s)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=wait_s)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    try:   # what is left of the group (e.g. a compiler started by the job) goes too
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def read_regular(path: Path) -> Optional[bytes]:
@@ -163,14 +192,16 @@ class Job:
     form: Dict[str, Any]
     overrides: List[str]
     command: str
-    cfg: Any = field(repr=False, default=None)
-    state: str = "queued"            # queued | running | done | failed
+    state: str = "queued"            # queued | running | done | failed | cancelled
     message: str = "waiting for the worker"
     progress: Optional[float] = None
     created: float = field(default_factory=time.time)
     started: Optional[float] = None
     finished: Optional[float] = None
     error: Optional[Dict[str, Any]] = None
+    #: set by :meth:`App.cancel`, or by the server's shutdown; the worker thread stops the process
+    stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    pid: Optional[int] = field(default=None, repr=False)
 
     def as_dict(self) -> Dict[str, Any]:
         now = time.time()
@@ -182,25 +213,9 @@ class Job:
                 "overrides": self.overrides, "error": self.error, "created": self.created}
 
 
-class _JobLog(logging.Handler):
-    """Shows the worker's circuitsim log messages as the running job's status line."""
-
-    def __init__(self, app: "App"):
-        super().__init__(level=logging.INFO)
-        self.app = app
-
-    def emit(self, record: logging.LogRecord) -> None:
-        job = self.app.current
-        if job is None or record.thread != self.app.worker_ident:
-            return
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad log call must not break the run
-            return
-        job.message = message.splitlines()[0][:300] if message else job.message
-        match = _PROGRESS.search(message)
-        if match and float(match.group(2)) > 0:
-            job.progress = float(match.group(1)) / float(match.group(2))
+def worker_command() -> List[str]:
+    """The command of one job's process (see :mod:`circuitsim.app.worker`)."""
+    return [sys.executable, "-m", "circuitsim.app.worker"]
 
 
 class App:
@@ -212,29 +227,36 @@ class App:
         Run folders are created here (one per run) and listed from here.
     fixed : sequence of str
         Overrides added to every run (e.g. ``readout.plots=[]`` or ``sim.device=runtime``).
+    max_duration_s : float
+        Longest biological time one run may simulate (``circuitsim-app --max-duration``).
+    max_wall_s : float
+        Wall-clock limit of one run, compilation included (``circuitsim-app --max-wall``); a run
+        still going after it is stopped and reported as failed (error kind ``timeout``). 0 = none.
+
+    Each run is a process of its own (:mod:`circuitsim.app.worker`, in its own process group),
+    started by one worker thread, so a run can be cancelled, or stopped at its wall-clock limit,
+    and the server stops its run when it stops (:meth:`close`).
     """
 
-    def __init__(self, out_dir: Path | str, fixed: Sequence[str] = (), max_duration_s: float = MAX_DURATION_S):
+    def __init__(self, out_dir: Path | str, fixed: Sequence[str] = (), max_duration_s: float = MAX_DURATION_S,
+                 max_wall_s: float = MAX_WALL_S):
         #: random per start; the served page carries it, and every POST must send it back
         self.token = secrets.token_urlsafe(32)
         self.out_dir = Path(out_dir).resolve()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.fixed = list(fixed)
         self.max_duration_s = float(max_duration_s)
+        self.max_wall_s = float(max_wall_s)
+        self.command = worker_command()
         self.catalog = forms.load_catalog()
         self.jobs: "OrderedDict[str, Job]" = OrderedDict()
         self.queue: "queue.Queue[Optional[Job]]" = queue.Queue()
         self.current: Optional[Job] = None
         self.lock = threading.Lock()
+        self.closing = threading.Event()
         self._views: "OrderedDict[str, bytes]" = OrderedDict()
         self._summaries: Dict[str, tuple] = {}
-        self._log = _JobLog(self)
-        circuitsim_logger = logging.getLogger("circuitsim")
-        circuitsim_logger.addHandler(self._log)
-        if circuitsim_logger.getEffectiveLevel() > logging.INFO:
-            circuitsim_logger.setLevel(logging.INFO)   # the status line shows INFO messages
         self.worker = threading.Thread(target=self._work, name="circuitsim-app-worker", daemon=True)
-        self.worker_ident: Optional[int] = None
         self.worker.start()
 
     # ------------------------------------------------------------------ forms
@@ -260,14 +282,17 @@ class App:
                 "message": f"{duration:g} s of biological time is more than this page runs ({self.max_duration_s:g} s, "
                            f"circuitsim-app --max-duration); choose a shorter duration, or run the command line "
                            f"below in a terminal"}, "overrides": overrides, "command": command}
-        if self.queue.qsize() >= MAX_QUEUE:
-            return HTTPStatus.TOO_MANY_REQUESTS, {"error": {"kind": "busy", "path": None, "message":
-                                                            f"{MAX_QUEUE} runs are already waiting; try again later"}}
         with self.lock:
+            if self.closing.is_set():
+                return HTTPStatus.SERVICE_UNAVAILABLE, {"error": {"kind": "busy", "path": None,
+                                                                  "message": "the server is stopping"}}
+            if sum(j.state == "queued" for j in self.jobs.values()) >= MAX_QUEUE:
+                return HTTPStatus.TOO_MANY_REQUESTS, {"error": {"kind": "busy", "path": None, "message":
+                                                                f"{MAX_QUEUE} runs are already waiting; try again later"}}
             run_id = self._new_id()
             folder = self.out_dir / run_id
             folder.mkdir(parents=True)
-            job = Job(id=run_id, folder=folder, form=form, overrides=overrides, command=command, cfg=cfg)
+            job = Job(id=run_id, folder=folder, form=form, overrides=overrides, command=command)
             self.jobs[run_id] = job
         _atomic_json(folder / APP_RECORD, self._record(job))
         self.queue.put(job)
@@ -283,51 +308,168 @@ class App:
         return run_id
 
     def _record(self, job: Job) -> Dict[str, Any]:
-        return {"form": job.form, "overrides": job.overrides, "command": job.command, "fixed": self.fixed,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(job.created))}
+        record = {"form": job.form, "overrides": job.overrides, "command": job.command, "fixed": self.fixed,
+                  "created": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(job.created))}
+        if job.state in ("cancelled", "failed"):
+            record.update({"state": job.state, "message": job.message})
+        return record
+
+    # ------------------------------------------------------------------ cancel
+    def cancel(self, job_id: str) -> tuple[int, Dict[str, Any]]:
+        """Cancel a queued job (it never starts; its folder is removed) or stop a running one."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                return HTTPStatus.NOT_FOUND, {"error": {"kind": "request", "path": None, "message": "no such job"}}
+            if job.state == "queued":
+                job.state, job.message, job.finished = "cancelled", "cancelled before it started", time.time()
+                job.stop.set()
+                shutil.rmtree(job.folder, ignore_errors=True)
+                logger.info("cancelled queued run %s", job.id)
+                return HTTPStatus.OK, {"job": job.as_dict()}
+            if job.state != "running":
+                return HTTPStatus.CONFLICT, {"error": {"kind": "request", "path": None,
+                                                       "message": f"run {job.id} has already ended ({job.state})"},
+                                             "job": job.as_dict()}
+            job.message = "stopping"
+            job.stop.set()
+        logger.info("cancelling running run %s", job.id)
+        return HTTPStatus.ACCEPTED, {"job": job.as_dict()}
 
     # ------------------------------------------------------------------ worker
     def _work(self) -> None:
-        self.worker_ident = threading.get_ident()
         while True:
             job = self.queue.get()
             if job is None:
                 return
-            self._run(job)
+            if job.state != "queued":      # cancelled while it waited
+                continue
+            try:
+                self._run(job)
+            except Exception:   # keep the worker alive whatever a run does
+                logger.exception("run %s failed", job.id)
+                job.state, job.message = "failed", "the server could not run it (its log has the details)"
+                job.error = {"kind": "error", "path": None, "message": job.message}
+                job.finished = job.finished or time.time()
 
     def _run(self, job: Job) -> None:
-        from circuitsim.api import simulate
-        from circuitsim.app.view import build_view
-        from circuitsim.errors import CircuitsimError
-
-        self.current = job
-        job.state, job.started, job.message = "running", time.time(), "starting"
+        with self.lock:
+            if job.state != "queued":
+                return
+            self.current = job
+            job.state, job.started, job.message = "running", time.time(), "starting"
+        reports: List[Dict[str, Any]] = []
+        tail: "deque[str]" = deque(maxlen=40)
+        read_end, write_end = os.pipe()
         try:
-            result = simulate(job.cfg, out_dir=job.folder)
-            job.message = "preparing the page's figures"
-            try:
-                self._cache(job.id, json.dumps(build_view(result, self._record(job)), allow_nan=False).encode())
+            proc = subprocess.Popen(self.command + ["--fd", str(write_end), "--folder", str(job.folder)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    pass_fds=(write_end,), start_new_session=True)
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        job.pid = proc.pid
+        readers = [threading.Thread(target=self._read_reports, args=(job, read_end, reports), daemon=True,
+                                    name=f"circuitsim-app-reports-{job.id}"),
+                   threading.Thread(target=self._read_output, args=(job, proc.stdout, tail), daemon=True,
+                                    name=f"circuitsim-app-output-{job.id}")]
+        for thread in readers:
+            thread.start()
+        try:
+            proc.stdin.write(json.dumps({"overrides": job.overrides}).encode())
+            proc.stdin.close()
+        except OSError:   # it died at once; its exit code and output say why
+            pass
+        deadline = job.started + self.max_wall_s if self.max_wall_s > 0 else None
+        timed_out = False
+        while proc.poll() is None:
+            remaining = None if deadline is None else deadline - time.time()
+            if remaining is not None and remaining <= 0:
+                timed_out = True
+                break
+            if job.stop.wait(timeout=0.5 if remaining is None else min(0.5, remaining)):
+                break
+        if proc.poll() is None:
+            stop_process(proc)
+        for thread in readers:
+            thread.join(timeout=STOP_GRACE_S)
+        final = next((r for r in reversed(reports) if "state" in r), {})
+        with self.lock:
+            job.finished = time.time()
+            job.pid = None
+            self.current = None
+            if timed_out:
+                job.state = "failed"
+                job.message = (f"stopped after {job.finished - job.started:.0f} s: runs from this page may take at most "
+                               f"{self.max_wall_s:g} s (circuitsim-app --max-wall)")
+                job.error = {"kind": "timeout", "path": None, "message": job.message}
+            elif final.get("state") == "done" and proc.returncode == 0:
+                job.state = "done"
+                job.message = f"finished in {job.finished - job.started:.1f} s"
+            elif job.stop.is_set():
+                job.state = "cancelled"
+                job.message = "stopped: the server stopped" if self.closing.is_set() else "cancelled while it ran"
+            else:
+                job.state = "failed"
+                job.error = final.get("error") or {"kind": "error", "path": None, "message":
+                                                   f"the run's process ended with exit code {proc.returncode}"}
+                job.message = str(job.error.get("message") or "failed").splitlines()[0][:300]
+        if job.state == "done":
+            logger.info("run %s %s", job.id, job.message)
+            try:   # the page asks for it next: prepare it now
+                self.view(job.id)
             except Exception:   # the run folder is complete; the view is retried when the page asks
                 logger.exception("cannot prepare the view of run %s", job.id)
-            job.state = "done"
-            job.message = f"finished in {time.time() - job.started:.1f} s"
-        except CircuitsimError as err:
-            job.state, job.message = "failed", str(err)
-            job.error = {"kind": "config", "path": getattr(err, "path", None), "message": getattr(err, "message", str(err))}
-            logger.error("run %s failed: %s", job.id, err)
-        except Exception as err:  # keep the worker alive whatever a run does
-            job.state, job.message = "failed", f"{type(err).__name__}: {err}"
-            job.error = {"kind": "error", "path": None, "message": job.message}
-            logger.exception("run %s failed", job.id)
-        finally:
-            job.finished = time.time()
-            job.cfg = None
-            self.current = None
+        else:
+            logger.warning("run %s %s: %s", job.id, job.state, job.message)
+            if job.state == "failed" and tail:
+                logger.info("last output of run %s:\n%s", job.id, "\n".join(tail))
+            try:
+                _atomic_json(job.folder / APP_RECORD, self._record(job))
+            except OSError:
+                pass
+
+    @staticmethod
+    def _read_reports(job: Job, fd: int, reports: List[Dict[str, Any]]) -> None:
+        with os.fdopen(fd, "rb") as fh:
+            for line in fh:
+                try:
+                    report = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(report, dict):
+                    continue
+                reports.append(report)
+                message = report.get("log")
+                if isinstance(message, str) and message and job.state == "running" and not job.stop.is_set():
+                    job.message = message[:300]
+                    match = _PROGRESS.search(message)
+                    if match and float(match.group(2)) > 0:
+                        job.progress = float(match.group(1)) / float(match.group(2))
+
+    @staticmethod
+    def _read_output(job: Job, stream, tail: "deque[str]") -> None:
+        with stream:
+            for raw in stream:
+                line = raw.decode("utf-8", "replace").rstrip()
+                if line:
+                    tail.append(line[:500])
+                    logger.debug("run %s: %s", job.id, line)
 
     def close(self) -> None:
-        """Stop the worker after the current run; detach the log handler."""
+        """Stop: cancel the queued runs, stop the running one (its process group), end the worker."""
+        self.closing.set()
+        with self.lock:
+            for job in self.jobs.values():
+                if job.state == "queued":
+                    job.state, job.message, job.finished = "cancelled", "cancelled: the server stopped", time.time()
+                    shutil.rmtree(job.folder, ignore_errors=True)
+                job.stop.set()
         self.queue.put(None)
-        logging.getLogger("circuitsim").removeHandler(self._log)
+        if self.worker.is_alive() and threading.current_thread() is not self.worker:
+            self.worker.join(timeout=2 * STOP_GRACE_S + 5)
 
     # ------------------------------------------------------------------ runs
     def folder(self, run_id: str) -> Path:
@@ -401,7 +543,7 @@ class App:
             if job is None and not complete and not (folder / APP_RECORD).is_file():
                 continue
             record = self.record(folder)
-            state = job.state if job is not None else ("done" if complete else "incomplete")
+            state = job.state if job is not None else ("done" if complete else str(record.get("state") or "incomplete"))
             try:
                 created = folder.stat().st_mtime if job is None else job.created
             except OSError:
@@ -660,6 +802,10 @@ class Handler(BaseHTTPRequestHandler):
             if url.path == "/api/run":
                 status, data = app.submit(form)
                 return self._json(status, data)
+            parts = [p for p in url.path.split("/") if p]
+            if len(parts) == 4 and parts[:2] == ["api", "jobs"] and parts[3] == "cancel":
+                status, data = app.cancel(parts[2])
+                return self._json(status, data)
             return self._error(HTTPStatus.NOT_FOUND, "no such API route")
         except RequestError as err:
             return self._error(err.status, err.message, err.path)
@@ -730,7 +876,7 @@ def is_loopback(host: str) -> bool:
 
 def make_server(host: str = "127.0.0.1", port: int = 0, out_dir: Path | str = "outputs/app",
                 fixed: Sequence[str] = (), max_duration_s: float = MAX_DURATION_S,
-                allow_hosts: Sequence[str] = ()) -> AppServer:
+                allow_hosts: Sequence[str] = (), max_wall_s: float = MAX_WALL_S) -> AppServer:
     """Create (not start) the server; ``port=0`` picks a free port (see ``server.url``).
 
     ``allow_hosts``: more names the page may be opened under (the ``Host`` header), besides
@@ -739,4 +885,4 @@ def make_server(host: str = "127.0.0.1", port: int = 0, out_dir: Path | str = "o
     if not is_loopback(host):
         logger.warning("serving on %s: anyone who can reach this address can start simulations and read "
                        "the run folders under %s", host, out_dir)
-    return AppServer((host, port), App(out_dir, fixed, max_duration_s), allow_hosts)
+    return AppServer((host, port), App(out_dir, fixed, max_duration_s, max_wall_s), allow_hosts)

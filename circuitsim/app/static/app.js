@@ -105,6 +105,7 @@ function buildForm(options) {
   tms.addEventListener("change", tmsChosen);
   $("reset-pathways").addEventListener("click", () => applyDefaults(state.defaults, true));
   $("run-button").addEventListener("click", run);
+  $("cancel-button").addEventListener("click", cancelRun);
   $("copy-command").addEventListener("click", () => navigator.clipboard && navigator.clipboard.writeText($("command").textContent));
   $("compare").addEventListener("change", redraw);
   $("sync-pop").addEventListener("change", redraw);
@@ -224,7 +225,8 @@ function showError(error) {
   if (!error) { box.hidden = true; box.textContent = ""; return; }
   box.hidden = false;
   box.textContent = "";
-  const kind = {config: "Invalid value", override: "Hydra override error", form: "Invalid input", busy: "Busy"}[error.kind] || "Error";
+  const kind = {config: "Invalid value", override: "Hydra override error", form: "Invalid input", busy: "Busy",
+    request: "Refused", timeout: "Time limit"}[error.kind] || "Error";
   box.append(el("strong", {text: kind + ": "}));
   if (error.path) box.append(el("span", {class: "path", text: error.path}), ": ");
   box.append(error.message || "");
@@ -252,6 +254,14 @@ async function run() {
   }
   state.watching = r.data.job.id;
   $("command").textContent = r.data.job.command;
+  $("cancel-button").hidden = false;
+  poll();
+}
+
+async function cancelRun() {
+  if (!state.watching) return;
+  const r = await api(`/api/jobs/${encodeURIComponent(state.watching)}/cancel`, {});
+  if (!r.ok && r.data && r.data.error) showError(r.data.error);
   poll();
 }
 
@@ -265,6 +275,7 @@ async function poll() {
     const el_s = job.elapsed_s ? ` (${job.elapsed_s.toFixed(0)} s)` : "";
     const pct = job.progress !== null && job.progress !== undefined ? ` ${Math.round(job.progress * 100)}%` : "";
     const queued = r.data.queued ? ` · ${r.data.queued} waiting` : "";
+    if (job.state !== "queued" && job.state !== "running") $("cancel-button").hidden = true;
     if (job.state === "done") {
       setStatus(`run ${job.id}: ${job.message}`, "done");
       state.watching = null;
@@ -275,6 +286,12 @@ async function poll() {
     if (job.state === "failed") {
       setStatus(`run ${job.id} failed`, "failed");
       showError(job.error || {kind: "error", message: job.message});
+      state.watching = null;
+      refreshRuns();
+      return;
+    }
+    if (job.state === "cancelled") {
+      setStatus(`run ${job.id}: ${job.message}`, "idle");
       state.watching = null;
       refreshRuns();
       return;
