@@ -190,6 +190,9 @@ def test_deeply_nested_json_is_refused(server, depth):
     ({"condition": {"a": 1}}, "condition"),
     ({"seed": [1]}, "sim.seed"),
     ({"no_such_field": 1}, "no_such_field"),
+    ({"seed": "1" * 5000}, "sim.seed"),
+    ({"dbs": {"preset": "x" * 5000}}, "stim"),
+    ({"pathways": {"x" * 5000: "1"}}, "circuit.pathways." + "x" * 80),
 ])
 def test_malformed_forms_get_400_naming_the_field(server, form, path):
     for route in ("/api/command", "/api/validate", "/api/run"):

@@ -50,6 +50,7 @@ MAX_EXTRA_CHARS = 4000
 MAX_EXTRA_LINES = 40
 MAX_OVERRIDE_CHARS = 500
 MAX_OVERRIDES = 200
+MAX_VALUE_CHARS = 100   # one form field (a slider's number, a seed, a preset name)
 #: the fields a form may have (anything else is refused, so a typo is never silently ignored)
 FORM_FIELDS = ("condition", "task", "duration", "seed", "pathways", "modulators", "dbs", "tms", "other", "extra")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
@@ -207,7 +208,7 @@ class Catalog:
     def defaults(self, condition: str) -> Dict[str, Any]:
         """Pathway weight scales and modulator levels of ``condition`` (what the sliders start at)."""
         if condition not in {c["name"] for c in self.conditions}:
-            raise FormError("condition", f"unknown condition {condition!r}; choose one of "
+            raise FormError("condition", f"unknown condition {str(condition)[:80]!r}; choose one of "
                                          f"{', '.join(c['name'] for c in self.conditions)}")
         if condition not in self._defaults:
             cfg = compose_config([f"condition={condition}"])
@@ -257,6 +258,8 @@ def _text(value: Any, path: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise FormError(path, f"expected a number or text, got {type(value).__name__}")
     text = str(value).strip()
+    if len(text) > MAX_VALUE_CHARS:
+        raise FormError(path, f"a value from the page has at most {MAX_VALUE_CHARS} characters")
     if any(ch.isspace() for ch in text):
         raise FormError(path, f"{text!r} contains white space; enter a single value")
     return text
@@ -271,7 +274,7 @@ def _pick(options: List[Dict[str, Any]], name: str, what: str) -> Dict[str, Any]
     for entry in options:
         if entry["name"] == name:
             return entry
-    raise FormError(what, f"unknown preset {name!r}; choose one of {', '.join(e['name'] for e in options) or 'none'}")
+    raise FormError(what, f"unknown preset {name[:80]!r}; choose one of {', '.join(e['name'] for e in options) or 'none'}")
 
 
 def form_overrides(form: Mapping[str, Any], catalog: Catalog, fixed: List[str] = ()) -> List[str]:
@@ -349,7 +352,7 @@ def form_overrides(form: Mapping[str, Any], catalog: Catalog, fixed: List[str] =
         known = defaults[section]
         for name, value in (form.get(section) or {}).items():
             if name not in known:
-                raise FormError(f"circuit.{section}.{name}", f"unknown {kind}; known: {', '.join(known)}")
+                raise FormError(f"circuit.{section}.{str(name)[:80]}", f"unknown {kind}; known: {', '.join(known)}")
             text = _text(value, f"circuit.{section}.{name}.{key}")
             if text and _changed(text, known[name]):
                 out.append(f"circuit.{section}.{name}.{key}={text}")

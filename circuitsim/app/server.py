@@ -585,6 +585,8 @@ class Handler(BaseHTTPRequestHandler):
 
     server_version = "circuitsim-app"
     app: App  # set on the subclass made by make_server
+    #: seconds a connection may stay silent (a slow or stalled client does not hold a thread for ever)
+    timeout = 60
 
     def log_message(self, format: str, *args: Any) -> None:   # noqa: A002 (stdlib signature)
         logger.debug("%s - %s", self.address_string(), format % args)
@@ -665,7 +667,10 @@ class Handler(BaseHTTPRequestHandler):
         length = int(text)
         if length > MAX_BODY:
             raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the request body is larger than {MAX_BODY} bytes")
-        raw = self.rfile.read(length) if length else b""
+        try:
+            raw = self.rfile.read(length) if length else b""
+        except OSError:   # the socket's time-out (Handler.timeout): a body that never arrives
+            raise RequestError(HTTPStatus.REQUEST_TIMEOUT, "the request body did not arrive") from None
         self._unread_body = False
         if len(raw) != length:
             raise RequestError(HTTPStatus.BAD_REQUEST, "the request body is shorter than its Content-Length")
