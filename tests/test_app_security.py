@@ -329,6 +329,12 @@ def test_export_zip_holds_regular_files_only(server, tmp_path):
     assert_refused(status, answer, 404)
 
 
+def test_other_methods_get_405(server):
+    for method in ("PUT", "DELETE", "PATCH"):
+        status, answer, _ = request(server, method, "/api/run", body=b"{}")
+        assert_refused(status, answer, 405)
+
+
 def test_errors_never_show_exception_text(server):
     for path in ("/api/runs/x/view", "/api/no_such_route", "/api/defaults?condition=../../etc",
                  "/api/runs/" + "a" * 300 + "/view", "/static/../server.py"):

@@ -1,10 +1,13 @@
 """The teaching page's web server: a JSON API over the standard library's HTTP server.
 
 Requests are answered by a :class:`~http.server.ThreadingHTTPServer`; simulations run one at a
-time in a background worker thread fed by a queue, so the page stays responsive while a run is
-going and shows its state. Every run is an ordinary run folder under ``out_dir`` (written by
-:func:`circuitsim.api.simulate`) plus ``app.json``, the page's record of the form, the
-overrides and the equivalent command line; any finished run folder there can be reopened.
+time, fed by a queue to a background worker thread that starts each run as a process of its own
+(:mod:`circuitsim.app.worker`, in its own process group), so the page stays responsive while a
+run is going, shows its state, and can cancel it; a run past the wall-clock limit
+(``--max-wall``) is stopped, and so is the running one when the server stops. Every run is an
+ordinary run folder under ``out_dir`` (written by :func:`circuitsim.api.simulate`) plus
+``app.json``, the page's record of the form, the overrides and the equivalent command line; any
+finished run folder there can be reopened.
 
 API (all JSON unless noted)::
 
@@ -43,7 +46,9 @@ to use it. Therefore:
   short message, never exception text (unexpected errors are 500 with a generic message; the
   details go to the server's log);
 * a run folder's downloads contain regular files only: symbolic links are neither followed nor
-  zipped.
+  zipped;
+* other methods than GET/HEAD/POST get 405, and a connection silent for :attr:`Handler.timeout`
+  seconds is closed.
 """
 
 from __future__ import annotations
@@ -709,6 +714,12 @@ class Handler(BaseHTTPRequestHandler):
         """No CORS preflight is ever granted: other web pages cannot send JSON here."""
         self.close_connection = True
         self._error(HTTPStatus.METHOD_NOT_ALLOWED, "cross-origin requests are not accepted")
+
+    def _not_allowed(self) -> None:
+        self.close_connection = True
+        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "this server answers GET and POST only")
+
+    do_PUT = do_DELETE = do_PATCH = do_TRACE = do_CONNECT = _not_allowed  # noqa: N815
 
     def do_GET(self) -> None:  # noqa: N802
         url = urlsplit(self.path)
