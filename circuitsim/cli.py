@@ -26,7 +26,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from circuitsim.api import simulate
-from circuitsim.errors import CircuitsimError
+from circuitsim.errors import CircuitsimError, config_error_from
 from circuitsim.spec import register_configs
 
 logger = logging.getLogger("circuitsim")
@@ -118,6 +118,9 @@ def _app(cfg: DictConfig) -> float:
     except CircuitsimError as err:
         logger.error("%s", err)
         sys.exit(EXIT_CONFIG_ERROR)
+    except MemoryError:
+        logger.error("%s", config_error_from(MemoryError()))
+        sys.exit(EXIT_CONFIG_ERROR)
     except Exception as err:
         # into the job's log file too, where circuitsim-collect finds it
         logger.exception("run failed: %s: %s", type(err).__name__, err)
@@ -130,10 +133,32 @@ def _app(cfg: DictConfig) -> float:
     return float(metrics["run"]["wall_s"])
 
 
+HYDRA_FULL_ERROR = "HYDRA_FULL_ERROR"
+
+
+def _report_config_error(err: Exception) -> None:
+    """One line for a bad input found before the run started (no traceback)."""
+    if logging.getLogger().handlers:
+        logger.error("%s", err)
+    else:
+        print(f"circuitsim: {err}", file=sys.stderr)
+
+
 def main() -> None:
     """Console script ``circuitsim``."""
     register_configs()
-    _app()
+    # let Hydra's composition errors (unknown keys, YAML syntax in a --config-dir folder, wrong types)
+    # reach the handler below instead of its multi-line report (set it yourself for a full traceback)
+    full_error = os.environ.get(HYDRA_FULL_ERROR) == "1"
+    os.environ[HYDRA_FULL_ERROR] = "1"
+    try:
+        _app()
+    except Exception as err:
+        converted = None if full_error else config_error_from(err)
+        if converted is None:
+            raise
+        _report_config_error(converted)
+        sys.exit(EXIT_CONFIG_ERROR)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,17 @@ Two layers live here:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
+import os
+import typing
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from circuitsim.errors import ConfigError
+from circuitsim.errors import ConfigError, config_error_from, did_you_mean, unknown_key
 from circuitsim.units import to_si
 
 logger = logging.getLogger(__name__)
@@ -286,7 +290,13 @@ PLOTS = ("raster", "rates", "spectra", "channels", "muscle", "summary", "stim")
 
 def _plain(node: Any) -> Any:
     if isinstance(node, (DictConfig, ListConfig)):
-        return OmegaConf.to_container(node, resolve=True)
+        try:
+            return OmegaConf.to_container(node, resolve=True)
+        except Exception as err:   # an interpolation that cannot be resolved, ...: name the key
+            converted = config_error_from(err)
+            if converted is None:
+                raise
+            raise converted from None
     return node
 
 
@@ -311,6 +321,245 @@ check_choice = _check_choice
 nonneg = _nonneg
 
 
+# ------------------------------------------------------------------------ limits
+# Upper bounds that build_spec checks before anything is built (issue 21). They are bounds of
+# the simulator and of the machine, not of biology; each message names the field and the fix.
+
+#: neurons of one run (populations' n times circuit.scale, summed): Brian2 indexes neurons and
+#: synapses with 32-bit integers
+MAX_NEURONS = 2**31 - 1
+#: time steps of one run (sim.duration / sim.dt): 2**31 - 1 steps are 59.6 hours of biological
+#: time at dt = 0.1 ms (the longest preset, stim=rtms_1hz, is 918 s); step counts stay 32-bit
+MAX_STEPS = 2**31 - 1
+#: mean Poisson count per neuron and time step (rate * sim.dt) of the background input
+#: (circuit.populations.*.background.rate, after the modulators) and of a motor command's rate.
+#: The count is drawn by inversion in chunks of mean 8 (circuitsim.circuit.models), so the draw's
+#: cost grows with the rate: 1e12 Hz would keep it busy for hours per step. 8 per step is 80 kHz
+#: at dt = 0.1 ms; the presets use at most 2 kHz. Above it the input is a near-constant current:
+#: use params.I_bias instead.
+MAX_POISSON_PER_STEP = 8.0
+#: effective conductance of one synapse, after weight_scale and modulators (background and
+#: commands included): forward Euler keeps the membrane stable only while g * dt / C stays well
+#: below 1 (C = 10-200 pF, dt = 0.1 ms: 0.1-2 uS in all); the presets' largest weight is 10 nS
+#: (climbing fibres), 100 times below this bound
+MAX_WEIGHT = 1e-6   # S
+#: sim.threads: at most the machine's logical CPUs (os.cpu_count()); more only slow OpenMP down
+
+#: Memory estimate (see :func:`estimate_memory`), refused when above the memory available
+#: (MemAvailable and the cgroup limit) unless ``+sim.allow_large=true``. Bytes per neuron: ~45
+#: state variables of 8 bytes in the simulator plus the builder's copies in Python.
+BYTES_PER_NEURON = 1024
+#: bytes per synapse: indices drawn as int64, then int32, weight and delay in Python; indices,
+#: weight, delay and spike-queue entries in the simulator
+BYTES_PER_SYNAPSE = 160
+#: bytes per recorded spike: index (4) and time (8) in the monitor, which grows by doubling, and
+#: Python's copies when the spikes are read back and sorted by population
+BYTES_PER_SPIKE = 48
+#: expected rate of a population for the spike estimate: the middle of its target_rate range,
+#: at most this (the default target_rate.high is 1000 Hz, i.e. unbounded)
+SPIKE_RATE_CAP = 100.0   # Hz
+#: bytes per recorded LFP sample (two charges, Python copies) and per population-rate bin
+BYTES_PER_LFP_SAMPLE = 48
+BYTES_PER_RATE_BIN = 16
+#: bytes of every run whatever its size: Python, NumPy, Brian2 and the code generation
+BASE_BYTES = 512 * 2**20
+#: the optional key that lets a run past the memory check (command line: +sim.allow_large=true)
+ALLOW_LARGE = "allow_large"
+
+#: keys a config may add to a schema node without being in the composed defaults (so stored
+#: configs of earlier runs stay equal): node path -> keys
+OPTIONAL_KEYS: Dict[str, Tuple[str, ...]] = {"sim": (ALLOW_LARGE,)}
+#: top-level keys besides the schemas: stimuli (each kind checks its own keys), the condition's
+#: name, the command's control keys (+resume, +fit; circuitsim.cli) and Hydra's node
+OTHER_TOP_KEYS = ("stim", "condition_name", "resume", "fit", "hydra")
+
+
+def _schemas() -> Dict[str, type]:
+    return {"circuit": CircuitConf, "sim": SimConf, "readout": ReadoutConf, "task": TaskConf}
+
+
+def _nested(tp: Any) -> Optional[Tuple[str, type]]:
+    """("node", cls) for a dataclass field type, ("map", cls) for Dict[str, dataclass], else None."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) is typing.Union and len(args) == 1:
+        return _nested(args[0])
+    if dataclasses.is_dataclass(tp):
+        return ("node", tp)
+    if typing.get_origin(tp) is dict and len(args) == 2 and dataclasses.is_dataclass(args[1]):
+        return ("map", args[1])
+    return None
+
+
+def _check_node(node: Any, cls: type, path: str) -> None:
+    hints = typing.get_type_hints(cls)
+    fields = [f.name for f in dataclasses.fields(cls)]
+    _require(isinstance(node, Mapping), path, f"must be a mapping with keys {', '.join(fields)} "
+                                              f"(got {type(node).__name__})")
+    known = fields + list(OPTIONAL_KEYS.get(path, ()))
+    for key, value in node.items():
+        kpath = f"{path}.{key}"
+        if key not in known:
+            raise unknown_key(kpath, key, known)
+        sub = _nested(hints.get(key))
+        if sub is None or value is None:
+            continue
+        kind, subcls = sub
+        if kind == "node":
+            _check_node(value, subcls, kpath)
+            continue
+        _require(isinstance(value, Mapping), kpath, f"must be a mapping name -> {{...}} (got {type(value).__name__})")
+        for name, item in value.items():
+            if item is not None:
+                _check_node(item, subcls, f"{kpath}.{name}")
+
+
+def check_keys(cfg: Mapping[str, Any]) -> None:
+    """Refuse keys that no schema knows, wherever they come from (``+key=...``, ``++key=...``, a
+    condition, task or stimulation file, a ``--config-dir`` folder), suggesting the nearest valid
+    name. Stimuli (``stim.*``, ``task.command``) are checked by their kind's validator."""
+    schemas = _schemas()
+    for key, value in cfg.items():
+        if key in schemas:
+            if value is not None:
+                _check_node(value, schemas[key], str(key))
+        elif key not in OTHER_TOP_KEYS:
+            raise unknown_key(str(key), key, list(schemas) + list(OTHER_TOP_KEYS[:2]))
+
+
+def check_finite(node: Any, path: str = "") -> None:
+    """Refuse a non-finite number (nan, inf) anywhere in a plain config, naming its path."""
+    if isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(path or "config", f"must be a finite number (got {node}); give a finite value")
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            check_finite(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, (list, tuple)):
+        for k, value in enumerate(node):
+            check_finite(value, f"{path}[{k}]")
+
+
+def _check_poisson_rate(rate: float, dt: float, path: str, what: str) -> None:
+    limit = MAX_POISSON_PER_STEP / dt
+    _require(rate <= limit, path, f"{what} {rate:.4g} Hz is above the bound of {limit:.4g} Hz "
+                                  f"({MAX_POISSON_PER_STEP:g} Poisson inputs per neuron and time step at sim.dt = "
+                                  f"{dt * 1e3:g} ms); use a lower rate (or params.I_bias for a constant drive)")
+
+
+def _check_weight(weight: float, path: str, what: str = "effective weight") -> None:
+    _require(weight <= MAX_WEIGHT, path, f"{what} {weight * 1e9:.4g} nS is above the bound of "
+                                         f"{MAX_WEIGHT * 1e9:g} nS per synapse (forward Euler would become unstable); "
+                                         f"use a smaller value")
+
+
+def _check_time_constants(receptors: Mapping[str, Receptor], populations: Mapping[str, Population],
+                          dt: float) -> None:
+    """Forward Euler needs every time constant to be at least one time step."""
+    msg = f"must be at least one time step (sim.dt = {dt * 1e3:g} ms) for forward Euler"
+    for name, rec in receptors.items():
+        _require(rec.tau >= dt * (1 - 1e-9), f"circuit.receptors.{name}.tau", msg)
+    for name, pop in populations.items():
+        for key in ("tau_w", "tau_h_plus", "tau_h_minus"):
+            _require(pop.params[key] >= dt * (1 - 1e-9), f"circuit.populations.{name}.params.{key}", msg)
+        _require(pop.params["C"] / pop.params["gL"] >= dt * (1 - 1e-9), f"circuit.populations.{name}.params.gL",
+                 f"the membrane time constant C/gL {msg}")
+
+
+def _count_synapses(spec: "RunSpec") -> Tuple[int, int]:
+    """(synapses, random numbers drawn to make them) of the spec's pathways, as
+    circuitsim.circuit.connectivity draws them, without drawing."""
+    synapses = 0
+    draws = 0
+    n_ch = len(spec.channels)
+    for pw in spec.pathways.values():
+        src, tgt = spec.populations[pw.source], spec.populations[pw.target]
+        groups = n_ch if pw.topology == "focal" else 1
+        n_src = src.n_per_channel if pw.topology == "focal" else src.n
+        n_tgt = tgt.n_per_channel if pw.topology == "focal" else tgt.n
+        cand = n_src - 1 if pw.source == pw.target else n_src
+        k = max(0, min(int(round(pw.p * cand / spec.scale)), cand))
+        synapses += groups * n_tgt * k
+        draws += groups * n_tgt * n_src if k else 0
+    return synapses, draws
+
+
+def estimate_memory(spec: "RunSpec") -> Dict[str, float]:
+    """Bytes a run needs, roughly: neurons, synapses and recordings (spikes, LFP, rates)."""
+    n = spec.n_neurons
+    synapses, _ = _count_synapses(spec)
+    duration = spec.sim.duration
+    spikes = sum(p.n * min(0.5 * (p.target_low + p.target_high), SPIKE_RATE_CAP) for p in spec.populations.values())
+    out = {
+        "base": float(BASE_BYTES),
+        "neurons": float(n) * BYTES_PER_NEURON,
+        "synapses": float(synapses) * BYTES_PER_SYNAPSE,
+        "spikes": spikes * duration * BYTES_PER_SPIKE,
+        "lfp": len(spec.populations) * duration / spec.readout.lfp_dt * BYTES_PER_LFP_SAMPLE,
+        "rates": len(spec.populations) * len(spec.channels) * duration / spec.readout.rate_bin * BYTES_PER_RATE_BIN,
+    }
+    out["total"] = sum(out.values())
+    out["n_neurons"], out["n_synapses"] = float(n), float(synapses)
+    return out
+
+
+def available_memory() -> Optional[int]:
+    """Bytes of memory this process may still use: the smaller of /proc/meminfo's MemAvailable
+    and the cgroup's limit minus its usage; None where neither can be read (no check then)."""
+    values = []
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    values.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file) as fh:
+                limit = fh.read().strip()
+            with open(usage_file) as fh:
+                usage = int(fh.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit() and int(limit) < 2**60:
+            values.append(max(0, int(limit) - usage))
+    return min(values) if values else None
+
+
+def _allow_large(sc: Mapping[str, Any]) -> bool:
+    """``+sim.allow_large=true``: run past the memory check (optional key, false when absent)."""
+    value = sc.get(ALLOW_LARGE, False)
+    _require(isinstance(value, bool), f"sim.{ALLOW_LARGE}", f"must be true or false (got {value!r})")
+    return value
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.3g} GiB"
+
+
+def _check_memory(spec: "RunSpec", allow_large: bool) -> None:
+    """Refuse a run whose memory estimate exceeds the memory available, unless allow_large."""
+    if allow_large:
+        return
+    available = available_memory()
+    if available is None:
+        return
+    est = estimate_memory(spec)
+    if est["total"] <= available:
+        return
+    if est["neurons"] + est["synapses"] + est["base"] >= est["spikes"] + est["lfp"] + est["rates"]:
+        largest = max(spec.populations.values(), key=lambda p: p.n)
+        path = "circuit.scale" if spec.scale > 1 else f"circuit.populations.{largest.name}.n"
+        fix = "a smaller circuit.scale or fewer neurons"
+    else:
+        path, fix = "sim.duration", "a shorter sim.duration (or several shorter runs)"
+    raise ConfigError(path, f"this run would need about {_gib(est['total'])} of memory ({est['n_neurons']:.4g} "
+                            f"neurons, {est['n_synapses']:.4g} synapses, {_gib(est['spikes'])} of spikes for "
+                            f"{spec.sim.duration:g} s), more than the {_gib(available)} available; use {fix}, "
+                            f"or add +sim.{ALLOW_LARGE}=true to run it anyway")
+
+
 def _modulator_factors(modulators: Mapping[str, Any], populations: Mapping[str, Any],
                        pathways: Mapping[str, Any]) -> Tuple[Dict[str, float], Dict[str, float]]:
     """Multiplicative factors on pathway weights and background rates from all modulators."""
@@ -327,10 +576,12 @@ def _modulator_factors(modulators: Mapping[str, Any], populations: Mapping[str, 
             for target, gain in (mod.get(key) or {}).items():
                 names = list(known) if target == "*" else [target]
                 if target != "*" and target not in known:
-                    raise ConfigError(f"{base}.{key}.{target}",
-                                      f"unknown {kind} {target!r}; known: {', '.join(known)} or '*'")
+                    raise ConfigError(f"{base}.{key}.{target}", f"unknown {kind} {target!r}; "
+                                      f"{did_you_mean(target, known)} (known: {', '.join(known)} or '*')")
                 for name in names:
                     gains[name] *= max(0.0, 1.0 + float(gain) * (level - 1.0))
+                    _require(math.isfinite(gains[name]), f"{base}.{key}.{target}",
+                             f"gain {gain:g} at level {level:g} gives an infinite factor; use smaller values")
     return w_factor, bg_factor
 
 
@@ -345,11 +596,17 @@ def build_spec(cfg: Any) -> RunSpec:
     Raises
     ------
     ConfigError
-        For the first invalid value found, naming its config path and what is allowed.
+        For the first invalid value found, naming its config path and what is allowed: an
+        unknown key (with the nearest valid name), a non-finite number, a value above one of the
+        bounds of this module (``MAX_*``), or a run whose memory estimate exceeds the memory
+        available (:func:`estimate_memory`; ``+sim.allow_large=true`` lifts that check).
     """
     cfg = _plain(cfg)
+    _require(isinstance(cfg, Mapping), "config", "must be a mapping; compose it with circuitsim.compose()")
     for key in ("circuit", "sim"):
         _require(key in cfg, key, "missing config node; compose the config with circuitsim.compose()")
+    check_keys(cfg)
+    check_finite(cfg)
     circuit = cfg["circuit"]
     channels = tuple(circuit.get("channels") or ())
     _require(len(channels) >= 2, "circuit.channels", "at least two motor channels are needed (e.g. [left, right])")
@@ -376,16 +633,21 @@ def build_spec(cfg: Any) -> RunSpec:
     populations: Dict[str, Population] = {}
     for name, pc in pops_cfg.items():
         path = f"circuit.populations.{name}"
-        _require(name.isidentifier(), path, "population names must be identifiers (letters, digits, _)")
+        _require(isinstance(name, str) and name.isidentifier(), path,
+                 "population names must be identifiers (letters, digits, _)")
         n = pc.get("n")
         _require(isinstance(n, int) and not isinstance(n, bool) and n > 0, f"{path}.n",
                  f"must be a positive integer (got {n!r})")
+        _require(n * scale <= MAX_NEURONS, f"{path}.n" if n > MAX_NEURONS else "circuit.scale",
+                 f"{n} neurons x circuit.scale {scale:g} is above the bound of {MAX_NEURONS} neurons "
+                 "(Brian2 indexes them with 32-bit integers)")
         _check_choice(pc.get("model", "adex"), ("adex",), f"{path}.model")
         params = {}
         given = pc.get("params") or {}
         for key in given:
-            _require(key in NEURON_PARAMS, f"{path}.params.{key}",
-                     f"unknown neuron parameter; allowed: {', '.join(NEURON_PARAMS)}")
+            if key not in NEURON_PARAMS:
+                raise ConfigError(f"{path}.params.{key}", f"unknown neuron parameter; "
+                                  f"{did_you_mean(key, NEURON_PARAMS)} (allowed: {', '.join(NEURON_PARAMS)})")
         for key, dim in NEURON_PARAMS.items():
             _require(key in given or key in OPTIONAL_NEURON_PARAMS, f"{path}.params.{key}", f"missing ({dim} with unit)")
             params[key] = to_si(given.get(key, OPTIONAL_NEURON_PARAMS.get(key)), dim, f"{path}.params.{key}")
@@ -413,6 +675,14 @@ def build_spec(cfg: Any) -> RunSpec:
         )
 
     sim = _build_sim(cfg["sim"])
+    n_total = sum(p.n for p in populations.values())
+    _require(n_total <= MAX_NEURONS, "circuit.scale",
+             f"{n_total} neurons in all are above the bound of {MAX_NEURONS} (32-bit indices)")
+    _check_time_constants(receptors, populations, sim.dt)
+    for name, pop in populations.items():
+        _check_poisson_rate(pop.bg_rate, sim.dt, f"circuit.populations.{name}.background.rate",
+                            "the background rate (after modulators)")
+        _check_weight(pop.bg_weight, f"circuit.populations.{name}.background.weight", "the background weight")
 
     pathways: Dict[str, Pathway] = {}
     for name, pc in paths_cfg.items():
@@ -440,6 +710,8 @@ def build_spec(cfg: Any) -> RunSpec:
         delay = to_si(pc.get("delay", "1*ms"), "time", f"{path}.delay")
         _require(delay >= sim.dt * (1 - 1e-9), f"{path}.delay",
                  f"must be at least one time step (sim.dt = {sim.dt * 1e3:g} ms)")
+        _check_weight(weight * weight_scale * w_factor[name], f"{path}.weight_scale" if weight_scale > 1 else f"{path}.weight",
+                      f"the effective weight (weight x weight_scale {weight_scale:g} x modulators {w_factor[name]:g})")
         if not pc.get("enabled", True):
             continue
         pathways[name] = Pathway(name=name, source=src, target=tgt, receptor=receptor, p=p * p_scale,
@@ -452,7 +724,7 @@ def build_spec(cfg: Any) -> RunSpec:
     stim_ctx = StimulusContext(populations=populations, pathways=pathways, channels=channels, sim=sim)
     stimuli: Dict[str, Any] = {}
     for name, stim in (cfg.get("stim") or {}).items():
-        _require(name.isidentifier() and name != "task", f"stim.{name}",
+        _require(isinstance(name, str) and name.isidentifier() and name != "task", f"stim.{name}",
                  "a stimulus name must be an identifier other than 'task'")
         stimuli[name] = _validate_stimulus(stim or {}, f"stim.{name}", stim_ctx)
     task = None
@@ -460,13 +732,20 @@ def build_spec(cfg: Any) -> RunSpec:
     if command:
         task = _validate_stimulus(command, "task.command", stim_ctx)
         stimuli["task"] = task
+    for name, stim in stimuli.items():
+        if stim.get("kind") == "cortical_command":   # its rate and weight feed the neurons' Poisson slot
+            base = "task.command" if name == "task" else f"stim.{name}"
+            _check_poisson_rate(stim["rate"], sim.dt, f"{base}.rate", "the command's rate")
+            _check_weight(stim["weight"], f"{base}.weight", "the command's weight")
     needs_runtime = [f"{name} ({stim['runtime_only']})" for name, stim in stimuli.items() if stim.get("runtime_only")]
     if needs_runtime and sim.device != "runtime":
         logger.warning("sim.device=%s cannot run %s; using sim.device=runtime for this run",
                        sim.device, "; ".join(needs_runtime))
         sim = replace(sim, device="runtime")
-    return RunSpec(channels=channels, scale=scale, receptors=receptors, populations=populations,
+    spec = RunSpec(channels=channels, scale=scale, receptors=receptors, populations=populations,
                    pathways=pathways, sim=sim, readout=readout, stimuli=stimuli, task=task)
+    _check_memory(spec, _allow_large(cfg["sim"]))
+    return spec
 
 
 @dataclass(frozen=True)
@@ -516,8 +795,10 @@ def check_population(name: Any, path: str, ctx: StimulusContext) -> str:
 def check_stimulus_keys(stim: Mapping[str, Any], path: str, allowed: Tuple[str, ...]) -> None:
     """Refuse keys a stimulus kind does not know (typos would otherwise be ignored)."""
     for key in stim:
-        _require(key in allowed or key == "kind", f"{path}.{key}",
-                 f"unknown key for a {stim.get('kind')!r} stimulus; allowed: {', '.join(allowed)}")
+        if key not in allowed and key != "kind":
+            what = f" for a {stim['kind']!r} stimulus" if stim.get("kind") else ""
+            raise ConfigError(f"{path}.{key}", f"unknown key{what}; {did_you_mean(key, allowed)} "
+                                               f"(allowed: {', '.join(allowed)})")
 
 
 def _build_sim(sc: Mapping[str, Any]) -> SimSpec:
@@ -527,6 +808,8 @@ def _build_sim(sc: Mapping[str, Any]) -> SimSpec:
     duration = to_si(sc.get("duration", "2*second"), "time", "sim.duration")
     _require(duration > 0, "sim.duration", "must be positive")
     steps = duration / dt
+    _require(steps <= MAX_STEPS, "sim.duration", f"{duration:g} s is {steps:.4g} time steps, above the bound of "
+             f"{MAX_STEPS} (sim.dt = {dt * 1e3:g} ms: at most {MAX_STEPS * dt / 3600:.3g} hours); use several shorter runs")
     _require(abs(steps - round(steps)) < 1e-6, "sim.duration",
              f"must be a whole number of time steps (sim.dt = {dt * 1e3:g} ms)")
     transient = to_si(sc.get("transient", "0*ms"), "time", "sim.transient")
@@ -543,7 +826,12 @@ def _build_sim(sc: Mapping[str, Any]) -> SimSpec:
                  "(and an NVIDIA GPU with the CUDA toolkit); or use cpp_standalone")
     target = _check_choice(sc.get("codegen_target", "cython"), CODEGEN_TARGETS, "sim.codegen_target")
     threads = sc.get("threads", 1)
-    _require(isinstance(threads, int) and threads >= 1, "sim.threads", f"must be a positive integer (got {threads!r})")
+    _require(isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1, "sim.threads",
+             f"must be a positive integer (got {threads!r})")
+    cpus = os.cpu_count() or 1
+    _require(threads <= cpus, "sim.threads", f"{threads} threads are more than this machine's {cpus} CPUs; "
+                                             f"use at most sim.threads={cpus}")
+    _allow_large(sc)
     return SimSpec(duration=duration, dt=dt, seed=seed, device=device, codegen_target=target,
                    threads=threads, build_dir=sc.get("build_dir"), transient=transient,
                    progress=bool(sc.get("progress", True)),

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import brian2
+import numpy as np
 from brian2.units.fundamentalunits import DimensionMismatchError, Quantity, get_dimensions
 
 from circuitsim.errors import ConfigError
@@ -101,7 +102,8 @@ def parse_quantity(value: Any, dimension: str, path: str) -> Quantity:
         raise ConfigError(path, f"cannot read the unit of {value!r}; write it like '{example}'") from None
     if not isinstance(unit, (Quantity, int, float)):
         raise ConfigError(path, f"cannot read the unit of {value!r}; write it like '{example}'")
-    quantity = _finite(float(number), value, path) * unit
+    with np.errstate(over="ignore", invalid="ignore"):   # an overflow is refused just below
+        quantity = _finite(float(number), value, path) * unit
     if get_dimensions(quantity) != get_dimensions(expected):
         raise ConfigError(path, f"{value!r} is not a {dimension}; write it like '{example}'")
     _finite(float(quantity), value, path)   # e.g. 1e300*kHz overflows once in SI units

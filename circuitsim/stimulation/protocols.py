@@ -118,6 +118,18 @@ def _whole_steps(t: float, dt: float, path: str, what: str) -> None:
                                 f"use a whole number (>= 1) of time steps or a smaller sim.dt")
 
 
+#: pulses of one protocol block: a bound of the pulse table, which is built in Python before the run
+#: (issue 21: n = 1e8 kept validation busy for minutes); the longest preset, stim=rtms_1hz, has 900
+#: and 100,000 pulses at 1 Hz are 28 hours
+MAX_PULSES = 100_000
+
+
+def _bounded(count: float, path: str) -> None:
+    if not count <= MAX_PULSES:   # also refuses an overflow to inf
+        raise ConfigError(path, f"the block would have {count:.4g} pulses, above the bound of {MAX_PULSES} "
+                                "per block; use fewer pulses (or several runs)")
+
+
 def _site(value: Any, path: str, sites: Sequence[str]) -> str:
     if value not in sites:
         raise ConfigError(path, f"unknown TMS site {value!r}; known sites: {', '.join(sites)} "
@@ -161,6 +173,7 @@ def validate_protocol(blocks: Any, path: str, sites: Sequence[str], dt: float) -
             v["intensity"] = [parse_intensity(intensity, f"{bp}.intensity")]
         if kind in ("single", "paired"):
             v["n"] = _count(block.get("n", 1), f"{bp}.n")
+            _bounded(v["n"] * len(v["intensity"]) * (2 if kind == "paired" else 1), f"{bp}.n")
             v["interval"] = _time(block.get("interval", "3*second"), f"{bp}.interval")
             _whole_steps(v["interval"], dt, f"{bp}.interval", "the interval")
         if kind == "paired":
@@ -188,6 +201,7 @@ def validate_protocol(blocks: Any, path: str, sites: Sequence[str], dt: float) -
             if not isinstance(unc, bool):
                 raise ConfigError(f"{bp}.unconditioned", f"must be true or false (got {unc!r})")
             v["unconditioned"] = unc
+            _bounded(v["n"] * (len(v["isi"]) + unc) * 2, f"{bp}.n")
         if kind in ("train", "theta_burst"):
             v["time_scale"] = _scale(block.get("time_scale", 1.0), f"{bp}.time_scale")
         if kind == "train":
@@ -198,7 +212,9 @@ def validate_protocol(blocks: Any, path: str, sites: Sequence[str], dt: float) -
             if has_n == has_d:
                 raise ConfigError(f"{bp}.n_pulses", "give either n_pulses or duration (not both)")
             n = _count(block["n_pulses"], f"{bp}.n_pulses") if has_n else \
-                int(round(_time(block["duration"], f"{bp}.duration") * v["frequency"]))
+                _time(block["duration"], f"{bp}.duration") * v["frequency"]
+            _bounded(n, f"{bp}.n_pulses" if has_n else f"{bp}.duration")
+            n = int(round(n))
             v["n_pulses"] = max(1, int(round(n * v["time_scale"])))
         if kind == "theta_burst":
             v["pulses_per_burst"] = _count(block.get("pulses_per_burst", 3), f"{bp}.pulses_per_burst")
@@ -212,7 +228,10 @@ def validate_protocol(blocks: Any, path: str, sites: Sequence[str], dt: float) -
             v["train_duration"] = _time(block.get("train_duration"), f"{bp}.train_duration")
             v["n_trains"] = _count(block.get("n_trains", 1), f"{bp}.n_trains")
             v["train_interval"] = _time(block.get("train_interval", "10*second"), f"{bp}.train_interval")
-            bursts = max(1, int(round(v["train_duration"] * v["time_scale"] * v["burst_frequency"])))
+            bursts = v["train_duration"] * v["time_scale"] * v["burst_frequency"]
+            _bounded(bursts * v["pulses_per_burst"], f"{bp}.train_duration")
+            _bounded(bursts * v["pulses_per_burst"] * v["n_trains"], f"{bp}.n_trains")
+            bursts = max(1, int(round(bursts)))
             v["bursts_per_train"] = bursts
             train_len = (bursts - 1) / v["burst_frequency"] + (v["pulses_per_burst"] - 1) / v["pulse_frequency"]
             if v["n_trains"] > 1 and v["train_interval"] * v["time_scale"] <= train_len:
