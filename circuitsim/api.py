@@ -23,6 +23,7 @@ from circuitsim.circuit.layout import make_layout
 from circuitsim.io import results as rio
 from circuitsim.io.results import Result
 from circuitsim.metrics import compute_metrics
+from circuitsim.progress import show_progress_logs
 from circuitsim.readouts import add_muscle_readout, add_stimulus_measures
 from circuitsim.spec import RunSpec, build_spec, register_configs
 
@@ -83,6 +84,7 @@ def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = F
         For invalid config values, before any code is generated.
     """
     t_start = time.perf_counter()
+    show_progress_logs()   # a notebook or plain script sees the build notice and the progress
     spec: RunSpec = build_spec(cfg)
     config = _plain_config(cfg)
     folder = rio.prepare_folder(out_dir, overwrite=overwrite) if out_dir is not None else None

@@ -25,6 +25,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from circuitsim import listing  # noqa: F401  (registers the resolver of `circuitsim --help`)
 from circuitsim.api import simulate
 from circuitsim.errors import CircuitsimError, config_error_from
 from circuitsim.spec import register_configs

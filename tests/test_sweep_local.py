@@ -118,7 +118,7 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path):
     assert set(table["status"][1:]) <= {"incomplete", "missing"} and all(table["error"][1:])
 
     out = _ok(_run(args[1:], cwd=tmp_path, env=env))
-    assert "resume:" in (sweep / "0" / "cli.log").read_text()
+    assert "resume:" in (sweep / "0" / "circuitsim.log").read_text()
     assert (sweep / "0" / "metrics.json").stat().st_mtime_ns == finished   # not recomputed
     _ok(_run([str(sweep)], cwd=tmp_path, tool="circuitsim-collect", timeout=120))
     assert _table(sweep)["status"] == ["ok"] * 4

@@ -55,7 +55,7 @@ def _job(sweep, n, overrides, metrics=None, log=""):
     (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     if metrics is not None:
         (folder / "metrics.json").write_text(json.dumps(metrics))
-    (folder / "cli.log").write_text(log)
+    (folder / "circuitsim.log").write_text(log)
 
 
 def test_collect_lists_every_run_with_failures(tmp_path):
