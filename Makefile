@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install clean
+.PHONY: run test install docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +22,8 @@ run: $(STAMP)       ## set up, then run the default simulation (healthy circuit,
 test: $(STAMP)      ## set up, then run the whole test suite
 	$(BIN)/python -m pytest -q
 
+docs: $(STAMP)      ## build the documentation (executes the tutorial) into docs/_build/html
+	$(BIN)/python -m sphinx -W --keep-going -n -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) outputs multirun .pytest_cache
+	rm -rf $(VENV) outputs multirun .pytest_cache docs/_build docs/_generated docs/jupyter_execute

@@ -1,6 +1,6 @@
 """Dystonic and parkinsonian circuits against the healthy one, on real simulations.
 
-Each effect must point the way the literature reports (shared/reference/literature.md) and be
+Each effect must point the way the literature reports (docs/literature.md) and be
 larger than the spread over seeds: |mean(condition) - mean(healthy)| > max(range over seeds).
 The effects come from the overrides in configs/condition/; no code knows a condition's name.
 Effects the shipped conditions do not produce yet are listed in NOT_YET (expected failures), so

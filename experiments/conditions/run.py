@@ -168,7 +168,7 @@ class Claim:
     high: float = math.nan
 
 
-#: /work/shared/reference/literature.md, as data. Human pallidal recordings exist only in
+#: docs/literature.md, as data. Human pallidal recordings exist only in
 #: patients, so "than healthy" for LFP/EMG findings uses the model's healthy circuit as contrast.
 CLAIMS: Tuple[Claim, ...] = (
     Claim("gpi_rest_rate_hz", ("healthy",), "range", "normal GPi 70-95 Hz", "Starr et al. 2005", low=70.0, high=95.0),
