@@ -80,7 +80,11 @@ def test_effects_are_paired_by_seed_and_ranked(exp):
 def test_quick_variant(exp, tmp_path, scales):
     from circuitsim import simulate
 
-    assert exp.main(["--quick", "--out", str(tmp_path)]) == 0
+    # `python experiments/pathway_sensitivity/run.py --quick --jobs 2`: the runs go to 2 processes
+    assert exp.main(["--quick", "--out", str(tmp_path), "--jobs", "2"]) == 0
+    pids = {line.split()[4] for log in (tmp_path / "runs").glob("*/run.log") for line in log.read_text().splitlines()
+            if " - pid " in line}
+    assert len(pids) == 2, pids
     quick = exp.QUICK
     pathways = exp.select_pathways(quick["pathways"], scales)
     with open(tmp_path / "table.csv") as fh:

@@ -53,3 +53,88 @@ def test_lookup_and_markdown_missing_values():
     assert math.isnan(lookup({"a": {}}, "a.b.c"))
     text = markdown([{"x": 1, "y_mean": float("nan"), "y_sd": float("nan"), "n": 1}], ["x"], {"y": "Y"})
     assert text.splitlines()[-1] == "| 1 | – | 1 |"
+
+
+# ------------------------------------------------------------------- run_points: one results pipeline
+
+
+def _fake_simulate(cfg, out_dir=None, overwrite=False, overrides=None):
+    """Stands in for circuitsim.simulate: a finished run folder whose GPi rate is 100 x the stn_gpe
+    weight scale plus the seed; a weight scale of 9 fails."""
+    import numpy as np
+
+    from circuitsim.api import _plain_config
+    from circuitsim.io import collect as col
+    from circuitsim.io import results as rio
+
+    w = float(cfg.circuit.pathways.stn_gpe.weight_scale)
+    folder = rio.prepare_folder(out_dir, overwrite=overwrite)
+    col.record_run(folder, cfg, overrides)
+    if w == 9:
+        rio.release_folder(folder)
+        raise RuntimeError("the fake run failed")
+    res = rio.Result(metrics={"run": {"seed": int(cfg.sim.seed), "duration_s": 0.3},
+                              "populations": {"gpi": {"rate_hz": 100 * w + int(cfg.sim.seed), "flag": True}}},
+                     config=_plain_config(cfg), spikes={"gpi": (np.zeros(0, np.int32), np.zeros(0))},
+                     sizes={"gpi": 1}, channels={"gpi": np.array([-1])})
+    rio.write_data(folder, res)
+    rio.finish(folder, res)
+    _fake_simulate.calls += 1
+    return res
+
+
+def _points(*scales):
+    from circuitsim.experiments import Point
+
+    return [Point(f"w{w}", [f"circuit.pathways.stn_gpe.weight_scale={w}"], {"w": w}) for w in scales]
+
+
+def test_run_points_rows_come_from_the_collected_table_and_resume(tmp_path, monkeypatch):
+    import circuitsim
+    from circuitsim.experiments import run_points
+
+    monkeypatch.setattr(circuitsim, "simulate", _fake_simulate)
+    _fake_simulate.calls = 0
+    measures = {"gpi": "populations.gpi.rate_hz", "flag": "populations.gpi.flag",
+                "twice": lambda res: 2 * res.metrics["populations"]["gpi"]["rate_hz"]}
+    rows = run_points(_points(0.5, 1.5), [0, 1], tmp_path, measures, progress=False)
+    assert [(r["w"], r["seed"], r["gpi"]) for r in rows] == [(0.5, 0, 50.0), (0.5, 1, 51.0), (1.5, 0, 150.0),
+                                                             (1.5, 1, 151.0)]
+    assert [r["twice"] for r in rows] == [100.0, 102.0, 300.0, 302.0] and rows[0]["flag"] == 1.0
+    assert _fake_simulate.calls == 4
+    frame = circuitsim.collect(tmp_path / "runs", write=False)      # the same table, for anyone
+    assert list(frame.job) == ["w0.5_seed0", "w0.5_seed1", "w1.5_seed0", "w1.5_seed1"]
+    assert list(frame["circuit.pathways.stn_gpe.weight_scale"]) == [0.5, 0.5, 1.5, 1.5]
+    assert (tmp_path / "runs" / "runs.parquet").is_file()
+    assert run_points(_points(0.5, 1.5), [0, 1], tmp_path, measures, progress=False) == rows
+    assert _fake_simulate.calls == 4                                 # resumed, nothing rerun
+
+
+def test_run_points_names_a_failed_run_and_the_table_lists_it(tmp_path, monkeypatch):
+    import circuitsim
+    from circuitsim.experiments import run_points
+
+    monkeypatch.setattr(circuitsim, "simulate", _fake_simulate)
+    _fake_simulate.calls = 0
+    with pytest.raises(RuntimeError, match="the fake run failed"):
+        run_points(_points(0.5, 9), [0], tmp_path, {"gpi": "populations.gpi.rate_hz"}, progress=False)
+    frame = circuitsim.collect(tmp_path / "runs", write=False)
+    assert dict(zip(frame.job, frame.status)) == {"w0.5_seed0": "ok", "w9_seed0": "failed"}
+    assert "the fake run failed" in frame.set_index("job").error["w9_seed0"]
+
+
+def test_run_points_refuses_bad_launch_options(tmp_path):
+    from circuitsim.experiments import argument_parser, launch_options, run_points
+
+    with pytest.raises(ValueError, match="--launcher: unknown launcher 'pbs'"):
+        run_points(_points(0.5), [0], tmp_path, {}, launcher="pbs")
+    with pytest.raises(ValueError, match="--jobs"):
+        run_points(_points(0.5), [0], tmp_path, {}, jobs=0)
+    parser = argument_parser("doc", "out")
+    args = parser.parse_args(["--jobs", "3", "--launcher", "slurm", "--launcher-override",
+                              "hydra.launcher.partition=debug"])
+    assert launch_options(args) == {"jobs": 3, "launcher": "slurm",
+                                    "launcher_overrides": ["hydra.launcher.partition=debug"]}
+    assert parser.parse_args([]).jobs >= 1
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--jobs", "0"])

@@ -91,3 +91,32 @@ def test_slurm_failed_and_cancelled_jobs_end_the_sweep_and_are_listed(slurm, tmp
     assert table["status"][1] == "ok"
     assert table["status"][2] in ("missing", "incomplete", "failed") and table["error"][2]
     assert "run 0: failed" in out.stdout + out.stderr
+
+
+def test_experiment_points_through_slurm_and_resume(slurm, tmp_path):
+    """An experiment script sends its points through hydra/launcher=slurm, one SLURM job per run, and
+    builds its tables from them; run again, it resumes (nothing is submitted). pathway_sensitivity's
+    full variant restricted to one circuit, one pathway and one scale: 2 runs of 2 s."""
+    import pandas as pd
+
+    script = Path(__file__).resolve().parents[1] / "experiments" / "pathway_sensitivity" / "run.py"
+    out = tmp_path / "exp"
+    args = [sys.executable, str(script), "--out", str(out), "--circuits", "healthy", "--pathways", "gpi_thal",
+            "--scales", "0.5", "--seeds", "0", "--launcher", "slurm",
+            *[f"--launcher-override={o}" for o in SLURM[1:]]]
+    first = subprocess.run(args, cwd=tmp_path, env=slurm.env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, (first.stdout + first.stderr)[-4000:]
+    submitted = sorted(p.name for p in (out / "runs" / ".submitit").iterdir())
+    assert submitted, "no submitit logs: did the runs go through SLURM?"
+    acct = slurm.wait_accounted(lambda text: text.count("COMPLETED") >= 2)
+    assert acct.count("COMPLETED") >= 2, acct
+    runs = pd.read_parquet(out / "runs" / "runs.parquet")
+    assert sorted(runs.job) == ["healthy_baseline_seed0", "healthy_gpi_thal_x0.5_seed0"]
+    assert set(runs.status) == {"ok"}
+    table = pd.read_csv(out / "table.csv")
+    assert list(table.pathway) == ["gpi_thal"] and table["severity_x0.5_mean"].notna().all()
+
+    again = subprocess.run(args, cwd=tmp_path, env=slurm.env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
+    assert sorted(p.name for p in (out / "runs" / ".submitit").iterdir()) == submitted   # nothing resubmitted
+    assert "resumed" in again.stderr

@@ -73,6 +73,8 @@ def _job_sort_key(folder: Path, sweep: Path) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in rel)
 
 
+#: overrides that steer a run without being part of its config (as circuitsim.cli.CONTROL_KEYS)
+CONTROL_KEYS = ("resume", "fit")
 RECORD = "overrides.yaml"      #: a run folder's record of what it is (beside config.yaml)
 PLAN = "points.yaml"           #: job name -> overrides of every point a driver meant to run (for 'missing')
 ERROR_LOG = "error.log"        #: a failed run's error, written by circuitsim.experiments
@@ -83,7 +85,7 @@ def job_folders(sweep: Path) -> List[Path]:
     from circuitsim.io.results import CONFIG, METRICS
 
     found = set()
-    for name in (RECORD, METRICS, CONFIG):
+    for name in (RECORD, METRICS, CONFIG, ERROR_LOG):
         for p in sweep.rglob(name):
             if ".submitit" in p.relative_to(sweep).parts:
                 continue
@@ -235,21 +237,25 @@ def _overrides(folder: Path) -> Dict[str, Any]:
     for ov in lines:
         key, _, value = str(ov).partition("=")
         key = key.lstrip("+~")
-        if key.startswith("hydra.") or key.startswith("hydra/"):
+        if key.startswith("hydra.") or key.startswith("hydra/") or key in CONTROL_KEYS:
             continue
         out[key] = value
     return out
 
 
 def write_plan(sweep: Path | str, jobs: Dict[str, Sequence[str]]) -> Path:
-    """Record every job a driver means to run (job folder name -> its overrides) as ``points.yaml``,
-    so that :func:`collect` lists the jobs that never started as 'missing'."""
+    """Record every job a driver means to run (job folder name -> its overrides) in ``points.yaml``,
+    so that :func:`collect` lists the jobs that never started as 'missing'. Jobs already planned
+    there stay (a driver may plan a folder's runs in several calls); a job's overrides are replaced."""
     import yaml
 
     sweep = Path(sweep)
     sweep.mkdir(parents=True, exist_ok=True)
+    plan = _read_yaml(sweep / PLAN)
+    plan = dict(plan) if isinstance(plan, dict) else {}
+    plan.update({str(k): [str(o) for o in v] for k, v in jobs.items()})
     tmp = sweep / f".{PLAN}.tmp"
-    tmp.write_text(yaml.safe_dump({str(k): [str(o) for o in v] for k, v in jobs.items()}, sort_keys=False))
+    tmp.write_text(yaml.safe_dump(plan, sort_keys=False))
     tmp.replace(sweep / PLAN)
     return sweep / PLAN
 

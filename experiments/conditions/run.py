@@ -50,8 +50,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 import numpy as np
 from matplotlib.figure import Figure
 
-from circuitsim.experiments import (Point, argument_parser, configure_logging, run_points, save_figure, summarise,
-                                    write_rows)
+from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, run_points,
+                                    save_figure, summarise, write_rows)
 
 CONDITIONS = ("healthy", "dystonia_bg", "dystonia_cerebellar", "dystonia_network", "parkinsonian")
 DYSTONIA = ("dystonia_bg", "dystonia_cerebellar", "dystonia_network")
@@ -418,7 +418,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     seeds = args.seeds if args.seeds is not None else variant["seeds"]
     out = Path(args.out)
     measures = {col: key for col, key, _ in MEASURES}
-    rows = run_points(points(variant["duration"]), seeds, out, measures, resume=args.resume)
+    rows = run_points(points(variant["duration"]), seeds, out, measures, resume=args.resume,
+                      **launch_options(args))
     for row in rows:
         for col, scale in _SCALE.items():
             row[col] *= scale

@@ -40,8 +40,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from circuitsim.experiments import (Point, argument_parser, configure_logging, run_points, save_figure, summarise,
-                                    write_rows, write_table)
+from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, run_points,
+                                    save_figure, summarise, write_rows, write_table)
 
 NAME = "dbs_frequency"
 STIM = "dbs_gpi"
@@ -234,7 +234,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     variant = dict(QUICK if args.quick else FULL)
     seeds = args.seeds or variant["seeds"]
     t0 = time.perf_counter()
-    rows = run_points(points(variant), seeds, args.out, MEASURES, base=base_overrides(variant), resume=args.resume)
+    rows = run_points(points(variant), seeds, args.out, MEASURES, base=base_overrides(variant), resume=args.resume,
+                      **launch_options(args))
     write_rows(rows, args.out)
     table = summarise(rows, by=FACTORS, columns=list(COLUMNS))
     text = write_table(table, args.out, by=FACTORS, columns=COLUMNS)

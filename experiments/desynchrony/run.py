@@ -59,8 +59,8 @@ from typing import Any, Dict, List, Mapping, Sequence
 import numpy as np
 
 from circuitsim.analysis import spectra as sp
-from circuitsim.experiments import (Point, argument_parser, configure_logging, markdown, run_points, save_figure,
-                                    summarise, write_rows, write_table)
+from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, markdown, run_points,
+                                    save_figure, summarise, write_rows, write_table)
 from circuitsim.units import to_si
 
 NAME = "desynchrony"
@@ -280,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
     t0 = time.perf_counter()
     pts = points(variant)
     rows = run_points(pts, seeds, args.out, measures(), base=[*BASE, f"sim.duration={variant['duration_s']:g}*second"],
-                      resume=args.resume)
+                      resume=args.resume, **launch_options(args))
     add_distance_to_intact(rows)
     write_rows(rows, args.out)
     columns = [c for c in rows[0] if c not in (*FACTORS, "seed", "folder")]

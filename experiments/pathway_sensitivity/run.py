@@ -10,6 +10,9 @@ pathways matter most in the healthy circuit and in the dystonic network
     python experiments/pathway_sensitivity/run.py           # all 32 pathways, 2 circuits, 3 seeds (~13 min)
     python experiments/pathway_sensitivity/run.py --scales 0.5 0.75 1.25 1.5 --seeds 0 1
     python experiments/pathway_sensitivity/run.py --circuits dystonia_bg --pathways gpi_thal stn_gpi
+    python experiments/pathway_sensitivity/run.py --jobs 2  # 2 runs at a time (default: all cores)
+    python experiments/pathway_sensitivity/run.py --launcher slurm --launcher-override hydra.launcher.partition=cpu
+                                                            # one SLURM job per run (docs/data.md)
 
 The pathways are read from the composed config (``circuit.pathways``), not listed by hand.
 A condition may already scale a pathway (``dystonia_network`` sets ``ctx_i_ctx_e`` to x0.3,
@@ -51,8 +54,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from circuitsim import compose
-from circuitsim.experiments import (Point, argument_parser, configure_logging, run_points, save_figure, write_rows,
-                                    write_table)
+from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, run_points,
+                                    save_figure, write_rows, write_table)
 
 NAME = "pathway_sensitivity"
 #: column -> dotted metrics key; the first two are the table's effects
@@ -249,7 +252,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     pathways = select_pathways(rule, scales)
     points = make_points(circuits, pathways, factors, scales)
     rows = run_points(points, seeds, args.out, MEASURES, resume=args.resume,
-                      base=[*BASE, f"sim.duration={variant['duration']}"])
+                      base=[*BASE, f"sim.duration={variant['duration']}"], **launch_options(args))
     write_rows(rows, args.out)
 
     from circuitsim.experiments import summarise

@@ -58,8 +58,8 @@ from typing import Any, Dict, List, Mapping, Sequence
 
 import numpy as np
 
-from circuitsim.experiments import (Point, argument_parser, configure_logging, run_points, save_figure, summarise,
-                                    write_rows, write_table)
+from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, run_points,
+                                    save_figure, summarise, write_rows, write_table)
 from circuitsim.stimulation.tms import DEFAULT_RMT_MSO
 
 NAME = "tms"
@@ -433,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
     points = [Point(f"rc_{c}", [f"condition={c}", *RUN, *tms_overrides("rc", rc_blocks)],
                     {"condition": c}) for c in v["conditions"]]
     rc_rows = run_points(points, seeds, out, {"latency_ms": "tms.mep_latency_ms", "rc_build_reused": "run.build_reused"},
-                         resume=args.resume)
+                         resume=args.resume, **launch_options(args))
     runs: Dict[tuple, Dict[str, Any]] = {}
     curve_rows, trials = [], {}
     for row in rc_rows:
@@ -462,7 +462,8 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
               for c in v["conditions"]]
     for p, s in [(p, s) for p in points for s in seeds]:
         rows = run_points([p], [s], out, {"sici_ratio_all": "tms.sici_ratio", "icf_ratio_all": "tms.icf_ratio",
-                                          "cbi_ratio_all": "tms.cbi_ratio"}, resume=args.resume, progress=False)
+                                          "cbi_ratio_all": "tms.cbi_ratio"}, resume=args.resume, progress=False,
+                          **launch_options(args))
         rec = runs[(p.factors["condition"], s)]
         rec.update({k: rows[0][k] for k in ("sici_ratio_all", "icf_ratio_all", "cbi_ratio_all")})
         per_muscle = _metrics(rows[0]["folder"])["tms"]["per_muscle"]
@@ -491,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
                                           *ctbs_overrides(v, DEFAULT_RMT_MSO, sham=arm == "sham")])
                 row = run_points([p], [s], out, {"post_pre_all": "tms.mep_post_pre_ratio",
                                                  "w": f"stim.{CTBS}.plasticity.grc_pc.relative_change"},
-                                 resume=args.resume, progress=False)[0]
+                                 resume=args.resume, progress=False, **launch_options(args))[0]
                 per_muscle = _metrics(row["folder"])["tms"]["per_muscle"].values()
                 # post / pre per muscle (trials at rest), where the MEP before the train is clear; the
                 # MEPs themselves over the same muscles (a muscle never at rest has none)
