@@ -158,7 +158,8 @@ def run_points(points: Sequence[Point], seeds: Sequence[int], out: str | Path, m
                 bar.step(f"{job.name} resumed")
         else:
             pending.append(job)
-    results: Dict[str, Any] = {}
+    callables = {name: m for name, m in measures.items() if callable(m)}
+    computed: Dict[str, Dict[str, float]] = {}   # run -> its callable measures, from the Result in memory
     if launcher is not None and pending:
         _launch(pending, runs_dir, launcher, jobs, launcher_overrides, resume)
         if bar:
@@ -169,8 +170,8 @@ def run_points(points: Sequence[Point], seeds: Sequence[int], out: str | Path, m
     else:
         for job in pending:
             result = _run_here(job)
-            if result is not None:
-                results[job.name] = result
+            if result is not None:   # (the Result itself is not kept: hundreds of runs would fill the memory)
+                computed[job.name] = {name: float(m(result)) for name, m in callables.items()}
             if bar:
                 bar.step(f"{job.name} {'ran' if result is not None else 'failed'}")
 
@@ -188,13 +189,14 @@ def run_points(points: Sequence[Point], seeds: Sequence[int], out: str | Path, m
         found = by_job[job.name]
         row: Dict[str, Any] = {**job.point.factors, "seed": job.seed, "folder": str(job.folder)}
         metrics = None
+        if callables and job.name not in computed:
+            from circuitsim.io.results import load_result
+
+            result = load_result(job.folder)
+            computed[job.name] = {name: float(m(result)) for name, m in callables.items()}
         for name, measure in measures.items():
             if callable(measure):
-                if job.name not in results:
-                    from circuitsim.io.results import load_result
-
-                    results[job.name] = load_result(job.folder)
-                row[name] = float(measure(results[job.name]))
+                row[name] = computed[job.name][name]
             elif measure in found:
                 row[name] = float(found[measure])
             else:   # not a number column of the table (a flag, or absent): read it as before
