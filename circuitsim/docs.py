@@ -152,14 +152,20 @@ def _unwrap(tp: Any) -> Any:
     return None, False
 
 
-def schema_fields(schema: type, prefix: str) -> Iterator[str]:
-    """Dotted paths of every field of a schema dataclass (mappings of dataclasses as ``<name>``)."""
+def schema_fields(schema: type, prefix: str) -> Iterator[Tuple[str, Any]]:
+    """(dotted path, schema default or None) of every field of a schema dataclass (mappings of
+    dataclasses as ``<name>``)."""
     hints = typing.get_type_hints(schema)
     for f in dataclasses.fields(schema):
         path = f"{prefix}.{f.name}"
         inner, mapping = _unwrap(hints[f.name])
         if inner is None:
-            yield path
+            default = None
+            if f.default is not dataclasses.MISSING and f.default != "???":
+                default = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            yield path, default
             continue
         sub = f"{path}.{_PLACEHOLDER.get(f.name, '<name>')}" if mapping else path
         yield from schema_fields(inner, sub)
@@ -236,7 +242,7 @@ def config_rows(cfg: Any, configs: Path) -> List[Tuple[str, str, str]]:
         comments.update(yaml_comments(configs / group / "default.yaml", group))
     rows, missing, used = [], [], set()
     for group, schema in _schemas().items():
-        for path in schema_fields(schema, group):
+        for path, schema_default in schema_fields(schema, group):
             text = comments.get(path) or CONFIG_NOTES.get(path)
             if path in CONFIG_NOTES and not comments.get(path):
                 used.add(path)
@@ -244,8 +250,8 @@ def config_rows(cfg: Any, configs: Path) -> List[Tuple[str, str, str]]:
                 missing.append(path)
                 continue
             value = _lookup(cfg, path)
-            if path.startswith("task.") or "<" in path:
-                value = "" if value is None else value
+            if path.startswith("task.") or "<" in path:   # no single default: the schema's, if any
+                value = "" if schema_default in (None, "", {}, []) else schema_default
             rows.append((path, "" if value == "" else _value(value), text))
     unused = sorted(set(CONFIG_NOTES) - used - {p for p in CONFIG_NOTES if p in comments})
     stale = [p for p in unused if p not in {r[0] for r in rows}]
