@@ -95,6 +95,9 @@ class PathwayConf:
     rule: str = "random"
     weight_scale: float = 1.0
     p_scale: float = 1.0
+    # lateralised change: extra weight factor on the synapses onto the neurons of channel
+    # `circuit.side` (the target must be channelled); 1 = no lateralisation
+    side_scale: float = 1.0
     enabled: bool = True
     ref: str = ""
 
@@ -110,6 +113,8 @@ class ModulatorConf:
 class CircuitConf:
     scale: float = 1.0
     channels: List[str] = field(default_factory=lambda: ["left", "right"])
+    # the channel that a condition's lateralised changes (pathways' side_scale) act on; null = none
+    side: Optional[str] = None
     receptors: Dict[str, ReceptorConf] = field(default_factory=dict)
     modulators: Dict[str, ModulatorConf] = field(default_factory=dict)
     populations: Dict[str, PopulationConf] = field(default_factory=dict)
@@ -222,6 +227,8 @@ class Pathway:
     delay: float             # s
     topology: str
     ref: str = ""
+    # weight factor per target channel (channel order); () = 1 everywhere (see PathwayConf.side_scale)
+    channel_scale: Tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -303,6 +310,20 @@ def _plain(node: Any) -> Any:
 def _require(cond: bool, path: str, message: str) -> None:
     if not cond:
         raise ConfigError(path, message)
+
+
+def _channel_scale(pc: Any, path: str, side: Optional[str], channels: Tuple[str, ...],
+                   target: "Population") -> Tuple[float, ...]:
+    """Per-target-channel weight factors of a lateralised pathway (``side_scale``), or ()."""
+    side_scale = float(pc.get("side_scale", 1.0))
+    _require(math.isfinite(side_scale) and side_scale >= 0, f"{path}.side_scale",
+             f"must be a finite number >= 0 (got {side_scale})")
+    if side_scale == 1.0:
+        return ()
+    _require(side is not None, f"{path}.side_scale",
+             "acts on the channel named by circuit.side, which is null; set circuit.side (e.g. side=left)")
+    _require(target.channelled, f"{path}.side_scale", "needs a channelled target population")
+    return tuple(side_scale if ch == side else 1.0 for ch in channels)
 
 
 def _check_choice(value: Any, allowed: Tuple[str, ...], path: str) -> str:
@@ -684,6 +705,10 @@ def build_spec(cfg: Any) -> RunSpec:
                             "the background rate (after modulators)")
         _check_weight(pop.bg_weight, f"circuit.populations.{name}.background.weight", "the background weight")
 
+    side = circuit.get("side")
+    if side is not None:
+        _require(side in channels, "circuit.side",
+                 f"{side!r} is not a channel; choose one of {', '.join(channels)} (or null)")
     pathways: Dict[str, Pathway] = {}
     for name, pc in paths_cfg.items():
         path = f"circuit.pathways.{name}"
@@ -712,11 +737,15 @@ def build_spec(cfg: Any) -> RunSpec:
                  f"must be at least one time step (sim.dt = {sim.dt * 1e3:g} ms)")
         _check_weight(weight * weight_scale * w_factor[name], f"{path}.weight_scale" if weight_scale > 1 else f"{path}.weight",
                       f"the effective weight (weight x weight_scale {weight_scale:g} x modulators {w_factor[name]:g})")
+        channel_scale = _channel_scale(pc, path, side, channels, populations[tgt])
         if not pc.get("enabled", True):
             continue
         pathways[name] = Pathway(name=name, source=src, target=tgt, receptor=receptor, p=p * p_scale,
                                  weight=weight * weight_scale * w_factor[name], delay=delay,
-                                 topology=topology, ref=str(pc.get("ref", "")))
+                                 topology=topology, ref=str(pc.get("ref", "")), channel_scale=channel_scale)
+    if side is not None and not any(pw.channel_scale for pw in pathways.values()):
+        raise ConfigError("circuit.side", f"is {side!r}, but no enabled pathway has a side_scale other than 1, "
+                          "so it would change nothing; leave it null or lateralise a pathway")
 
     readout = _build_readout(cfg.get("readout") or {}, channels)
     _require(readout.rate_bin >= sim.dt * (1 - 1e-9), "readout.rate_bin", "must be at least sim.dt")

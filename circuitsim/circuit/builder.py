@@ -38,7 +38,7 @@ from circuitsim.circuit.layout import Layout
 from circuitsim.circuit.models import (ADEX_EQUATIONS, ADEX_REFRACTORY, ADEX_RESET,
                                        ADEX_THRESHOLD, BACKGROUND_CODE, FUNCTIONS, LFP_CHARGES,
                                        NEURON_BLOCK, NOISE_CODE)
-from circuitsim.spec import NEURON_PARAMS, RECEPTOR_NAMES, RunSpec
+from circuitsim.spec import NEURON_PARAMS, RECEPTOR_NAMES, Pathway, RunSpec
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,14 @@ def padded_size(n: int) -> int:
     return -(-n // NEURON_BLOCK) * NEURON_BLOCK
 
 
+def _weights(pathway: Pathway, connections: Connections, layout: Layout) -> np.ndarray:
+    """Each synapse's weight: the pathway's, times its target channel's factor if lateralised."""
+    w = np.full(connections.n, pathway.weight)
+    if pathway.channel_scale:
+        w *= np.asarray(pathway.channel_scale)[layout.channel[connections.j]]
+    return w
+
+
 def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Connections],
                   rng: np.random.Generator, rng_keys: Optional[tuple] = None) -> BuiltNetwork:
     """Create every Brian2 object of the circuit. Call after the device has been chosen.
@@ -174,7 +182,7 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
         i = np.concatenate([connections[p].i for p in names])
         j = np.concatenate([connections[p].j for p in names])
         syn.connect(i=i, j=j)
-        syn.weight = np.concatenate([np.full(connections[p].n, spec.pathways[p].weight) for p in names]) * siemens
+        syn.weight = np.concatenate([_weights(spec.pathways[p], connections[p], layout) for p in names]) * siemens
         syn.delay = np.concatenate([np.full(connections[p].n, spec.pathways[p].delay) for p in names]) * second
         synapses[receptor] = syn
         for p in names:
