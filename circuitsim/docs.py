@@ -55,19 +55,48 @@ def circuit_tables(cfg: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def population_parameters(cfg: Any) -> str:
-    """One table of every population's neuron parameters (as written in the config, with units)."""
+def parameter_comments(path: Path) -> Dict[str, str]:
+    """Population -> the comment written right above its ``params:`` line in the circuit YAML."""
+    out: Dict[str, str] = {}
+    current, pending, inside = None, [], False
+    for raw in path.read_text().splitlines():
+        stripped = raw.strip()
+        indent = len(raw) - len(raw.lstrip())
+        if not stripped:
+            continue
+        if indent == 0:
+            inside = stripped.startswith("populations:")
+            pending = []
+            continue
+        if not inside:
+            continue
+        if stripped.startswith("#"):
+            pending.append(stripped.lstrip("#").strip())
+            continue
+        if indent == 2 and stripped.endswith(":"):
+            current = stripped[:-1]
+        elif stripped.startswith("params:") and current is not None and pending:
+            out[current] = " ".join(pending)
+        pending = []
+    return out
+
+
+def population_parameters(cfg: Any, circuit_yaml: Optional[Path] = None) -> str:
+    """One table of every population's neuron parameters (as written in the config, with units)
+    and the basis of its parameter set (the comment above its ``params`` in the circuit YAML)."""
     circuit = cfg["circuit"]
+    notes = parameter_comments(circuit_yaml) if circuit_yaml is not None else {}
     names: List[str] = []
     for pop in circuit["populations"].values():
         names += [k for k in pop["params"] if k not in names]
-    lines = ["| population | " + " | ".join(f"`{n}`" for n in names) + " | background |",
-             "|---" * (len(names) + 2) + "|"]
+    lines = ["| population | " + " | ".join(f"`{n}`" for n in names) + " | background | basis |",
+             "|---" * (len(names) + 3) + "|"]
     for name, pop in circuit["populations"].items():
         bg = pop.get("background") or {}
         cells = [str(pop["params"].get(n, "")).replace("*", " ") for n in names]
-        lines.append(f"| `{name}` | " + " | ".join(cells) +
-                     f" | {bg.get('rate', '')} × {bg.get('weight', '')} ({bg.get('receptor', '')}) |".replace("*", " "))
+        background = f"{bg.get('rate', '')} × {bg.get('weight', '')} ({bg.get('receptor', '')})".replace("*", " ")
+        basis = notes.get(name) or "model choice (`I_bias` tuned to the cited rate)"
+        lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {background} | {_cell(basis)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -460,7 +489,7 @@ def write_generated(out: Path) -> List[Path]:
     cfg = compose()
     pages = {
         "circuit.md": circuit_tables(cfg),
-        "parameters.md": population_parameters(cfg),
+        "parameters.md": population_parameters(cfg, configs_dir() / "circuit" / "default.yaml"),
         "config.md": config_reference(cfg, configs_dir()),
         "metrics.md": metrics_reference(),
         "conditions.md": listing_table("conditions"),
