@@ -105,12 +105,14 @@ def test_result_repr_is_short_and_names_the_run(tmp_path):
     assert len(repr(many)) < 2000
 
 
-def test_result_html_shows_key_measures_and_links_figures(tmp_path):
+def test_result_html_shows_key_measures_and_links_figures(tmp_path, monkeypatch):
     (tmp_path / "raster.png").write_bytes(b"png")
     result = _result(folder=tmp_path)
     page = result._repr_html_()
     assert "<table>" in page and "channel selectivity" in page and "0.90" in page
     assert f"href='{tmp_path / 'raster.png'}'" in page
+    monkeypatch.chdir(tmp_path.parent)   # a folder below the working directory is linked relative to it
+    assert f"href='{tmp_path.name}/raster.png'" in result._repr_html_()
     result.metrics["run"]["condition"] = "<script>"
     assert "<script>" not in result._repr_html_()   # escaped
 

@@ -109,8 +109,14 @@ def result_html(result: Any) -> str:
     figures = _figures(result)
     links = ""
     if figures:
+        folder = str(result.folder)
+        try:   # Jupyter serves files below the notebook's folder: link those relative to it
+            relative = os.path.relpath(folder)
+            folder = relative if not relative.startswith("..") else folder
+        except ValueError:
+            pass
         links = "<p>figures: " + ", ".join(
-            f"<a href='{esc(os.path.join(str(result.folder), f), quote=True)}' target='_blank'>{esc(f)}</a>"
+            f"<a href='{esc(os.path.join(folder, f), quote=True)}' target='_blank'>{esc(f)}</a>"
             for f in figures) + "</p>"
     return ("<div class='circuitsim-result'><strong>circuitsim Result</strong>"
             f"<table>{rows}</table>"
