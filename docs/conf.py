@@ -74,7 +74,7 @@ def _generate(app) -> None:
     out = HERE / "_generated"
     write_generated(out)
     pages = [name for name in OPTIONAL_PAGES if (HERE / f"{name}.md").is_file()]
-    text = ("```{toctree}\n:maxdepth: 1\n:caption: More\n\n" + "\n".join(pages) + "\n```\n") if pages else ""
+    text = ("```{toctree}\n:maxdepth: 1\n:caption: More guides\n\n" + "\n".join(pages) + "\n```\n") if pages else ""
     path = out / "more_pages.md"
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
