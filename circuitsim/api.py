@@ -20,6 +20,7 @@ from circuitsim import device as devices
 from circuitsim.circuit.builder import build_network, lfp_currents
 from circuitsim.circuit.connectivity import connect_all
 from circuitsim.circuit.layout import make_layout
+from circuitsim.errors import StorageError
 from circuitsim.io import results as rio
 from circuitsim.io.results import Result
 from circuitsim.metrics import compute_metrics
@@ -88,20 +89,23 @@ def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = F
     spec: RunSpec = build_spec(cfg)
     config = _plain_config(cfg)
     folder = rio.prepare_folder(out_dir, overwrite=overwrite) if out_dir is not None else None
-    if folder is not None:   # what the run is, for circuitsim-collect (before it runs: a killed one is listed)
-        from circuitsim.io.collect import record_run
+    try:   # (the folder's writer lock is held until its metrics.json is written, or the run fails)
+        if folder is not None:   # what the run is, for circuitsim-collect (before it runs: a killed one is listed)
+            from circuitsim.io.collect import record_run
 
-        record_run(folder, config, None if overrides is None else list(overrides))
-
-    layout = make_layout(spec)
-    connections = connect_all(spec, layout, spec.sim.seed)
-    logger.info("circuit: %d neurons in %d populations, %d pathways; device %s, %.3g s at dt = %.3g ms, seed %d",
-                layout.n, len(spec.populations), len(spec.pathways), spec.sim.device, spec.sim.duration,
-                spec.sim.dt * 1e3, spec.sim.seed)
-    with devices.selected_device(spec):
-        built = build_network(spec, layout, connections, _initial_state_rng(spec.sim.seed))
-        raw, times = devices.run(built.net, spec, built.namespace, built.n_synapses, lambda: read_raw(built))
-    return finish_run(spec, config, layout, raw, built.lfp_neurons, built.n_synapses, times, t_start, folder)
+            record_run(folder, config, None if overrides is None else list(overrides))
+        layout = make_layout(spec)
+        connections = connect_all(spec, layout, spec.sim.seed)
+        logger.info("circuit: %d neurons in %d populations, %d pathways; device %s, %.3g s at dt = %.3g ms, "
+                    "seed %d", layout.n, len(spec.populations), len(spec.pathways), spec.sim.device,
+                    spec.sim.duration, spec.sim.dt * 1e3, spec.sim.seed)
+        with devices.selected_device(spec):
+            built = build_network(spec, layout, connections, _initial_state_rng(spec.sim.seed))
+            raw, times = devices.run(built.net, spec, built.namespace, built.n_synapses, lambda: read_raw(built))
+        return finish_run(spec, config, layout, raw, built.lfp_neurons, built.n_synapses, times, t_start, folder)
+    finally:
+        if folder is not None:
+            rio.release_folder(folder)
 
 
 def read_raw(built) -> dict:
@@ -157,7 +161,10 @@ def finish_run(spec: RunSpec, config: dict, layout, raw: dict, lfp_neurons: dict
         from circuitsim.plots import write_figures
 
         rio.write_data(folder, result)
-        write_figures(folder, result, spec.readout.plots)
+        try:
+            write_figures(folder, result, spec.readout.plots)
+        except OSError as err:   # disk full while saving a figure: one line, no metrics.json
+            raise StorageError(err.filename or folder, "the figures", err) from None
         result.metrics["run"]["wall_s"] = time.perf_counter() - t_start
         rio.finish(folder, result)
         logger.info("results in %s", folder)

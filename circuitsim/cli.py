@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,26 @@ def _app(cfg: DictConfig) -> float:
     return float(metrics["run"]["wall_s"])
 
 
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143   # 128 + the signal's number, as shells report them
+
+
+class Stopped(BaseException):
+    """SIGTERM as an exception (not an Exception: only cleanup code catches it), so that the run's
+    ``finally`` blocks stop the compiled program and remove its working folder."""
+
+
+def _raise_stopped(signum: int, frame: Any) -> None:
+    raise Stopped(signum)
+
+
+def _report_stop(name: str) -> None:
+    message = f"stopped by {name}; the run folder holds no finished result"
+    if logging.getLogger().handlers:
+        logger.error(message)
+    else:
+        print(f"circuitsim: {message}", file=sys.stderr)
+
+
 HYDRA_FULL_ERROR = "HYDRA_FULL_ERROR"
 
 
@@ -146,8 +167,10 @@ def _report_config_error(err: Exception) -> None:
 
 
 def main() -> None:
-    """Console script ``circuitsim``."""
+    """Console script ``circuitsim``. SIGINT (Ctrl-C) and SIGTERM stop a run cleanly: the compiled
+    program is killed, one line is printed, the exit code is 130 or 143."""
     register_configs()
+    signal.signal(signal.SIGTERM, _raise_stopped)
     # let Hydra's composition errors (unknown keys, YAML syntax in a --config-dir folder, wrong types)
     # reach the handler below instead of its multi-line report (set it yourself for a full traceback)
     full_error = os.environ.get(HYDRA_FULL_ERROR) == "1"
@@ -160,6 +183,12 @@ def main() -> None:
             raise
         _report_config_error(converted)
         sys.exit(EXIT_CONFIG_ERROR)
+    except KeyboardInterrupt:
+        _report_stop("SIGINT")
+        sys.exit(EXIT_SIGINT)
+    except Stopped:
+        _report_stop("SIGTERM")
+        sys.exit(EXIT_SIGTERM)
 
 
 if __name__ == "__main__":

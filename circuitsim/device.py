@@ -17,11 +17,33 @@
     runs (sequential or parallel) can use it at once.
 ``cuda_standalone``
     The same with brian2cuda (optional extra ``circuitsim[cuda]``, NVIDIA GPU and CUDA toolkit).
+
+Reliability of the standalone devices:
+
+* **The cache heals.** The manifest of a build (``circuitsim-build.json``, written last) records
+  the sha256 of the compiled program and of the sources it was compiled from. A run checks them
+  before it starts the program; a mismatch, a missing, truncated or non-executable program, or a
+  manifest that is not a manifest (garbage, ``[]``) means the folder is moved aside and removed
+  and the program is rebuilt from scratch in a fresh folder (one WARNING). A build that did not
+  finish is never reused.
+* **No orphans.** The compiled program runs in its own process group and gets the parent-death
+  signal (Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``): it dies when the Python process dies,
+  even by SIGKILL. On an exception in Python (KeyboardInterrupt, SIGTERM turned into an exception
+  by the command line, ``sim.max_wall_time``) it is killed and its run folder removed.
+* **A stale run folder is removed only when its processes are gone.** Its ``owner`` file is
+  locked (``flock``) by the Python process and inherited by the program; another run removes
+  the folder only when it can take that lock (and the owner ran on the same host).
+* **Wall-clock limit.** ``sim.max_wall_time`` (null = none) stops a simulation that runs longer
+  (the compiled program, or Brian2's runtime loop) with :class:`~circuitsim.errors.RunTimeoutError`.
+* **I/O errors** (disk full) while writing a run's data arrays, the program or its manifest raise
+  :class:`~circuitsim.errors.StorageError` naming the path and what was being written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import fcntl
 import gc
 import hashlib
@@ -31,10 +53,14 @@ import os
 import re
 import resource
 import shutil
+import signal
 import socket
+import stat
 import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -45,6 +71,7 @@ from brian2 import device, prefs, second, set_device
 from brian2.devices.device import get_device
 
 from circuitsim.progress import ProgramProgress
+from circuitsim.errors import RunTimeoutError, StorageError
 from circuitsim.spec import RunSpec
 
 logger = logging.getLogger(__name__)
@@ -347,21 +374,168 @@ def _build(net: brian2.Network, spec: RunSpec, build_dir: Path, namespace: Dict[
                            f"main() changed (Brian2 {brian2.__version__})")
     marker = build_dir / COMPLETE_MARKER
     clean = build_dir.exists() and not marker.exists()   # a build that did not finish
-    marker.unlink(missing_ok=True)   # (an explicit sim.build_dir reused for another structure)
+    try:
+        marker.unlink(missing_ok=True)   # (an explicit sim.build_dir reused for another structure)
+    except OSError as err:
+        raise StorageError(marker, "the build manifest (removing the old one)", err) from None
     logger.info("compiling the C++ program of this circuit structure (first run of this structure; typically "
                 "10 s to 1.5 min on 2 cores, later runs reuse it) in %s", build_dir)
     t_build = time.perf_counter()
-    device.build(directory=str(build_dir), compile=True, run=False, clean=clean)
+    try:
+        device.build(directory=str(build_dir), compile=True, run=False, clean=clean)
+    except OSError as err:
+        raise StorageError(getattr(err, "filename", None) or build_dir, "the C++ program", err) from None
+    except RuntimeError as err:   # make failed: with a full disk, say so
+        free = _free_mb(build_dir)
+        if free is not None and free < LOW_DISK_MB:
+            raise StorageError(build_dir, f"the C++ program ({free:.0f} MB free; the compiler failed: {err})",
+                               OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from None
+        raise
     logger.info("compiled in %.1f s", time.perf_counter() - t_build)
     BUILD_COUNT += 1
     all_arrays = dict(device.static_arrays)
     manifest = {"key": key, "brian2": brian2.__version__, "static_arrays": _manifest_arrays(all_arrays),
                 "function_arrays": sorted(set(all_arrays) - queued), "duration_is_data": duration_is_data,
                 "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    tmp = build_dir / (COMPLETE_MARKER + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, marker)
+    program = build_dir / "main"
+    if not _is_program(program):
+        raise RuntimeError(f"the build in {build_dir} made no runnable program {program.name}")
+    manifest["program_sha256"] = _sha256(program)
+    manifest["sources_sha256"] = _sources_sha256(build_dir)
+    _write_manifest(build_dir, manifest)
     return all_arrays
+
+
+LOW_DISK_MB = 64   # a failed compilation with less free space than this is reported as a full disk
+
+
+def _free_mb(path: Path) -> Optional[float]:
+    try:
+        return shutil.disk_usage(path if path.exists() else path.parent).free / 2**20
+    except OSError:
+        return None
+
+
+def _write_manifest(build_dir: Path, manifest: Dict[str, Any]) -> None:
+    """Write the manifest atomically; it is the last file of a build and vouches for it."""
+    from circuitsim.io.results import atomic_write
+
+    text = json.dumps(manifest, indent=1).encode()
+    atomic_write(build_dir / COMPLETE_MARKER, lambda fh: fh.write(text), "the build manifest")
+
+
+# ----------------------------------------------------------------------------- cache integrity
+
+SOURCE_SUFFIXES = (".cpp", ".h", ".hpp", ".c", ".cu", ".cuh")
+SOURCE_NAMES = ("makefile", "Makefile", "win_makefile")
+_DATA_DIRS = ("static_arrays", "results")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sources_sha256(build_dir: Path) -> str:
+    """sha256 over the generated sources of a build (relative names and contents): the program's inputs."""
+    digest = hashlib.sha256()
+    files = []
+    for path in build_dir.rglob("*"):
+        rel = path.relative_to(build_dir)
+        if rel.parts[0] in _DATA_DIRS or not path.is_file():
+            continue
+        if path.suffix in SOURCE_SUFFIXES or path.name in SOURCE_NAMES:
+            files.append(rel)
+    for rel in sorted(files):
+        digest.update(str(rel).encode() + b"\0")
+        digest.update(_sha256(build_dir / rel).encode())
+    return digest.hexdigest()
+
+
+def _is_program(path: Path) -> bool:
+    """A regular, executable, non-empty file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size > 0 and os.access(path, os.X_OK)
+
+
+def _elf_intact(path: Path) -> bool:
+    """An ELF file whose section header table lies inside the file (a truncated program fails)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return False
+    if len(head) < 52 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
+        return False
+    order = "little" if head[5] == 1 else "big"
+
+    def field(a: int, b: int) -> int:
+        return int.from_bytes(head[a:b], order)
+
+    if head[4] == 2:
+        if len(head) < 64:
+            return False
+        shoff, shentsize, shnum = field(0x28, 0x30), field(0x3A, 0x3C), field(0x3C, 0x3E)
+    else:
+        shoff, shentsize, shnum = field(0x20, 0x24), field(0x2E, 0x30), field(0x30, 0x32)
+    return 0 < shoff and shoff + shentsize * shnum <= size
+
+
+#: states of a build folder (see _check_build)
+OK, ABSENT, OTHER, LEGACY, BROKEN = "ok", "absent", "other", "legacy", "broken"
+
+
+def _check_build(build_dir: Path, key: str) -> tuple:
+    """``(state, why, manifest)`` of a build folder for the structure ``key``.
+
+    ``ok``: a complete build of ``key`` whose program and sources match the manifest's checksums;
+    ``absent``: no folder, or one without a manifest (never built, or a build that did not
+    finish); ``other``: a complete, intact build of another structure (an explicit
+    ``sim.build_dir`` reused); ``legacy``: a build of ``key`` by an older circuitsim (no
+    checksums) whose program is intact; ``broken``: anything else.
+    """
+    marker = build_dir / COMPLETE_MARKER
+    if not marker.exists():
+        return ABSENT, "no build", None
+    try:
+        manifest = json.loads(marker.read_text())
+    except (OSError, ValueError) as err:
+        return BROKEN, f"its manifest {marker.name} is unreadable ({type(err).__name__})", None
+    needed = {"key": str, "static_arrays": dict, "function_arrays": list}
+    if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), t) for k, t in needed.items()):
+        return BROKEN, f"its manifest {marker.name} is not a circuitsim build manifest", None
+    program = build_dir / "main"
+    if not _is_program(program):
+        return BROKEN, f"its program {program.name} is missing, empty or not executable", manifest
+    if "program_sha256" not in manifest:
+        if not _elf_intact(program):
+            return BROKEN, f"its program {program.name} is truncated", manifest
+        return (LEGACY if manifest["key"] == key else OTHER), "built by an older circuitsim", manifest
+    try:
+        if _sha256(program) != manifest["program_sha256"]:
+            return BROKEN, f"its program {program.name} does not match the manifest's checksum", manifest
+        if _sources_sha256(build_dir) != manifest.get("sources_sha256"):
+            return BROKEN, "its sources do not match the manifest's checksum", manifest
+    except OSError as err:
+        return BROKEN, f"it cannot be read ({err.strerror})", manifest
+    return (OK if manifest["key"] == key else OTHER), "", manifest
+
+
+def _discard(build_dir: Path) -> None:
+    """Move a broken build folder aside (runs still using its program keep it) and remove it."""
+    aside = build_dir.with_name(f"{build_dir.name}.broken-{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(build_dir, aside)
+    except OSError as err:
+        raise StorageError(build_dir, "a fresh build (moving the broken one aside)", err) from None
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 _POLL_S = 0.02   # how often the program's memory is read while it runs
@@ -390,7 +564,8 @@ def _mark_used(net: brian2.Network) -> None:
         todo.extend(getattr(obj, "contained_objects", []))
 
 
-OWNER_FILE = "owner"   # "<host> <pid>" of the process a run folder belongs to
+OWNER_FILE = "owner"   # "<host> <pid> lock" of the process a run folder belongs to (locked while it runs)
+OWNER_LOCKED = "lock"  # (older circuitsim wrote "<host> <pid>" without a lock)
 
 
 def _alive(pid: int) -> bool:
@@ -406,17 +581,38 @@ def _alive(pid: int) -> bool:
 def remove_stale_runs(runs: Path) -> List[Path]:
     """Delete run folders left by processes that died without cleaning up (e.g. SIGKILL).
 
-    A run folder names its owner (host and pid); it is stale when the owner ran on this host and
-    is gone. Folders of other hosts (a shared cache on a cluster) and of live processes are kept.
+    A run folder names its owner (host and pid) in its ``owner`` file, which the owner keeps
+    locked (``flock``) while it runs, and which its compiled program inherits: the folder is
+    stale when the owner ran on this host and the lock is free, i.e. the Python process and its
+    program are both gone. (A folder of an older circuitsim, without the lock, is stale when its
+    pid is gone.) Folders of other hosts (a shared cache on a cluster) and of live processes are kept.
     """
     host, removed = socket.gethostname(), []
     for folder in runs.glob("*-*"):
+        owner = folder / OWNER_FILE
         try:
-            owner_host, pid = (folder / OWNER_FILE).read_text().split()
-            stale = owner_host == host and not _alive(int(pid))
-        except (OSError, ValueError):
+            fields = owner.read_text().split()
+            owner_host, pid = fields[0], int(fields[1])
+        except (OSError, ValueError, IndexError):
             continue
-        if stale:
+        if owner_host != host:
+            continue
+        if fields[2:] == [OWNER_LOCKED]:
+            try:
+                fd = os.open(owner, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:   # held: the run (or its program) is alive
+                os.close(fd)
+                continue
+            try:
+                shutil.rmtree(folder, ignore_errors=True)
+            finally:
+                os.close(fd)
+            removed.append(folder)
+        elif len(fields) == 2 and not _alive(pid):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     if removed:
@@ -425,11 +621,113 @@ def remove_stale_runs(runs: Path) -> List[Path]:
     return removed
 
 
-def _read_manifest(build_dir: Path) -> Optional[Dict[str, Any]]:
+def _claim_run_folder(run_dir: Path) -> int:
+    """Create the run folder's owner file, locked; the returned descriptor holds the lock (and is
+    passed on to the compiled program, so the lock lasts as long as either process)."""
+    fd = os.open(run_dir / OWNER_FILE, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        return json.loads((build_dir / COMPLETE_MARKER).read_text())
-    except (OSError, ValueError):
+        fcntl.flock(fd, fcntl.LOCK_EX)   # before the content: a reader never sees an unlocked owner
+        os.write(fd, f"{socket.gethostname()} {os.getpid()} {OWNER_LOCKED}\n".encode())
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+PR_SET_PDEATHSIG = 1   # <linux/prctl.h>
+_PRCTL: Any = None
+
+
+def _die_with_parent() -> Optional[Callable[[], None]]:
+    """``preexec_fn`` for the compiled program: SIGKILL when this process dies (Linux only).
+
+    prctl is looked up here, in the parent, so that the child only makes one foreign call
+    between fork and exec; if the parent died before that call, the child exits at once.
+    """
+    global _PRCTL
+    if not sys.platform.startswith("linux"):
         return None
+    if _PRCTL is None:
+        try:
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            _PRCTL = False
+            return None
+        prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+        prctl.restype = ctypes.c_int
+        _PRCTL = prctl
+    if _PRCTL is False:
+        return None
+    prctl, parent, sig = _PRCTL, os.getpid(), int(signal.SIGKILL)
+
+    def setup() -> None:
+        prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return setup
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Kill the compiled program (its whole process group) and reap it."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            with contextlib.suppress(OSError):
+                proc.kill()
+    with contextlib.suppress(Exception):
+        proc.wait(timeout=30)
+
+
+def _timeout_error(limit: float) -> RunTimeoutError:
+    return RunTimeoutError(f"sim.max_wall_time: the simulation ran longer than {limit:g} s of wall-clock time and "
+                           f"was stopped; raise sim.max_wall_time (e.g. sim.max_wall_time=7200*second) or set it to null")
+
+
+class _WallLimit:
+    """Brian2 runtime report function that stops the run past ``sim.max_wall_time``."""
+
+    def __init__(self, limit: float, inner: Any) -> None:
+        self.limit, self.inner = limit, inner
+
+    def __call__(self, elapsed, completed, start, duration) -> None:
+        if callable(self.inner):
+            self.inner(elapsed, completed, start, duration)
+        if float(elapsed) > self.limit:
+            raise _timeout_error(self.limit)
+
+
+def _ensure_build(net: brian2.Network, spec: RunSpec, build_dir: Path, namespace: Dict[str, Any], report: Any,
+                  key: str, times: DeviceTimes, reuse: Callable[[Dict[str, Any]], Dict[str, np.ndarray]]
+                  ) -> tuple:
+    """Reuse the verified build of ``key`` in ``build_dir``, or (re)build it; ``(arrays, manifest)``."""
+    state, why, manifest = _check_build(build_dir, key)
+    if state == OK:
+        return reuse(manifest), manifest
+    with _locked(build_dir.with_suffix(".lock")):
+        state, why, manifest = _check_build(build_dir, key)   # (built or healed meanwhile by another run?)
+        if state == LEGACY:   # an intact program of an older circuitsim: record its checksums
+            manifest = dict(manifest, program_sha256=_sha256(build_dir / "main"),
+                            sources_sha256=_sources_sha256(build_dir))
+            _write_manifest(build_dir, manifest)
+            state = OK
+        if state == OK:
+            return reuse(manifest), manifest
+        explicit = bool(spec.sim.build_dir)
+        if state == BROKEN or (state == OTHER and not explicit):
+            logger.warning("the compiled program in %s cannot be used (%s); rebuilding it from scratch in a "
+                           "fresh folder", build_dir, why or "a build of another structure")
+            _discard(build_dir)
+        elif state == ABSENT and build_dir.exists() and not explicit:   # a build that did not finish
+            _discard(build_dir)
+        t0 = time.perf_counter()
+        arrays = _build(net, spec, build_dir, namespace, report, key)
+        times.build_s = time.perf_counter() - t0
+        state, why, manifest = _check_build(build_dir, key)
+        if state != OK:
+            raise RuntimeError(f"the program just built in {build_dir} fails its own check ({why})")
+        return arrays, manifest
 
 
 def _standalone_run(net: brian2.Network, spec: RunSpec, namespace: Dict[str, Any], n_synapses: Dict[str, int],
@@ -439,9 +737,8 @@ def _standalone_run(net: brian2.Network, spec: RunSpec, namespace: Dict[str, Any
     key = structure_key(spec, n_synapses, namespace, queue)
     build_dir = Path(spec.sim.build_dir) if spec.sim.build_dir else default_cache_dir() / "build" / key
     times.key, times.build_dir = key, str(build_dir)
-    manifest = _read_manifest(build_dir)
 
-    def reuse() -> Dict[str, np.ndarray]:
+    def reuse(manifest: Dict[str, Any]) -> Dict[str, np.ndarray]:
         _mark_used(net)
         arrays = dict(device.static_arrays)
         if manifest.get("function_arrays"):   # functions' tables are only known after code generation
@@ -451,53 +748,62 @@ def _standalone_run(net: brian2.Network, spec: RunSpec, namespace: Dict[str, Any
         times.reused_build = True
         return arrays
 
-    if manifest is not None and manifest.get("key") == key:
-        arrays = reuse()
-    else:
-        with _locked(build_dir.with_suffix(".lock")):
-            manifest = _read_manifest(build_dir)
-            if manifest is not None and manifest.get("key") == key:   # built meanwhile by another run
-                arrays = reuse()
-            else:
-                t0 = time.perf_counter()
-                arrays = _build(net, spec, build_dir, namespace, report, key)
-                times.build_s = time.perf_counter() - t0
-                manifest = _read_manifest(build_dir)
+    arrays, manifest = _ensure_build(net, spec, build_dir, namespace, report, key, times, reuse)
     if _manifest_arrays(arrays) != manifest["static_arrays"]:
         raise RuntimeError(f"the data arrays of this run do not match the compiled program in {build_dir} "
                            "(a circuitsim bug: the structure key missed a difference); delete that folder")
     duration = spec.sim.duration   # compiled in (and part of the key) only for cuda_standalone
     runs = build_dir.parent / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    remove_stale_runs(runs)
-    run_dir = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=runs))
-    (run_dir / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}\n")
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+        remove_stale_runs(runs)
+        run_dir = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=runs))
+    except OSError as err:
+        raise StorageError(runs, "a run folder", err) from None
+    owner_fd: Optional[int] = None
+    limit = getattr(spec.sim, "max_wall_time", None)
     try:
         t0 = time.perf_counter()
-        (run_dir / "static_arrays").mkdir()
-        (run_dir / "results").mkdir()
-        for name, arr in arrays.items():
-            arr.tofile(run_dir / "static_arrays" / name)
+        path = run_dir
+        try:
+            owner_fd = _claim_run_folder(run_dir)
+            for path in (run_dir / "static_arrays", run_dir / "results"):
+                path.mkdir()
+            for name, arr in arrays.items():
+                path = run_dir / "static_arrays" / name
+                arr.tofile(path)
+        except OSError as err:
+            raise StorageError(path, "the run's data arrays", err) from None
         times.prepare_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         # the program's output goes to a file, its progress lines on to logging (not to fd 1)
         progress = ProgramProgress(run_dir / "stdout.txt", duration) if spec.sim.progress else None
         with open(run_dir / "stdout.txt", "w") as out:
+            # its own process group (a terminal's Ctrl-C reaches Python, which stops it), killed when
+            # this process dies, holding the run folder's owner lock while it runs
             proc = subprocess.Popen([str(build_dir.resolve() / "main"), "--results_dir", str(run_dir / "results") + os.sep],
                                     cwd=run_dir, env=_run_environment(spec, duration),
-                                    stdout=out, stderr=subprocess.STDOUT)
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=_die_with_parent(), pass_fds=(owner_fd,))
+            deadline = time.monotonic() + limit if limit else None
             peak_kb = 0
-            while True:   # the program's peak memory (high-water mark), read while it runs
-                peak_kb = max(peak_kb, _peak_kb(proc.pid))
-                try:
-                    proc.wait(timeout=_POLL_S)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                finally:
-                    if progress is not None:
-                        progress.poll()
+            try:
+                while True:   # the program's peak memory (high-water mark), read while it runs
+                    peak_kb = max(peak_kb, _peak_kb(proc.pid))
+                    try:
+                        proc.wait(timeout=_POLL_S)
+                        break
+                    except subprocess.TimeoutExpired:
+                        pass
+                    finally:
+                        if progress is not None:
+                            progress.poll()
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise _timeout_error(limit)
+            except BaseException:   # KeyboardInterrupt, SIGTERM (as an exception), the wall-clock limit
+                _stop(proc)
+                raise
         times.run_s = time.perf_counter() - t0
         cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         times.run_cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
@@ -522,6 +828,8 @@ def _standalone_run(net: brian2.Network, spec: RunSpec, namespace: Dict[str, Any
         return result, times
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+        if owner_fd is not None:
+            os.close(owner_fd)
 
 
 def run(net: brian2.Network, spec: RunSpec, namespace: Dict[str, Any], n_synapses: Dict[str, int],
@@ -535,6 +843,9 @@ def run(net: brian2.Network, spec: RunSpec, namespace: Dict[str, Any], n_synapse
     if spec.sim.progress:
         report = "stdout" if spec.sim.device != "runtime" else _ProgressLog()
     if spec.sim.device == "runtime":
+        limit = getattr(spec.sim, "max_wall_time", None)
+        if limit:
+            report = _WallLimit(limit, report)
         times = DeviceTimes()
         brian2.seed(spec.sim.seed)
         t0 = time.perf_counter()

@@ -134,6 +134,7 @@ class SimConf:
     progress: bool = True
     vectorize: bool = True
 
+    max_wall_time: Optional[str] = None
 
 @dataclass
 class CommandConf:
@@ -244,6 +245,7 @@ class SimSpec:
     progress: bool
     vectorize: bool = True    # standalone: compile so gcc vectorises the neuron loops (circuitsim.device)
 
+    max_wall_time: Optional[float] = None   # s of wall-clock time for the simulation; None = no limit
 
 @dataclass(frozen=True)
 class MuscleSpec:
@@ -864,7 +866,16 @@ def _build_sim(sc: Mapping[str, Any]) -> SimSpec:
     return SimSpec(duration=duration, dt=dt, seed=seed, device=device, codegen_target=target,
                    threads=threads, build_dir=sc.get("build_dir"), transient=transient,
                    progress=bool(sc.get("progress", True)),
-                   vectorize=bool(sc.get("vectorize", True)))
+                   vectorize=bool(sc.get("vectorize", True)), max_wall_time=_max_wall_time(sc.get("max_wall_time")))
+
+
+def _max_wall_time(value: Any) -> Optional[float]:
+    """``sim.max_wall_time``: a positive, finite time (wall clock), or null for no limit."""
+    if value is None:
+        return None
+    limit = to_si(value, "time", "sim.max_wall_time")
+    _require(math.isfinite(limit) and limit > 0, "sim.max_wall_time",
+             f"must be a positive time such as 3600*second, or null for no limit (got {value!r})")
 
 
 def _build_readout(rc: Mapping[str, Any], channels: Tuple[str, ...]) -> ReadoutSpec:
