@@ -406,6 +406,15 @@ def test_max_wall_time_does_not_stop_a_stored_run_from_resuming(tmp_path):
     assert rio.stored_metrics(folder, {"sim": {"seed": 2, "max_wall_time": None}}) is None
 
 
+def test_max_wall_time_stops_brian2s_runtime_loop():
+    from circuitsim.errors import RunTimeoutError
+
+    with pytest.raises(RunTimeoutError, match="sim.max_wall_time: the simulation ran longer than 1 s"):
+        simulate(compose(["circuit.scale=0.25", "sim.device=runtime", "sim.codegen_target=numpy",
+                          "sim.duration=600s", "sim.max_wall_time=1*second", "readout.muscle.enabled=false",
+                          "sim.progress=false"]))
+
+
 # ------------------------------------------------------------------------- real programs (slow)
 
 
@@ -472,7 +481,10 @@ def _start_program(args, cwd, cache=None):
 def test_sigkill_of_python_leaves_no_compiled_program_running(tmp_path):
     code = f"from circuitsim import compose, simulate; simulate(compose({BASE + LONG!r}))"
     proc, program = _start_program([sys.executable, "-c", code], cwd=tmp_path)
+    work = Path(os.readlink(f"/proc/{program}/cwd"))   # the run's working folder
     try:
+        device.remove_stale_runs(work.parent)
+        assert work.exists()   # in use: kept
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
         assert _until_gone(program), "the compiled program outlived its Python process"
@@ -480,8 +492,8 @@ def test_sigkill_of_python_leaves_no_compiled_program_running(tmp_path):
         if _running(program):
             os.kill(program, signal.SIGKILL)
     # its working folder is stale now, and the next run's clean-up removes it
-    removed = device.remove_stale_runs(device.default_cache_dir() / "build" / "runs")
-    assert all(not p.exists() for p in removed)
+    assert work.exists()
+    assert work in device.remove_stale_runs(work.parent) and not work.exists()
 
 
 @pytest.mark.slow
@@ -489,6 +501,7 @@ def test_sigkill_of_python_leaves_no_compiled_program_running(tmp_path):
 def test_cli_stops_cleanly_on_sigint_and_sigterm(tmp_path, sig, code):
     folder = tmp_path / "run"
     proc, program = _start_program([str(BIN), f"hydra.run.dir={folder}", *BASE, *LONG], cwd=tmp_path)
+    work = Path(os.readlink(f"/proc/{program}/cwd"))   # the run's working folder
     try:
         proc.send_signal(sig)
         proc.wait(timeout=120)
@@ -498,6 +511,7 @@ def test_cli_stops_cleanly_on_sigint_and_sigterm(tmp_path, sig, code):
         assert len([line for line in text.splitlines() if f"stopped by {sig.name}" in line]) == 1
         assert _until_gone(program), "the compiled program outlived the stopped command"
         assert not rio.is_complete(folder)
+        assert not work.exists()   # removed by the stopped run itself
     finally:
         if _running(program):
             os.kill(program, signal.SIGKILL)
