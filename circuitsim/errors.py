@@ -120,8 +120,13 @@ def config_error_from(exc: BaseException):
     except ImportError:   # pragma: no cover
         return None
     hydra_error = next((e for e in chain if type(e).__module__.startswith("hydra")), None)
+    # the key of the override Hydra was applying: OmegaConf names only the last part of a key added
+    # with + (e.g. 'ampax' for +circuit.receptors.ampax=0)
+    applied = re.search(r"(?:Error merging override|Could not override) '?[+~]*([^=' ]+)", str(hydra_error or ""))
     for err in chain:
         full_key = getattr(err, "full_key", None)
+        if full_key and applied and applied.group(1).endswith(f".{full_key}"):
+            full_key = applied.group(1)
         if isinstance(err, (ConfigAttributeError, ConfigKeyError)) and full_key:
             from circuitsim.spec import OPTIONAL_KEYS
 
@@ -153,4 +158,20 @@ def config_error_from(exc: BaseException):
             return ConfigError("config", _one_line(str(err)))
         if isinstance(err, OverflowError):
             return ConfigError("config", f"a number is too large ({err}); give a smaller value")
+    if _raised_in_hydra(exc):   # e.g. '=0' or '+=' trip an assertion in Hydra's defaults list
+        return ConfigError("override", f"Hydra cannot apply these overrides ({type(exc).__name__}"
+                                       f"{': ' + _one_line(str(exc)) if str(exc) else ''}); check their syntax: key=value")
     return None
+
+
+def _raised_in_hydra(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc`` lies in Hydra's own composition code."""
+    import os
+
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    path = tb.tb_frame.f_code.co_filename.replace(os.sep, "/")
+    return "/hydra/_internal/" in path or "/hydra/core/" in path

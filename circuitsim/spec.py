@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import math
 import os
+import re
 import typing
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
@@ -628,6 +629,7 @@ def build_spec(cfg: Any) -> RunSpec:
     _require(isinstance(cfg, Mapping), "config", "must be a mapping; compose it with circuitsim.compose()")
     for key in ("circuit", "sim"):
         _require(key in cfg, key, "missing config node; compose the config with circuitsim.compose()")
+        _require(isinstance(cfg[key], Mapping), key, f"must be a mapping (got {cfg[key]!r})")
     check_keys(cfg)
     check_finite(cfg)
     circuit = cfg["circuit"]
@@ -878,6 +880,28 @@ def _max_wall_time(value: Any) -> Optional[float]:
              f"must be a positive time such as 3600*second, or null for no limit (got {value!r})")
 
 
+def _muscle_error(params: Mapping[str, Any], text: str) -> ConfigError:
+    """MuscleParams' message as a ConfigError naming the field as the config wrote it."""
+    from circuitsim.muscle import MuscleParams
+
+    base = "readout.muscle.params"
+    names = MuscleParams.field_names()   # flat name -> group ("" = top level)
+    unknown = re.match(r"unknown MuscleParams field\(s\): ([^\s,;]+)", text)
+    if unknown:
+        label = unknown.group(1)
+        group, _, name = label.rpartition(".")
+        known = sorted({n for n, g in names.items() if g == group} | (set(names.values()) - {""} if not group else set()))
+        return unknown_key(f"{base}.{label}", name, known)
+    first = re.match(r"(\w+)", text)
+    name = first.group(1) if first else ""
+    if name in params:
+        return ConfigError(f"{base}.{name}", text)
+    for group, sub in params.items():
+        if isinstance(sub, Mapping) and name in sub:
+            return ConfigError(f"{base}.{group}.{name}", text)
+    return ConfigError(base, text)
+
+
 def _build_readout(rc: Mapping[str, Any], channels: Tuple[str, ...]) -> ReadoutSpec:
     plots = tuple(rc.get("plots", ("raster", "rates")))
     for i, name in enumerate(plots):
@@ -899,7 +923,7 @@ def _build_readout(rc: Mapping[str, Any], channels: Tuple[str, ...]) -> ReadoutS
         try:
             MuscleParams.from_dict(params)
         except (ValueError, TypeError) as err:
-            raise ConfigError("readout.muscle.params", str(err)) from None
+            raise _muscle_error(params, str(err)) from None
     muscle = MuscleSpec(enabled=bool(mc.get("enabled", True)), corticospinal_fraction=fraction,
                         muscles=muscles, params=params)
     return ReadoutSpec(

@@ -39,7 +39,8 @@ def test_metric_keys_exact(result):
                       "lfp_emg_coherence", "severity_score"}
     for name in ("left_rot", "right_rot"):
         assert set(m[name]) == {"mean_force", "emg_rms", "tremor_power", "alpha_power",
-                                "beta_power"}
+                                "beta_power", "active_fraction"}
+        assert 0.0 <= m[name]["active_fraction"] <= 1.0
         for v in m[name].values():
             assert isinstance(v, float) and math.isfinite(v)
     assert set(m["head_angle_deg"]) == {"mean", "peak", "frac_beyond"}
@@ -51,6 +52,7 @@ def test_metric_keys_exact(result):
 
 def test_driven_side_stronger_and_head_turns_towards_it(result):
     m = result.metrics
+    assert m["left_rot"]["active_fraction"] > m["right_rot"]["active_fraction"]
     assert m["left_rot"]["mean_force"] > 5 * m["right_rot"]["mean_force"]
     assert m["left_rot"]["emg_rms"] > m["right_rot"]["emg_rms"]
     assert m["head_angle_deg"]["mean"] > 5.0  # positive = towards the (stronger) left rotator
@@ -167,6 +169,7 @@ def test_silent_muscles_do_not_co_contract():
     r = muscle_readout(silent, 10, T, np.random.default_rng(0))
     # two relaxed muscles (EMG at the noise floor): the index is undefined, and so costs no severity
     assert r.metrics["co_contraction_index"] is None
+    assert r.metrics["a"]["active_fraction"] < 0.01
     assert r.metrics["severity_score"] < 0.05
     assert r.metrics["a"]["mean_force"] == 0.0
     assert r.metrics["head_angle_deg"]["peak"] == 0.0
@@ -177,3 +180,20 @@ def test_silent_muscles_do_not_co_contract():
     assert math.isnan(r.metrics["a"]["tremor_power"])
     assert r.metrics["head_angle_deg"]["mean"] < 0
     assert 0.0 <= r.metrics["severity_score"] <= 1.0
+
+
+def test_tremor_of_a_relaxed_agonist_costs_no_severity():
+    """A few twitches over the noise have a 3-8 Hz spectrum, but a relaxed muscle has no tremor."""
+    T = 5.0
+    rng = np.random.default_rng(3)
+    # 10 cells, each firing once in a volley every 2.5 s: brief recruitment, relaxed in between
+    volleys = [np.arange(0.3, T, 2.5) + rng.uniform(0, 0.01, 2) for _ in range(10)]
+    ch = {"a": volleys, "b": [np.zeros(0)] * 10}
+    p = MuscleParams.from_dict({"drive_offset_hz": 0.0})
+    r = muscle_readout(ch, 10, T, np.random.default_rng(0), params=p)
+    m = r.metrics
+    assert m["a"]["active_fraction"] < p.tremor_min_active_fraction
+    assert m["a"]["mean_force"] > 0.0            # the volleys did recruit units
+    relaxed = MuscleParams.from_dict({"drive_offset_hz": 0.0, "tremor_min_active_fraction": 0.0})
+    m_all = muscle_readout(ch, 10, T, np.random.default_rng(0), params=relaxed).metrics
+    assert m_all["severity_score"] > m["severity_score"]   # the tremor part is what the rule removes

@@ -32,11 +32,16 @@ Conventions
   over bins ``low <= f < high`` (theta 4-8 Hz, alpha 8-12 Hz).  NaN when no
   LFP is given.  With few segments coherence is biased upward (bias ~ 1/K for
   K independent segments), so use >= 4 s of data for meaningful values.
+* ``active_fraction`` (per muscle): fraction of the time in which the
+  muscle's envelope is above the noise floor (the same floor as for the
+  co-contraction index).
 * ``severity_score``: :func:`~circuitsim.muscle.metrics.severity_score` of the
   co-contraction index, the absolute mean head angle (deg) and the
   ``tremor_power`` of the agonist (the same muscle as for the coherence; the
   weakly active antagonist's relative spectrum is dominated by noise and
-  recruitment fluctuations).
+  recruitment fluctuations).  The tremor counts only when the agonist is
+  active for at least ``tremor_min_active_fraction`` (0.2) of the time: the
+  spectrum of a relaxed muscle's few twitches over the noise is no tremor.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from scipy.signal import coherence, resample_poly
 
-from ._validation import as_1d_float, check_band, check_int, check_nonnegative, check_positive
+from ._validation import as_1d_float, check_band, check_int, check_nonnegative, check_positive, check_range
 from .emg import EMGParams, _check_fs_for_emg, emg_envelope, noise_envelope_level, surface_emg
 from .force import TwitchParams, muscle_force
 from .metrics import (
@@ -117,6 +122,9 @@ class MuscleParams:
         Common rate for the LFP-EMG coherence.  Default 500 Hz.
     spectral_segment_s : float
         Welch / coherence segment length in seconds.  Default 1 s.
+    tremor_min_active_fraction : float
+        Least ``active_fraction`` of the agonist for its tremor power to enter
+        the severity score.  Default 0.2 (model choice).
     cci_min_active_s : float
         Least time (s) in which at least one muscle is active (envelope above
         the noise floor) for the co-contraction index to be defined; below it
@@ -149,6 +157,7 @@ class MuscleParams:
     spectral_segment_s: float = 1.0
     envelope_noise_factor: float = 1.5  # model choice
     cci_min_active_s: float = 0.1  # model choice
+    tremor_min_active_fraction: float = 0.2  # model choice
 
     def __post_init__(self) -> None:
         for name, cls in _SUB_PARAMS.items():
@@ -160,6 +169,8 @@ class MuscleParams:
                            check_nonnegative("envelope_noise_factor", self.envelope_noise_factor))
         object.__setattr__(self, "cci_min_active_s",
                            check_nonnegative("cci_min_active_s", self.cci_min_active_s))
+        object.__setattr__(self, "tremor_min_active_fraction",
+                           check_range("tremor_min_active_fraction", self.tremor_min_active_fraction, 0.0, 1.0))
         for name in ("drive_tau_s", "coherence_fs_hz", "spectral_segment_s"):
             object.__setattr__(self, name, check_positive(name, getattr(self, name)))
         object.__setattr__(self, "angle_threshold_deg",
@@ -441,7 +452,8 @@ def muscle_readout(
     MuscleReadout
         Time series plus ``metrics`` with exactly these keys::
 
-            {<left>:  {mean_force, emg_rms, tremor_power, alpha_power, beta_power},
+            {<left>:  {mean_force, emg_rms, tremor_power, alpha_power, beta_power,
+                       active_fraction},
              <right>: {...},
              co_contraction_index,
              head_angle_deg: {mean, peak, frac_beyond},
@@ -521,6 +533,8 @@ def muscle_readout(
     noise_floor = params.envelope_noise_factor * noise_envelope_level(fs, params.emg)
     env_a = np.maximum(env[left] - noise_floor, 0.0)
     env_b = np.maximum(env[right] - noise_floor, 0.0)
+    metrics[left]["active_fraction"] = float(np.mean(env_a > 0.0))
+    metrics[right]["active_fraction"] = float(np.mean(env_b > 0.0))
     cci = co_contraction_index(env_a, env_b, fs=fs, min_active_s=params.cci_min_active_s)
     metrics["co_contraction_index"] = cci
     ang = head_angle_summary(angle, params.angle_threshold_deg)
@@ -534,6 +548,8 @@ def muscle_readout(
             lfp, lfp_fs, np.abs(emg[agonist]), params, duration)
 
     tremor = metrics[agonist]["tremor_power"]
+    if metrics[agonist]["active_fraction"] < params.tremor_min_active_fraction:
+        tremor = None  # a relaxed muscle has no tremor
     metrics["severity_score"] = severity_score(cci, abs(ang["mean"]), tremor, params.severity)
 
     logger.info(
