@@ -39,3 +39,38 @@ def test_bad_input_exits_non_zero_naming_the_field(tmp_path, override, fragment)
     assert out.returncode != 0
     assert fragment in out.stdout + out.stderr
     assert not list(tmp_path.rglob("metrics.json"))
+
+
+def _one_line_refusal(out, tmp_path, fragment):
+    lines = [line for line in (out.stdout + out.stderr).splitlines() if line.strip()]
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    assert fragment in lines[0], lines
+    assert not list(tmp_path.rglob("metrics.json"))
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("args, fragment", [
+    # issue 21: each was silently accepted, hung or ended in a traceback
+    (["+circuit.pathways.stn_gpe.wieght=2nS"], "circuit.pathways.stn_gpe.wieght: unknown key; did you mean 'weight'?"),
+    (["circuit.pathways.nope_gpe.weight_scale=2"], "circuit.pathways.nope_gpe: unknown key"),
+    (["circuit.scale=inf"], "circuit.scale"),
+    (["sim.duration=1e400s"], "sim.duration"),
+    (["circuit.populations.gpi.background.rate=1e12Hz"], "circuit.populations.gpi.background.rate"),
+    (["task=turn_left", "task.command.rate=1e400Hz"], "task.command.rate"),
+    (["circuit.scale=1e6"], "+sim.allow_large=true"),
+    (["circuit.populations.gpi.n=1e9"], "circuit.populations.gpi.n"),
+    (["condition=nope"], "condition"),
+])
+def test_bad_input_exits_2_with_one_line_naming_the_field(tmp_path, args, fragment):
+    _one_line_refusal(_run([*args, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path), tmp_path, fragment)
+
+
+@pytest.mark.timeout(300)
+def test_yaml_error_in_a_config_dir_is_one_line_with_file_and_line(tmp_path):
+    (tmp_path / "mine" / "condition").mkdir(parents=True)
+    broken = tmp_path / "mine" / "condition" / "broken.yaml"
+    broken.write_text("circuit:\n  pathways:\n    stn_gpe: {weight_scale: 2\n  bad: [\n")
+    out = _run([f"--config-dir={tmp_path / 'mine'}", "condition=broken", f"hydra.run.dir={tmp_path / 'run'}"],
+               cwd=tmp_path)
+    _one_line_refusal(out, tmp_path, f"{broken}:4:")

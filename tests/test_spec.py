@@ -107,3 +107,147 @@ def test_invalid_config_fails_before_any_build(monkeypatch, tmp_path):
     with pytest.raises(ConfigError):
         simulate(compose(["circuit.pathways.stn_gpe.weight=-1*nS"]), out_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+# ------------------------------------------------------------------ issue 21: the gaps closed
+# Every config input that probing found silently accepted, hanging or ending in a traceback is
+# refused with one line naming the field. _refusal() does what the command line does: compose,
+# validate, and turn any error into circuitsim.errors.config_error_from's one line.
+
+
+def _refusal(overrides) -> ConfigError:
+    from circuitsim.errors import config_error_from
+
+    try:
+        build_spec(compose(list(overrides)))
+    except Exception as err:  # noqa: BLE001 - what matters is what the user sees
+        converted = config_error_from(err)
+        assert converted is not None, f"{overrides}: {type(err).__name__}: {err}"
+        assert "\n" not in str(converted)
+        return converted
+    raise AssertionError(f"{overrides} was accepted")
+
+
+@pytest.mark.timeout(300)   # a hang guard: the Poisson draw of 1e12 Hz once ran for ever
+@pytest.mark.parametrize("override, path, fragment", [
+    # unknown keys, with + and ++, with the nearest valid name
+    ("+circuit.pathways.stn_gpe.wieght=2nS", "circuit.pathways.stn_gpe.wieght", "did you mean 'weight'?"),
+    ("++circuit.pathways.stn_gpe.wieght=2nS", "circuit.pathways.stn_gpe.wieght", "did you mean 'weight'?"),
+    ("circuit.pathways.stn_gpe.wieght=2nS", "circuit.pathways.stn_gpe.wieght", "did you mean 'weight'?"),
+    ("+sim.sead=3", "sim.sead", "did you mean 'seed'?"),
+    ("+circuit.populations.gpi.backgrund.rate=5Hz", "circuit.populations.gpi.backgrund", "did you mean 'background'?"),
+    ("+circuit.populations.gpi.params.tau_W=5ms", "circuit.populations.gpi.params.tau_W", "did you mean 'tau_w'?"),
+    ("+readout.muscle.params.pool.drive_ofset_hz=3", "readout.muscle.params.pool.drive_ofset_hz",
+     "did you mean 'drive_offset_hz'?"),
+    ("+task.comand.rate=5Hz", "task.comand", "did you mean 'command'?"),
+    ("+stimm=1", "stimm", "did you mean 'stim'?"),
+    # non-finite values, each under its own name
+    ("circuit.modulators.dopamine.weight_gain.ctx_e_d1=nan", "circuit.modulators.dopamine.weight_gain.ctx_e_d1", "finite"),
+    ("circuit.modulators.dopamine.level=inf", "circuit.modulators.dopamine.level", "finite"),
+    ("circuit.pathways.stn_gpe.delay=inf", "circuit.pathways.stn_gpe.delay", "finite"),
+    ("circuit.pathways.stn_gpe.delay=inf*ms", "circuit.pathways.stn_gpe.delay", "finite"),
+    ("readout.rate_bin=inf", "readout.rate_bin", "finite"),
+    ("circuit.receptors.ampa.tau=inf*ms", "circuit.receptors.ampa.tau", "finite"),
+    ("circuit.pathways.stn_gpe.weight=inf*nS", "circuit.pathways.stn_gpe.weight", "finite"),
+    ("circuit.populations.gpi.params.tau_w=inf*ms", "circuit.populations.gpi.params.tau_w", "finite"),
+    ("circuit.populations.gpi.params.I_bias=inf*pA", "circuit.populations.gpi.params.I_bias", "finite"),
+    ("circuit.pathways.stn_gpe.weight_scale=inf", "circuit.pathways.stn_gpe.weight_scale", "finite"),
+    ("circuit.pathways.stn_gpe.weight_scale=nan", "circuit.pathways.stn_gpe.weight_scale", "finite"),
+    ("circuit.scale=inf", "circuit.scale", "finite"),
+    ("sim.duration=1e400s", "sim.duration", "finite"),
+    ("circuit.populations.gpi.background.rate=1e400Hz", "circuit.populations.gpi.background.rate", "finite"),
+    # sizes, rates and threads above their bounds
+    ("sim.duration=1e9s", "sim.duration", "above the bound"),
+    ("sim.threads=100000", "sim.threads", "CPUs"),
+    ("circuit.scale=1e6", "circuit.scale", "+sim.allow_large=true"),
+    ("circuit.populations.gpi.n=1000000000", "circuit.populations.gpi.n", "+sim.allow_large=true"),
+    ("circuit.populations.gpi.n=1e9", "circuit.populations.gpi.n", "Integer"),
+    ("circuit.populations.gpi.n=10000000000", "circuit.populations.gpi.n", "above the bound"),
+    ("circuit.populations.gpi.background.rate=1e12Hz", "circuit.populations.gpi.background.rate", "above the bound"),
+    ("circuit.pathways.stn_gpe.weight_scale=1e12", "circuit.pathways.stn_gpe.weight_scale", "above the bound"),
+])
+def test_issue21_bad_inputs_are_refused_naming_the_field(override, path, fragment):
+    err = _refusal([override])
+    assert err.path == path, str(err)
+    assert fragment in err.message, str(err)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("base, override, path, fragment", [
+    ("task=turn_left", "task.command.rate=1e12Hz", "task.command.rate", "above the bound"),
+    ("task=turn_left", "task.command.rate=1e400Hz", "task.command.rate", "finite"),
+    ("stim=tms_single", "stim.contraction.rate=1e12Hz", "stim.contraction.rate", "above the bound"),
+    ("stim=tms_single", "stim.tms_single.protocol.0.n=100000000", "stim.tms_single.protocol[0].n", "pulses"),
+    ("stim=dbs_gpi", "stim.dbs_gpi.pulse_width=1e400us", "stim.dbs_gpi.pulse_width", "finite"),
+    ("stim=dbs_gpi", "+stim.dbs_gpi.pulse_widht=60us", "stim.dbs_gpi.pulse_widht", "did you mean 'pulse_width'?"),
+])
+def test_issue21_stimulus_and_task_inputs(base, override, path, fragment):
+    err = _refusal([base, override])
+    assert err.path == path, str(err)
+    assert fragment in err.message, str(err)
+
+
+def test_weight_scale_nan_is_not_called_negative():
+    err = _refusal(["circuit.pathways.stn_gpe.weight_scale=nan"])
+    assert "negative" not in err.message
+
+
+def test_unknown_key_in_a_user_condition_file_is_refused(tmp_path):
+    (tmp_path / "condition").mkdir()
+    (tmp_path / "condition" / "mine.yaml").write_text(
+        "# @package _global_\ncondition_name: mine\ncircuit:\n  pathways:\n    stn_gpe: {wieght_scale: 2}\n")
+    err = _refusal([f"hydra.searchpath=[file://{tmp_path}]", "condition=mine"])
+    assert err.path == "circuit.pathways.stn_gpe.wieght_scale" and "did you mean 'weight_scale'?" in err.message
+
+
+def test_yaml_error_in_a_user_condition_file_names_file_and_line(tmp_path):
+    (tmp_path / "condition").mkdir()
+    broken = tmp_path / "condition" / "broken.yaml"
+    broken.write_text("circuit:\n  pathways:\n    stn_gpe: {weight_scale: 2\n  bad: [\n")
+    err = _refusal([f"hydra.searchpath=[file://{tmp_path}]", "condition=broken"])
+    assert err.path.startswith(f"{broken}:4:"), str(err)
+    assert "invalid YAML" in err.message
+
+
+def test_memory_estimate_refuses_above_the_available_memory_unless_allowed(monkeypatch, default_cfg):
+    import circuitsim.spec as spec_module
+
+    spec = build_spec(default_cfg)
+    estimate = spec_module.estimate_memory(spec)
+    assert estimate["n_neurons"] == spec.n_neurons
+    bigger = spec_module.estimate_memory(build_spec(compose(["circuit.scale=2", "sim.duration=4s"])))
+    assert bigger["neurons"] > estimate["neurons"] and bigger["synapses"] > estimate["synapses"]
+    assert bigger["spikes"] > estimate["spikes"]
+    monkeypatch.setattr(spec_module, "available_memory", lambda: int(estimate["total"] / 2))
+    with pytest.raises(ConfigError) as err:
+        build_spec(default_cfg)
+    assert "GiB" in err.value.message and "+sim.allow_large=true" in err.value.message
+    assert build_spec(compose(["+sim.allow_large=true"])).n_neurons == spec.n_neurons
+
+
+def test_synapse_count_of_the_estimate_matches_the_drawn_connectivity(default_cfg):
+    from circuitsim.circuit.connectivity import connect_all
+    from circuitsim.circuit.layout import make_layout
+    from circuitsim.spec import estimate_memory
+
+    for cfg in (default_cfg, compose(["circuit.scale=1.5", "circuit.pathways.gpe_gpe.p=0.3"])):
+        spec = build_spec(cfg)
+        drawn = sum(c.n for c in connect_all(spec, make_layout(spec), 0).values())
+        assert estimate_memory(spec)["n_synapses"] == drawn
+
+
+@pytest.mark.parametrize("override", ["sim.allow_large=true", "+sim.allow_large=3"])
+def test_allow_large_is_an_optional_boolean_added_with_a_plus(override):
+    err = _refusal([override])
+    assert err.path == "sim.allow_large"
+    assert ("+sim.allow_large" in err.message) or ("true or false" in err.message)
+
+
+def test_every_preset_stays_valid_and_unchanged_by_the_new_checks():
+    import glob
+    import os
+
+    for group in ("condition", "stim", "task"):
+        for file in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "configs", group, "*.yaml"))):
+            name = os.path.basename(file)[:-5]
+            build_spec(compose([f"{group}={name}"]))
