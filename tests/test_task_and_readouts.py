@@ -25,7 +25,8 @@ def test_bad_task_command(override, path, fragment):
 def test_bad_muscle_params_are_named():
     with pytest.raises(ConfigError) as err:
         build_spec(compose(["+readout.muscle.params.pool.n_unitz=3"]))
-    assert err.value.path == "readout.muscle.params" and "n_unitz" in err.value.message
+    # the field itself is named, with the nearest valid name (issue 21)
+    assert err.value.path == "readout.muscle.params.pool.n_unitz" and "did you mean 'n_units'?" in err.value.message
 
 
 
