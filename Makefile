@@ -20,7 +20,7 @@ run: $(STAMP)       ## set up, then run the default simulation (healthy circuit,
 	$(BIN)/circuitsim
 
 test: $(STAMP)      ## set up, then run the whole test suite
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 docs: $(STAMP)      ## build the documentation (executes the tutorial) into docs/_build/html
 	$(BIN)/python -m sphinx -W --keep-going -n -b html docs docs/_build/html

@@ -8,6 +8,7 @@ server's worker, and drive the page in Debian's chromium with Playwright.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
@@ -281,6 +282,9 @@ def test_a_run_is_an_ordinary_run_folder_with_its_command(server, finished_run):
     assert reopened["spectra"] == view["spectra"] and reopened["raster"] == view["raster"]
 
 
+APT_LOCK = "/tmp/circuitsim-tests-apt.lock"   # shared with tests/slurm/cluster.py
+
+
 def _ensure_chromium() -> Path:
     """Debian's chromium; installed with apt-get when missing and running as root."""
     if CHROMIUM.exists():
@@ -289,16 +293,22 @@ def _ensure_chromium() -> Path:
         pytest.skip(f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
                     f"apt-get install -y chromium")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    try:
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"], env=env,
-                       check=True, timeout=900, capture_output=True)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+    # pytest-xdist runs test files in parallel workers: one apt-get at a time (dpkg's lock would
+    # otherwise make the second one fail), and the second finds chromium installed
+    with open(APT_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if CHROMIUM.exists():
+            return CHROMIUM
         try:
-            subprocess.run(["apt-get", "update"], env=env, check=True, timeout=600, capture_output=True)
             subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"], env=env,
                            check=True, timeout=900, capture_output=True)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
-            pytest.skip(f"could not install chromium with apt-get: {err}")
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            try:
+                subprocess.run(["apt-get", "update"], env=env, check=True, timeout=600, capture_output=True)
+                subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"], env=env,
+                               check=True, timeout=900, capture_output=True)
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
+                pytest.skip(f"could not install chromium with apt-get: {err}")
     if not CHROMIUM.exists():
         pytest.skip(f"apt-get installed chromium but {CHROMIUM} is missing")
     return CHROMIUM

@@ -15,6 +15,7 @@ Every wait is bounded; :class:`Unavailable` says why a cluster cannot run here.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -34,6 +35,9 @@ class Unavailable(RuntimeError):
     """A local SLURM cluster cannot run on this machine (the reason is the message)."""
 
 
+APT_LOCK = "/tmp/circuitsim-tests-apt.lock"
+
+
 def _missing() -> List[str]:
     path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin"
     return [b for b in BINARIES if shutil.which(b, path=path) is None]
@@ -49,15 +53,20 @@ def ensure_installed(timeout: float = 600) -> None:
         raise Unavailable(f"SLURM binaries missing ({', '.join(_missing())}) and no apt-get")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     deadline = time.monotonic() + timeout
-    for cmd in (["apt-get", "update", "-q"],
-                ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]):
-        try:
-            out = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                                 timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            raise Unavailable(f"`{' '.join(cmd)}` did not finish in {timeout:.0f} s") from None
-        if out.returncode != 0:
-            raise Unavailable(f"`{' '.join(cmd)}` failed: {(out.stderr or out.stdout).strip()[-500:]}")
+    # pytest-xdist workers: one apt-get at a time (tests/test_app.py installs chromium the same way)
+    with open(APT_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for cmd in (["apt-get", "update", "-q"],
+                    ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]):
+            if not _missing():
+                break
+            try:
+                out = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                                     timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                raise Unavailable(f"`{' '.join(cmd)}` did not finish in {timeout:.0f} s") from None
+            if out.returncode != 0:
+                raise Unavailable(f"`{' '.join(cmd)}` failed: {(out.stderr or out.stdout).strip()[-500:]}")
     if _missing():
         raise Unavailable(f"still missing after apt-get: {', '.join(_missing())}")
 
