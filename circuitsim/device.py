@@ -680,6 +680,23 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=30)
 
 
+def _check_program_io(run_dir: Path) -> None:
+    """Brian2's program only prints a line when it cannot open a file, and exits 0; a full disk
+    truncates its results silently. Either is an error here, not a result."""
+    try:
+        with open(run_dir / "stdout.txt", "rb") as fh:
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        text = ""
+    if "Error opening static array" in text:
+        raise StorageError(run_dir / "static_arrays", "the run's data arrays (the compiled program could not "
+                           "read them back)", OSError(errno.EIO, os.strerror(errno.EIO)))
+    free = _free_mb(run_dir)
+    if "Error writing output file" in text or (free is not None and free < 1):
+        raise StorageError(run_dir / "results", "the simulation's results (the compiled program could not write "
+                           "them all)", OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+
 def _timeout_error(limit: float) -> RunTimeoutError:
     return RunTimeoutError(f"sim.max_wall_time: the simulation ran longer than {limit:g} s of wall-clock time and "
                            f"was stopped; raise sim.max_wall_time (e.g. sim.max_wall_time=7200*second) or set it to null")
@@ -812,6 +829,7 @@ def _standalone_run(net: brian2.Network, spec: RunSpec, namespace: Dict[str, Any
             text = (run_dir / "stdout.txt").read_text()[-4000:]
             raise RuntimeError(f"the compiled simulation failed (exit code {proc.returncode}, program in "
                                f"{build_dir}):\n{text}")
+        _check_program_io(run_dir)
         # read results back through Brian2's own variable views, from this run's folder
         t0 = time.perf_counter()
         active = get_device()   # (brian2.device is a proxy: attributes must be set on the device itself)

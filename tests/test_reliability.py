@@ -570,6 +570,29 @@ def test_disk_full_while_writing_the_programs_data_is_one_error(tmp_path, monkey
         simulate(compose(BASE))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("fault, fragment", [("results", "could not write them all"),
+                                             ("static_arrays", "could not read them back")])
+def test_a_program_that_cannot_read_or_write_its_files_is_an_error_not_a_result(tmp_path, monkeypatch, fault,
+                                                                                fragment):
+    """Brian2's program prints a line and exits 0 when it cannot open a file: not a result."""
+    real = subprocess.Popen
+
+    def popen(args, **kwargs):
+        if Path(args[0]).name == "main":
+            if fault == "results":   # a results folder it cannot write into
+                args = [args[0], args[1], str(tmp_path / "missing") + os.sep]
+            else:                    # a data array it cannot read
+                victim = sorted((Path(kwargs["cwd"]) / "static_arrays").iterdir())[0]
+                victim.unlink()
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(device.subprocess, "Popen", popen)
+    with pytest.raises(StorageError, match=fragment):
+        simulate(compose(BASE), out_dir=tmp_path / "run")
+    assert not rio.is_complete(tmp_path / "run")
+
+
 def _reference_run():
     """The reference run of BASE and the build folder of its program (in the shared cache)."""
     seen = {}
@@ -599,8 +622,8 @@ def test_a_damaged_cached_program_is_rebuilt_and_runs_correctly(tmp_path, caplog
     for corruption in ("truncated program", "garbage manifest", "list manifest"):
         copy = tmp_path / corruption.replace(" ", "_")
         shutil.copytree(build, copy, ignore=shutil.ignore_patterns("static_arrays", "results"))
-        assert device._check_build(copy, json.loads((build / device.COMPLETE_MARKER).read_text())["key"])[0] \
-            == device.OK
+        key = json.loads((build / device.COMPLETE_MARKER).read_text())["key"]
+        assert device._check_build(copy, key)[:2] == (device.OK, ""), corruption
         CORRUPTIONS[corruption](copy)
         (copy / "sentinel").write_text("a file of the broken folder")
         caplog.clear()
@@ -609,7 +632,7 @@ def test_a_damaged_cached_program_is_rebuilt_and_runs_correctly(tmp_path, caplog
         assert device.BUILD_COUNT == builds + 1 and not healed.metrics["run"]["build_reused"], corruption
         assert not (copy / "sentinel").exists(), corruption
         warnings = [r for r in caplog.records if r.levelno == logging.WARNING and r.name == "circuitsim.device"]
-        assert len(warnings) == 1, corruption
+        assert len(warnings) == 1, (corruption, [r.getMessage() for r in warnings])
         for pop, (i, t) in reference.spikes.items():
             assert np.array_equal(healed.spikes[pop][0], i) and np.array_equal(healed.spikes[pop][1], t), pop
         again = simulate(compose(BASE + [f"sim.build_dir={copy}"]))   # and the healed build is reused
