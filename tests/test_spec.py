@@ -251,3 +251,29 @@ def test_every_preset_stays_valid_and_unchanged_by_the_new_checks():
         for file in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "configs", group, "*.yaml"))):
             name = os.path.basename(file)[:-5]
             build_spec(compose([f"{group}={name}"]))
+
+
+@pytest.mark.parametrize("overrides, path", [
+    (["=0"], "override"),                       # an assertion/ValueError inside Hydra's defaults list
+    (["sim.duration=["], "override"),           # Hydra's override grammar
+    (["sim.seed=${oc.env:CIRCUITSIM_NO_SUCH_VARIABLE}"], "sim.seed"),   # an interpolation that cannot resolve
+    (["circuit.scale=1" + "0" * 400], "circuit.scale"),   # an int too large for a float
+    (["circuit.channels=5"], "circuit.channels"),
+    (["circuit=null"], "override"),             # circuit is a config group: Hydra refuses null
+])
+def test_malformed_overrides_become_one_line(overrides, path):
+    assert _refusal(overrides).path == path
+
+
+def test_memory_error_becomes_one_line_with_the_fix():
+    from circuitsim.errors import config_error_from
+
+    err = config_error_from(MemoryError())
+    assert isinstance(err, ConfigError) and "circuit.scale" in err.message and "\n" not in str(err)
+    assert config_error_from(KeyError("a bug")) is None   # anything else keeps its traceback
+
+
+def test_a_null_circuit_node_is_refused_by_name():
+    with pytest.raises(ConfigError) as err:
+        build_spec({"circuit": None, "sim": {}})
+    assert err.value.path == "circuit"
