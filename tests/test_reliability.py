@@ -134,6 +134,19 @@ def test_cli_refuses_a_second_writer_with_exit_2_and_one_line(tmp_path):
     assert not rio.is_complete(folder)
 
 
+def test_a_file_system_without_locks_runs_with_one_warning(tmp_path, monkeypatch, caplog):
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(rio.fcntl, "flock", no_locks)
+    monkeypatch.setattr(rio, "_WARNED_NO_LOCKS", [])
+    caplog.set_level(logging.WARNING, logger="circuitsim.io.results")
+    for name in ("a", "b"):
+        _write(tmp_path / name, _fake_result())
+    assert rio.is_complete(tmp_path / "a") and rio.is_complete(tmp_path / "b")
+    assert len([r for r in caplog.records if "cannot lock folders" in r.getMessage()]) == 1
+
+
 def test_every_file_carries_the_run_id(tmp_path):
     res = _fake_result(lfp=True)
     folder = _write(tmp_path / "run", res)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import logging
 import math
 import os
 import re
@@ -216,6 +217,9 @@ def _comparable(config: Any) -> Any:
 
 
 _HELD: Dict[str, int] = {}     # folder -> fd of its lock, for the folders this process writes
+_NO_LOCKS = {errno.ENOLCK, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}
+_WARNED_NO_LOCKS: list = []
+logger = logging.getLogger(__name__)
 _HELD_LOCK = threading.Lock()
 
 
@@ -233,6 +237,13 @@ def _lock_folder(folder: Path) -> None:
             if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise ResultBusyError(f"{folder}: another run is writing into this folder; wait for it to "
                                       f"finish or choose another output folder") from None
+            if err.errno in _NO_LOCKS:   # a file system without flock: run without the guard, say so once
+                if not _WARNED_NO_LOCKS:
+                    _WARNED_NO_LOCKS.append(folder)
+                    logger.warning("%s: this file system cannot lock folders (%s); one writer per run folder is "
+                                   "not enforced here", folder, err.strerror)
+                _HELD[key] = -1
+                return
             raise StorageError(folder, "the writer lock of the run folder", err) from None
         _HELD[key] = fd
 
@@ -242,7 +253,7 @@ def release_folder(folder: Path | str) -> None:
     key = str(Path(folder).resolve())
     with _HELD_LOCK:
         fd = _HELD.pop(key, None)
-    if fd is not None:
+    if fd is not None and fd >= 0:
         os.close(fd)   # closing the last descriptor releases the flock
 
 
