@@ -626,8 +626,14 @@ def _claim_run_folder(run_dir: Path) -> int:
     passed on to the compiled program, so the lock lasts as long as either process)."""
     fd = os.open(run_dir / OWNER_FILE, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)   # before the content: a reader never sees an unlocked owner
-        os.write(fd, f"{socket.gethostname()} {os.getpid()} {OWNER_LOCKED}\n".encode())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)   # before the content: a reader never sees an unlocked owner
+            mark = f" {OWNER_LOCKED}"
+        except OSError as err:   # a file system without flock: the owner's pid alone decides
+            if err.errno not in (errno.ENOLCK, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS):
+                raise
+            mark = ""
+        os.write(fd, f"{socket.gethostname()} {os.getpid()}{mark}\n".encode())
     except OSError:
         os.close(fd)
         raise
