@@ -25,7 +25,9 @@ def did_you_mean(key: object, known) -> str:
     close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
     if close:
         return f"did you mean {close[0]!r}?"
-    return f"valid names here: {', '.join(known)}" if known else "nothing may be added here"
+    if known:
+        return f"valid names here: {', '.join(known)}"
+    return "nothing is defined here yet (select a preset first, e.g. stim=dbs_gpi)"
 
 
 def unknown_key(path: str, key: object, known) -> ConfigError:
@@ -151,8 +153,9 @@ def config_error_from(exc: BaseException):
             group = re.search(r"Could not find '([^'/]+)/", head)
             return ConfigError(group.group(1) if group else "config",
                                f"{_one_line(head)}; available: {', '.join(options)}")
-        return ConfigError("override" if "override" in type(hydra_error).__name__.lower() else "config",
-                           _one_line(text))
+        quoted = re.search(r"'[+~]*([A-Za-z_][\w.]*)'", text)   # the key Hydra names, if any
+        kind = "override" if "override" in type(hydra_error).__name__.lower() else "config"
+        return ConfigError(quoted.group(1) if quoted else kind, _one_line(text))
     for err in chain:
         if isinstance(err, OmegaConfBaseException):
             return ConfigError("config", _one_line(str(err)))
