@@ -134,8 +134,8 @@ class SimConf:
     transient: str = "200*ms"
     progress: bool = True
     vectorize: bool = True
-
     max_wall_time: Optional[str] = None
+
 
 @dataclass
 class CommandConf:
@@ -245,8 +245,8 @@ class SimSpec:
     transient: float  # s
     progress: bool
     vectorize: bool = True    # standalone: compile so gcc vectorises the neuron loops (circuitsim.device)
-
     max_wall_time: Optional[float] = None   # s of wall-clock time for the simulation; None = no limit
+
 
 @dataclass(frozen=True)
 class MuscleSpec:
@@ -739,9 +739,9 @@ def build_spec(cfg: Any) -> RunSpec:
         delay = to_si(pc.get("delay", "1*ms"), "time", f"{path}.delay")
         _require(delay >= sim.dt * (1 - 1e-9), f"{path}.delay",
                  f"must be at least one time step (sim.dt = {sim.dt * 1e3:g} ms)")
+        channel_scale = _channel_scale(pc, path, side, channels, populations[tgt])
         _check_weight(weight * weight_scale * w_factor[name], f"{path}.weight_scale" if weight_scale > 1 else f"{path}.weight",
                       f"the effective weight (weight x weight_scale {weight_scale:g} x modulators {w_factor[name]:g})")
-        channel_scale = _channel_scale(pc, path, side, channels, populations[tgt])
         if not pc.get("enabled", True):
             continue
         pathways[name] = Pathway(name=name, source=src, target=tgt, receptor=receptor, p=p * p_scale,
@@ -878,6 +878,7 @@ def _max_wall_time(value: Any) -> Optional[float]:
     limit = to_si(value, "time", "sim.max_wall_time")
     _require(math.isfinite(limit) and limit > 0, "sim.max_wall_time",
              f"must be a positive time such as 3600*second, or null for no limit (got {value!r})")
+    return limit
 
 
 def _muscle_error(params: Mapping[str, Any], text: str) -> ConfigError:
