@@ -111,7 +111,7 @@ CONFIG_NOTES: Dict[str, str] = {
     "circuit.receptors.<r>.tau": "decay time constant of the synaptic conductance",
     "circuit.receptors.<r>.E": "reversal potential",
     "circuit.receptors.<r>.sign": "`excitatory` or `inhibitory` (LFP proxy, tables)",
-    "circuit.modulators.<m>.level": "1 = healthy; e.g. `dopamine` 0.1 in `parkinsonian`",
+    "circuit.modulators.<m>.level": "1 = healthy; below 1 a loss (e.g. `dopamine` 0.1: severe depletion)",
     "circuit.modulators.<m>.weight_gain": "per pathway: the weight is multiplied by max(0, 1 + gain·(level − 1))",
     "circuit.modulators.<m>.background_gain": "per population (`*` = all): the same factor on the background rate",
     "circuit.populations.<pop>.region": "the region it belongs to (LFP proxy, figures)",
@@ -352,15 +352,20 @@ METRICS: List[Tuple[str, str, str]] = [
     ("muscle.<muscle>.tremor_power", "Relative 3–8 Hz power of the rectified EMG (of 1–100 Hz).", "muscle"),
     ("muscle.<muscle>.alpha_power", "Relative 8–12 Hz power of the rectified EMG.", "muscle"),
     ("muscle.<muscle>.beta_power", "Relative 15–30 Hz power of the rectified EMG.", "muscle"),
+    ("muscle.<muscle>.active_fraction", "Fraction of the time the muscle's EMG envelope is above the noise floor "
+                                        "(0 = relaxed throughout).", "muscle"),
     ("muscle.co_contraction_index", "2·Σ min(a, b) / Σ (a + b) of the two rotators' EMG envelopes above noise "
-                                    "(Falconer & Winter 1985): 1 identical, 0 one silent.", "muscle"),
+                                    "(Falconer & Winter 1985), over the time when either muscle is active: 1 "
+                                    "identical, 0 one silent; null when both are relaxed (active < 0.1 s).",
+     "muscle"),
     ("muscle.head_angle_deg.mean", "Mean head yaw (degrees, positive = to the left).", "muscle"),
     ("muscle.head_angle_deg.peak", "Largest absolute head yaw (degrees).", "muscle"),
     ("muscle.head_angle_deg.frac_beyond", "Fraction of time beyond 5°.", "muscle"),
     ("muscle.lfp_emg_coherence.<band>", "Coherence of the GPi LFP proxy with the rectified EMG of the more active "
                                         "muscle (theta, alpha).", "muscle"),
     ("muscle.severity_score", "Dystonia severity in [0, 1]: the mean of the co-contraction, posture and tremor "
-                              "sub-scores (see the muscle page).", "muscle"),
+                              "sub-scores (see the muscle page); an undefined co-contraction and the tremor of "
+                              "a relaxed agonist count 0.", "muscle"),
     ("stim.<name>.target", "DBS: the stimulated population.", "dbs"),
     ("stim.<name>.n_pulses", "Pulses delivered.", "dbs"),
     ("stim.<name>.n_pulses_scheduled", "DBS: pulses scheduled.", "dbs"),

@@ -1,10 +1,15 @@
-"""Dystonic and parkinsonian circuits against the healthy one, on real simulations.
+"""The conditions against the healthy circuit, on real simulations (issue 15).
 
-Each effect must point the way the literature reports (docs/literature.md) and be
-larger than the spread over seeds: |mean(condition) - mean(healthy)| > max(range over seeds).
+Seeds. The circuit and the conditions were tuned on seeds 0, 1 and 5 (``TUNING_SEEDS``); every
+check here runs on seeds never used for tuning (``TEST_SEEDS``, and ten of them where a claim is
+"beyond the spread of 10 seeds"). The experiments' tables and docs/validation.md use the same
+held-out seeds.
+
+Claims. Where the literature gives a value, the check is a band around it, with the source next
+to it; where it gives only a direction, the check is a direction beyond the seed spread:
+|mean(condition) - mean(healthy)| > max(range over seeds). Effects the model does not reproduce
+are not tested here as expected failures: docs/validation.md lists them, with the numbers.
 The effects come from the overrides in configs/condition/; no code knows a condition's name.
-Effects the shipped conditions do not produce yet are listed in NOT_YET (expected failures), so
-the suite states exactly where the model stands.
 """
 
 from pathlib import Path
@@ -13,26 +18,28 @@ import numpy as np
 import pytest
 
 from circuitsim import compose, simulate
+from circuitsim.spec import build_spec
 
-SEEDS = (0, 1, 2)
-DYSTONIA = ("dystonia_bg", "dystonia_cerebellar", "dystonia_network")
-COMMON = ["sim.duration=2.5s", "sim.progress=false", "readout.plots=[]"]
+TUNING_SEEDS = (0, 1, 5)
+TEST_SEEDS = (10, 11, 12, 13, 14)
+TEN_SEEDS = tuple(range(10, 20))
+SUBCORTICAL = ("dystonia_bg", "dystonia_cerebellar", "dystonia_network")
+DYSTONIA = SUBCORTICAL + ("dystonia_cortical",)
+COMMON = ["sim.progress=false", "readout.plots=[]"]
+#: cortical populations: the region named "ctx" in configs/circuit/default.yaml
+CORTEX = "ctx"
 
 
-def _runs(condition, task):
-    return [simulate(compose([f"condition={condition}", f"task={task}", f"sim.seed={s}"] + COMMON)).metrics
-            for s in SEEDS]
+def _run(condition, seed, duration="2.5s", task="rest", extra=()):
+    return simulate(compose([f"condition={condition}", f"task={task}", f"sim.seed={seed}",
+                             f"sim.duration={duration}", *COMMON, *extra])).metrics
 
 
-def _get(metrics, key):
+def _get(metrics, key, none=np.nan):
     node = metrics
     for part in key.split("."):
         node = node[part]
-    return np.nan if node is None else float(node)
-
-
-def _values(runs, key):
-    return np.array([_get(m, key) for m in runs])
+    return none if node is None else float(node)
 
 
 def assert_shift(healthy, condition, direction, what):
@@ -42,6 +49,15 @@ def assert_shift(healthy, condition, direction, what):
     assert direction * diff > spread, (f"{what}: healthy {np.round(healthy, 3)}, condition {np.round(condition, 3)}; "
                                        f"difference {diff:+.3g} does not exceed the seed spread {spread:.3g} "
                                        f"in the expected direction ({'+' if direction > 0 else '-'})")
+
+
+def assert_band(values, low, high, what):
+    mean = float(np.mean(values))
+    assert low <= mean <= high, f"{what}: mean {mean:.3g} over seeds {np.round(values, 3)} outside [{low}, {high}]"
+
+
+def test_tuning_and_test_seeds_are_disjoint():
+    assert not set(TUNING_SEEDS) & (set(TEST_SEEDS) | set(TEN_SEEDS))
 
 
 def test_every_condition_composes():
@@ -58,57 +74,175 @@ def test_no_code_special_cases_a_condition():
             assert name not in text, f"{path} mentions {name}"
 
 
-# What each condition must show against healthy (issue 3 and 4): (condition, task, metric, direction).
-EFFECTS = [
-    *[(c, task, key, sign) for c in DYSTONIA for task, key, sign in (
-        ("turn_left", "populations.gpi.rate_hz", -1),          # GPi rate falls (Vitek et al. 1999; Starr et al. 2005)
-        ("turn_left", "populations.gpi.cv_isi", +1),           # more irregular (Vitek et al. 1999; Tang et al. 2007)
-        # more bursts (same sources), taken at rest as those recordings were: during a command the
-        # commanded channel's GPi pauses and the other's rises for 0.8 s, and the Poisson-surprise
-        # detector counts that task response (a rate step against the whole run's mean) as bursts
-        ("rest", "populations.gpi.burst_fraction", +1),
-        ("turn_left", "lfp.gpi.power_4_10hz", +1),             # more 4-10 Hz pallidal LFP power (Silberstein et al. 2003)
-        ("turn_left", "channels.selectivity", -1),             # overflow: loss of surround inhibition (Mink 2003)
-        ("turn_left", "muscle.co_contraction_index", +1),
-        ("turn_left", "muscle.severity_score", +1),
-    )],
-    ("parkinsonian", "rest", "populations.gpi.rate_hz", +1),   # Starr et al. 2005
-    ("parkinsonian", "rest", "lfp.stn.band_power.beta", +1),   # Brown et al. 2001; Starr et al. 2005
-    ("parkinsonian", "rest", "lfp.gpi.band_power.beta", +1),
-]
-
-# Effects the shipped conditions do not (yet) produce, as {(condition, key): (reason, strict)}.
-# Each becomes an expected failure; strict ones fail as soon as the effect appears, so the list
-# cannot go stale. Empty: every effect above holds (issue 3). A condition added later lists here
-# what it does not produce yet, with strict=False where the margin is within the seed noise.
-NOT_YET: dict = {}
+def _differences(condition):
+    """(pathway names, population names) whose validated values differ from healthy."""
+    healthy, other = build_spec(compose([])), build_spec(compose([f"condition={condition}"]))
+    paths = {n for n in healthy.pathways if healthy.pathways[n] != other.pathways.get(n)}
+    paths |= set(other.pathways) - set(healthy.pathways)
+    pops = {n for n in healthy.populations if healthy.populations[n] != other.populations[n]}
+    return healthy, paths, pops
 
 
-def _cases():
-    for condition, task, key, sign in EFFECTS:
-        marks = [pytest.mark.slow]
-        if (condition, key) in NOT_YET:
-            reason, strict = NOT_YET[(condition, key)]
-            marks.append(pytest.mark.xfail(reason=reason, strict=strict, raises=AssertionError))
-        yield pytest.param(condition, task, key, sign, marks=marks, id=f"{condition}-{key}")
+@pytest.mark.parametrize("condition", SUBCORTICAL)
+def test_subcortical_conditions_leave_the_cortex_alone(condition):
+    """No change to a pathway that ends in the cortex, nor to a cortical population (issue 15)."""
+    healthy, paths, pops = _differences(condition)
+    assert paths, f"{condition} changes no pathway"
+    into_cortex = {p for p in paths if healthy.populations[healthy.pathways[p].target].region == CORTEX}
+    assert not into_cortex, f"{condition} changes pathways that end in the cortex: {sorted(into_cortex)}"
+    cortical = {p for p in pops if healthy.populations[p].region == CORTEX}
+    assert not cortical, f"{condition} changes cortical populations: {sorted(cortical)}"
+
+
+def test_cortical_condition_changes_only_the_cortex():
+    healthy, paths, pops = _differences("dystonia_cortical")
+    assert paths
+    outside = {p for p in paths if healthy.populations[healthy.pathways[p].target].region != CORTEX}
+    assert not outside, f"dystonia_cortical changes pathways outside the cortex: {sorted(outside)}"
+    assert not {p for p in pops if healthy.populations[p].region != CORTEX}
+
+
+@pytest.mark.parametrize("condition", DYSTONIA)
+def test_each_dystonia_is_lateralised_and_side_flips_it(condition):
+    """The posture comes from an asymmetry of the circuit: a side, which `side=right` moves."""
+    left, right = (build_spec(compose([f"condition={condition}", f"side={s}"])) for s in ("left", "right"))
+    lateral = {n: pw.channel_scale for n, pw in left.pathways.items() if pw.channel_scale}
+    assert lateral, f"{condition} has no lateralised pathway"
+    for name, scale in lateral.items():
+        assert right.pathways[name].channel_scale == tuple(reversed(scale))
+
+
+def test_side_of_the_healthy_circuit_is_refused():
+    from circuitsim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="circuit.side"):
+        build_spec(compose(["side=right"]))
+
+
+# ------------------------------------------------------------------ simulations
 
 
 @pytest.fixture(scope="module")
-def runs():
-    cache = {}
-
-    def get(condition, task):
-        if (condition, task) not in cache:
-            cache[(condition, task)] = _runs(condition, task)
-        return cache[(condition, task)]
-    return get
+def healthy_rest():
+    """Healthy at rest, 2.5 s, on ten held-out seeds."""
+    return [_run("healthy", s) for s in TEN_SEEDS]
 
 
-@pytest.mark.parametrize("condition, task, key, sign", list(_cases()))
-def test_condition_effect(runs, condition, task, key, sign):
-    assert_shift(_values(runs("healthy", task), key), _values(runs(condition, task), key), sign, key)
+@pytest.mark.slow
+def test_healthy_neck_relaxes_at_rest(healthy_rest):
+    """A seated healthy person's neck rotators are silent at rest: EMG at the noise floor, no
+    co-contraction (the index is undefined for two relaxed muscles), head straight (issue 15)."""
+    active = []
+    for m in healthy_rest:
+        mus = m["muscle"]
+        assert mus["severity_score"] < 0.05
+        assert abs(mus["head_angle_deg"]["mean"]) < 3.0
+        assert mus["co_contraction_index"] is None or mus["co_contraction_index"] < 0.2
+        for muscle in ("rotator_left", "rotator_right"):
+            active.append(mus[muscle]["active_fraction"])
+            assert mus[muscle]["mean_force"] < 1.0    # N, 1 % of a rotator's maximum
+    # above the noise floor in the median muscle and seed at most a tenth of the time (occasional
+    # single motor-unit twitches; docs/validation.md gives the largest fraction measured)
+    assert np.median(active) <= 0.1, np.round(active, 3)
 
 
-def test_unmet_effects_are_known_effects():
-    known = {(c, k) for c, _, k, _ in EFFECTS}
-    assert set(NOT_YET) <= known, set(NOT_YET) - known
+@pytest.mark.slow
+def test_healthy_rates_at_rest(healthy_rest):
+    """Healthy rates inside the published ranges that the circuit was calibrated to."""
+    rates = {p: [m["populations"][p]["rate_hz"] for m in healthy_rest] for p in ("gpi", "gpe", "stn", "ctx_e")}
+    assert_band(rates["gpi"], 70.0, 95.0, "GPi (Starr et al. 2005: 82.5 Hz, normal macaque)")
+    assert_band(rates["gpe"], 55.0, 80.0, "GPe (Starr et al. 2005: 69.7 Hz)")
+    assert_band(rates["stn"], 15.0, 25.0, "STN (Wichmann, Bergman & DeLong 1994)")
+    assert_band(rates["ctx_e"], 2.0, 10.0, "M1 at rest (Goldberg et al. 2002: 4-5 Hz)")
+
+
+@pytest.mark.slow
+def test_healthy_turn_moves_the_head_and_returns():
+    """A voluntary turn (task=turn_left, command 1.0-1.8 s) turns the head left; it is straight
+    again once the command is over, and the neck relaxes."""
+    r = simulate(compose(["task=turn_left", f"sim.seed={TEST_SEEDS[0]}", "sim.duration=3s", *COMMON]))
+    readout = r.extra["muscle"]
+    t, angle = readout.time, np.degrees(readout.head_angle)
+    during = angle[(t > 1.2) & (t < 1.8)]
+    after = angle[t > 2.6]
+    assert during.max() > 10.0
+    assert np.abs(after).max() < 3.0
+
+
+@pytest.fixture(scope="module")
+def torticollis():
+    """Each dystonia condition at rest, 10 s, on the held-out seeds: the head angle."""
+    return {c: [_get(_run(c, s, duration="10s"), "muscle.head_angle_deg.mean") for s in TEST_SEEDS]
+            for c in DYSTONIA}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("condition", DYSTONIA)
+def test_torticollis_at_rest(torticollis, healthy_rest, condition):
+    """The head is held turned toward the condition's side (left by default), sustained over 10 s:
+    |mean yaw| >= 15 deg (issue 15) and at most 67 deg, the upper end of a 'moderate' rotation of
+    the TWSTRS (Consky & Lang 1994), beyond the healthy circuit's seed spread."""
+    angles = torticollis[condition]
+    assert min(angles) >= 15.0, f"{condition}: mean yaw {np.round(angles, 1)} deg"
+    assert max(angles) <= 67.0, f"{condition}: mean yaw {np.round(angles, 1)} deg"
+    assert_shift([_get(m, "muscle.head_angle_deg.mean") for m in healthy_rest], angles, +1, "head angle")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("condition", DYSTONIA)
+def test_side_right_turns_the_head_right(condition):
+    angle = _get(_run(condition, TEST_SEEDS[0], duration="10s", extra=["side=right"]), "muscle.head_angle_deg.mean")
+    assert angle <= -15.0, f"{condition} side=right: mean yaw {angle:.1f} deg"
+
+
+@pytest.mark.slow
+def test_a_subcortical_condition_raises_co_contraction_and_severity(healthy_rest):
+    """dystonia_network (basal ganglia and cerebellum, no cortical change) raises co-contraction
+    and severity at rest beyond the spread of 10 held-out seeds (issue 15). A relaxed pair has no
+    co-contraction index (null); it counts as 0 here."""
+    network = [_run("dystonia_network", s) for s in TEN_SEEDS]
+    for key in ("muscle.co_contraction_index", "muscle.severity_score"):
+        assert_shift([_get(m, key, none=0.0) for m in healthy_rest], [_get(m, key, none=0.0) for m in network],
+                     +1, key)
+
+
+@pytest.fixture(scope="module")
+def rest_runs(healthy_rest):
+    """Every condition at rest, 2.5 s, on TEST_SEEDS (healthy: its first five held-out runs)."""
+    runs = {"healthy": healthy_rest[:len(TEST_SEEDS)]}
+    for c in DYSTONIA + ("parkinsonian",):
+        runs[c] = [_run(c, s) for s in TEST_SEEDS]
+    return runs
+
+
+def _rates(runs, pop):
+    return [m["populations"][pop]["rate_hz"] for m in runs]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("condition", ("dystonia_bg", "dystonia_network"))
+def test_pallidal_rate_in_dystonia(rest_runs, condition):
+    """GPi at rest in the published range for dystonia: 55.3 Hz in generalised and cervical
+    dystonia (Starr et al. 2005) and 71.4 Hz in cervical dystonia (Tang et al. 2007), against
+    82.5 Hz in normal macaques; band 40-75 Hz, and below healthy beyond the seed spread."""
+    gpi = _rates(rest_runs[condition], "gpi")
+    assert_band(gpi, 40.0, 75.0, f"{condition} GPi")
+    assert_shift(_rates(rest_runs["healthy"], "gpi"), gpi, -1, f"{condition} GPi")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("condition", DYSTONIA)
+def test_pallidal_irregularity_in_dystonia(rest_runs, condition):
+    """GPi fires more irregularly in dystonia than in health (Vitek et al. 1999; Starr et al. 2005:
+    irregular grouped discharges and pauses); no published ISI CV to size it, so a direction."""
+    assert_shift([m["populations"]["gpi"]["cv_isi"] for m in rest_runs["healthy"]],
+                 [m["populations"]["gpi"]["cv_isi"] for m in rest_runs[condition]], +1, f"{condition} GPi CV")
+
+
+@pytest.mark.slow
+def test_parkinsonian_pallidum(rest_runs):
+    """Parkinsonian GPi above healthy (Starr et al. 2005: 95.2 Hz in Parkinson's disease against
+    82.5 Hz normal), and STN beta above healthy (Brown et al. 2001)."""
+    assert_shift(_rates(rest_runs["healthy"], "gpi"), _rates(rest_runs["parkinsonian"], "gpi"), +1, "PD GPi")
+    assert_shift([_get(m, "lfp.stn.band_power.beta") for m in rest_runs["healthy"]],
+                 [_get(m, "lfp.stn.band_power.beta") for m in rest_runs["parkinsonian"]], +1, "PD STN beta")

@@ -40,8 +40,9 @@ Conventions
   ``tremor_power`` of the agonist (the same muscle as for the coherence; the
   weakly active antagonist's relative spectrum is dominated by noise and
   recruitment fluctuations).  The tremor counts only when the agonist is
-  active for at least ``tremor_min_active_fraction`` (0.2) of the time: the
-  spectrum of a relaxed muscle's few twitches over the noise is no tremor.
+  active for at least ``tremor_min_active_fraction`` (0.5) of the time: a
+  tremor rides on a sustained contraction, and the spectrum of a relaxed
+  muscle's occasional twitches over the noise is no tremor.
 """
 
 from __future__ import annotations
@@ -124,7 +125,9 @@ class MuscleParams:
         Welch / coherence segment length in seconds.  Default 1 s.
     tremor_min_active_fraction : float
         Least ``active_fraction`` of the agonist for its tremor power to enter
-        the severity score.  Default 0.2 (model choice).
+        the severity score.  Default 0.5 (model choice: the muscle contracts
+        most of the time, so a 3-8 Hz modulation is a tremor on a sustained
+        contraction, not the rhythm of occasional twitches).
     cci_min_active_s : float
         Least time (s) in which at least one muscle is active (envelope above
         the noise floor) for the co-contraction index to be defined; below it
@@ -157,7 +160,7 @@ class MuscleParams:
     spectral_segment_s: float = 1.0
     envelope_noise_factor: float = 1.5  # model choice
     cci_min_active_s: float = 0.1  # model choice
-    tremor_min_active_fraction: float = 0.2  # model choice
+    tremor_min_active_fraction: float = 0.5  # model choice
 
     def __post_init__(self) -> None:
         for name, cls in _SUB_PARAMS.items():
