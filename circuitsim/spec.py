@@ -352,7 +352,7 @@ nonneg = _nonneg
 #: neurons of one run (populations' n times circuit.scale, summed): Brian2 indexes neurons and
 #: synapses with 32-bit integers
 MAX_NEURONS = 2**31 - 1
-#: time steps of one run (sim.duration / sim.dt): 2**31 - 1 steps are 59.6 hours of biological
+#: time steps of one run (sim.duration / sim.dt): 2**31 - 1 steps are 59.7 hours of biological
 #: time at dt = 0.1 ms (the longest preset, stim=rtms_1hz, is 918 s); step counts stay 32-bit
 MAX_STEPS = 2**31 - 1
 #: mean Poisson count per neuron and time step (rate * sim.dt) of the background input
@@ -681,6 +681,9 @@ def build_spec(cfg: Any) -> RunSpec:
         for key in ("t_ref", "a", "b", "g_T"):
             _nonneg(params[key], f"{path}.params.{key}")
         _require(params["V_peak"] > params["VT"], f"{path}.params.V_peak", "must be above VT")
+        _require(params["EL"] < params["VT"], f"{path}.params.EL",
+                 f"must lie below VT (EL {params['EL'] * 1e3:g} mV, VT {params['VT'] * 1e3:g} mV): initial membrane "
+                 "potentials are drawn between them; for a tonically firing cell raise I_bias instead")
         bg = pc.get("background") or {}
         bg_rate = _nonneg(to_si(bg.get("rate", "0*Hz"), "rate", f"{path}.background.rate"),
                           f"{path}.background.rate", "rate")

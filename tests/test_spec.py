@@ -277,3 +277,9 @@ def test_a_null_circuit_node_is_refused_by_name():
     with pytest.raises(ConfigError) as err:
         build_spec({"circuit": None, "sim": {}})
     assert err.value.path == "circuit"
+
+
+def test_rest_above_threshold_is_refused_before_the_builder_draws_between_them():
+    # found by tests/test_fuzz.py: EL above VT made the builder's initial-state draw raise
+    err = _refusal(["circuit.populations.d1.params.EL=-40*mV"])
+    assert err.path == "circuit.populations.d1.params.EL" and "below VT" in err.message
