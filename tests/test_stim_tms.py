@@ -87,7 +87,8 @@ def test_plasticity_changes_weights_beyond_drift():
         {"type": "theta_burst", "site": "m1", "intensity": "120%RMT", "train_duration": "40*second",
          "time_scale": 0.05, "start": "2.5*second"},
         {"type": "single", "site": "m1", "intensity": "120%RMT", "n": 2, "interval": "0.8*second", "start": "0.8*second"}],
-        "plasticity": {"enabled": True, "pathways": ["ctx_e_ctx_e"], "eta": 20.0, "balance_rate": "4.5*Hz"}}})
+        # balance_rate: the rule is balanced at the pyramidal cells' resting rate (about 4 Hz)
+        "plasticity": {"enabled": True, "pathways": ["ctx_e_ctx_e"], "eta": 20.0, "balance_rate": "4*Hz"}}})
     result = simulate(cfg)
     plastic = result.metrics["stim"]["tbs"]["plasticity"]["ctx_e_ctx_e"]
     during = plastic["relative_change_during_trains"]

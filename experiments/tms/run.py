@@ -105,7 +105,7 @@ QUICK = {
     "rc_levels": [0, 40, 60, 100, 120, 160],
     "rc_n": 3,
     "sici_isi_ms": [2], "icf_isi_ms": [10], "cbi_isi_ms": [5],
-    "pp_n": 4,
+    "pp_n": 8,                   # 4 left the healthy SICI (ratio 0.28) within 2 SE of the MEP spread
     "ctbs_conditions": ["dystonia_network"],
     "ctbs_time_scale": 0.05,     # the preset's documented shortening: 2 s train, 30 pulses
     "ctbs_n_test": 4,
