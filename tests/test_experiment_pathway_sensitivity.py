@@ -36,15 +36,15 @@ def test_pathways_come_from_the_composed_config(exp, scales):
 
 
 def test_a_point_multiplies_the_conditions_scale(exp, scales):
-    points = exp.make_points(["dystonia_network"], ["ctx_i_ctx_e"], [0.5], scales)
-    assert [p.label for p in points] == ["dystonia_network_baseline", "dystonia_network_ctx_i_ctx_e_x0.5"]
-    cond = scales["dystonia_network"]["ctx_i_ctx_e"]
+    points = exp.make_points(["dystonia_network"], ["dcn_thal_cm"], [0.5], scales)
+    assert [p.label for p in points] == ["dystonia_network_baseline", "dystonia_network_dcn_thal_cm_x0.5"]
+    cond = scales["dystonia_network"]["dcn_thal_cm"]
     assert cond != 1.0  # the condition scales this pathway, so replacing it would be wrong
     cfg = compose([*exp.BASE, *points[1].overrides])
-    assert cfg.circuit.pathways.ctx_i_ctx_e.weight_scale == pytest.approx(cond * 0.5)
+    assert cfg.circuit.pathways.dcn_thal_cm.weight_scale == pytest.approx(cond * 0.5)
     assert points[1].factors["weight_scale"] == pytest.approx(cond * 0.5)
     base = compose([*exp.BASE, *points[0].overrides])
-    assert base.circuit.pathways.ctx_i_ctx_e.weight_scale == pytest.approx(cond)
+    assert base.circuit.pathways.dcn_thal_cm.weight_scale == pytest.approx(cond)
     with pytest.raises(ValueError, match="--scales"):
         exp.make_points(["healthy"], ["gpi_thal"], [1.0], scales)
 
@@ -121,19 +121,17 @@ def test_quick_variant(exp, tmp_path, scales):
     row = next(r for r in runs if r["circuit"] == circuit and r["pathway"] == "(none)")
     assert float(row["severity"]) == pytest.approx(plain.metrics["muscle"]["severity_score"], rel=1e-12)
 
-    # what one seed resolves physically (ctx_i_ctx_e is among the quick pathways): halving the
-    # interneuron -> pyramidal inhibition raises the motor cortex's excitatory rate and x1.5 lowers
-    # it (full variant, dystonia_network: x1.21 and x0.85 for each of 3 seeds, against a seed-to-seed
-    # spread of the rate of about 1 %), and disinhibition raises co-contraction while extra
-    # inhibition lowers it (full variant: Δ +0.20 ± 0.04 at x0.5, -0.16 ± 0.06 at x1.5)
-    assert "ctx_i_ctx_e" in pathways
+    # what one seed resolves physically (d1_gpi, the direct pathway the condition makes x4, is
+    # among the quick pathways): halving the striatal inhibition of GPi raises the GPi rate and
+    # x1.5 lowers it, and the motor thalamus moves the other way (disinhibition)
+    assert "d1_gpi" in pathways
     for circuit in quick["circuits"]:
         mine = {float(r["scale"]): r for r in runs
-                if r["circuit"] == circuit and r["pathway"] in ("(none)", "ctx_i_ctx_e")}
-        rate = {k: float(r["ctx_e_rate_hz"]) for k, r in mine.items()}
-        assert rate[0.5] > rate[1.0] > rate[1.5], (circuit, rate)
-        line = next(t for t in table if t["circuit"] == circuit and t["pathway"] == "ctx_i_ctx_e")
-        assert float(line["co_contraction_x0.5_mean"]) > float(line["co_contraction_x1.5_mean"]), line
+                if r["circuit"] == circuit and r["pathway"] in ("(none)", "d1_gpi")}
+        gpi = {k: float(r["gpi_rate_hz"]) for k, r in mine.items()}
+        thal = {k: float(r["thal_rate_hz"]) for k, r in mine.items()}
+        assert gpi[0.5] > gpi[1.0] > gpi[1.5], (circuit, gpi)
+        assert thal[0.5] < thal[1.5], (circuit, thal)
 
     from PIL import Image
 

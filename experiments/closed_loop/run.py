@@ -42,6 +42,7 @@ stimulation artefacts before reading the band). Severity is read over the whole 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -52,6 +53,8 @@ import numpy as np
 
 from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, run_points,
                                     save_figure, summarise, write_rows, write_table)
+
+logger = logging.getLogger(__name__)
 
 NAME = "closed_loop"
 OPEN = "dbs_gpi"          # the continuous preset's stimulus name
@@ -293,8 +296,15 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     variant = dict(QUICK if args.quick else FULL)
     seeds = args.seeds or variant["seeds"]
     t0 = time.perf_counter()
+    launch = launch_options(args)
+    if launch.get("jobs", 1) > 1 and not launch.get("launcher"):
+        # store_trace needs each run's live Result (the controller trace is not in the run folder);
+        # runs in worker processes hand back only their folders, so this experiment runs in-process
+        logger.info("closed_loop runs its points in this process (--jobs %d ignored): the controller "
+                    "traces are kept from the live results", launch["jobs"])
+        launch["jobs"] = 1
     rows = run_points(points(variant), seeds, args.out, MEASURES, base=base_overrides(variant), resume=args.resume,
-                      **launch_options(args))
+                      **launch)
     merge_energy(rows)
     write_rows(rows, args.out)
     table = summarise(rows, by=FACTORS, columns=list(COLUMNS))

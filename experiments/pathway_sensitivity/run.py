@@ -15,10 +15,10 @@ pathways matter most in the healthy circuit and in the dystonic network
                                                             # one SLURM job per run (docs/data.md)
 
 The pathways are read from the composed config (``circuit.pathways``), not listed by hand.
-A condition may already scale a pathway (``dystonia_network`` sets ``ctx_i_ctx_e`` to x0.3,
-``ctx_e_ctx_e`` to x1.75, ...). A Hydra override *replaces* that value, so each point sets
-``weight_scale = condition's weight_scale x factor`` (e.g. ``ctx_i_ctx_e`` at factor 0.5 in
-``dystonia_network`` runs at 0.15): the factor is always relative to the circuit as the
+A condition may already scale a pathway (``dystonia_network`` sets ``dcn_thal_cm`` to x3.5,
+``d1_gpi`` to x4, ...). A Hydra override *replaces* that value, so each point sets
+``weight_scale = condition's weight_scale x factor`` (e.g. ``dcn_thal_cm`` at factor 0.5 in
+``dystonia_network`` runs at 1.75): the factor is always relative to the circuit as the
 condition defines it. Only ``weight_scale`` is scaled (``p_scale``, e.g. ``d1_gpi``'s 0.5 in the
 dystonia conditions, is left alone: it changes the circuit's structure).
 
