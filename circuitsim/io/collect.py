@@ -462,6 +462,17 @@ def plot_sweep(table: Dict[str, list], swept: Sequence[str], metrics: Sequence[s
     return written
 
 
+def _rows_or_raise(path: Path, what: str, hint: str = "") -> List[Dict[str, Any]]:
+    """The run rows at or below ``path``; FileNotFoundError (one line) for no folder or no run."""
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such {what}")
+    rows = collect_rows(path)
+    if not rows:
+        raise FileNotFoundError(f"{path}: no runs found (no run folder with overrides.yaml, config.yaml or "
+                                f"metrics.json below it){hint}")
+    return rows
+
+
 def collect_frame(path: Path | str, write: bool = True, plots: bool = False,
                   metrics: Optional[Sequence[str]] = None):
     """``circuitsim.collect(path)``: one row per run at or below ``path`` (see the module docstring)
@@ -473,12 +484,7 @@ def collect_frame(path: Path | str, write: bool = True, plots: bool = False,
     import pandas as pd
 
     path = Path(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path}: no such folder of runs")
-    rows = collect_rows(path)
-    if not rows:
-        raise FileNotFoundError(f"{path}: no runs found (no run folder with overrides.yaml, config.yaml or "
-                                f"metrics.json below it)")
+    rows = _rows_or_raise(path, "folder of runs")
     fixed, params, names = _columns(rows)
     if write:
         table = write_table(rows, path)
@@ -494,13 +500,8 @@ def collect_frame(path: Path | str, write: bool = True, plots: bool = False,
 def collect(sweep: Path | str, metrics: Optional[Sequence[str]] = None, plots: bool = True) -> Dict[str, list]:
     """Collect a sweep folder: write the table (and figures); return the table as column -> values."""
     sweep = Path(sweep)
-    if not sweep.is_dir():
-        raise FileNotFoundError(f"{sweep}: no such sweep folder")
-    rows = collect_rows(sweep)
-    if not rows:
-        raise FileNotFoundError(f"{sweep}: no runs found (no run folder with overrides.yaml, config.yaml or "
-                                f"metrics.json below it); give a folder of runs, e.g. multirun/<date>/<time> "
-                                f"or an experiment's runs/")
+    rows = _rows_or_raise(sweep, "sweep folder", "; give a folder of runs, e.g. multirun/<date>/<time> "
+                                                 "or an experiment's runs/")
     table = write_table(rows, sweep)
     if plots:
         _, params, _ = _columns(rows)
