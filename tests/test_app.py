@@ -15,7 +15,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +30,7 @@ from circuitsim.app.server import make_server
 from circuitsim.errors import ConfigError
 from circuitsim.io.results import load_result
 from circuitsim.spec import build_spec
+from serving import serving
 
 FIXED = ["readout.plots=[]"]
 RUN_WAIT_S = 600          # bound on waiting for one simulation (a first build takes 15-70 s)
@@ -39,13 +39,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = make_server("127.0.0.1", 0, tmp_path_factory.mktemp("app_runs"), fixed=FIXED)
-    thread = threading.Thread(target=srv.serve_forever, name="test-app-server", daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(timeout=10)
+    with serving(make_server("127.0.0.1", 0, tmp_path_factory.mktemp("app_runs"), fixed=FIXED),
+                 "test-app-server") as srv:
+        yield srv
 
 
 def call(server, path, body=None, raw=None):

@@ -22,19 +22,16 @@ import pytest
 
 from circuitsim.app import forms
 from circuitsim.app.server import MAX_BODY, MAX_JSON_DEPTH, TOKEN_HEADER, make_server
+from serving import serving
 
 FIXED = ["readout.plots=[]"]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = make_server("127.0.0.1", 0, tmp_path_factory.mktemp("app_security_runs"), fixed=FIXED)
-    thread = threading.Thread(target=srv.serve_forever, name="test-app-security-server", daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(timeout=10)
+    with serving(make_server("127.0.0.1", 0, tmp_path_factory.mktemp("app_security_runs"), fixed=FIXED),
+                 "test-app-security-server") as srv:
+        yield srv
 
 
 def request(server, method, path, body=None, headers=None, token=True, content_type="application/json"):
@@ -392,12 +389,8 @@ def stub_server(tmp_path):
     stub.write_text(STUB_WORKER)
     srv = make_server("127.0.0.1", 0, tmp_path / "runs", fixed=FIXED)
     srv.app.command = [sys.executable, str(stub)]
-    thread = threading.Thread(target=srv.serve_forever, name="test-app-stub-server", daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(timeout=30)
+    with serving(srv, "test-app-stub-server", join_timeout=30):
+        yield srv
 
 
 def children(pid):
@@ -485,16 +478,10 @@ def test_stopping_the_server_stops_its_job(tmp_path):
     stub.write_text(STUB_WORKER)
     srv = make_server("127.0.0.1", 0, tmp_path / "runs", fixed=FIXED)
     srv.app.command = [sys.executable, str(stub)]
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(srv, "test-app-stop-server", join_timeout=30):
         job_id, pid, kids = running_stub(srv)
         status, answer, _ = post(srv, "/api/run", {"duration": "1", "seed": "9"})
         queued = answer["job"]["id"]
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=30)
     assert not alive(pid) and not any(alive(k) for k in kids)
     assert srv.app.jobs[job_id].state == "cancelled" and srv.app.jobs[queued].state == "cancelled"
     assert not srv.app.worker.is_alive()
