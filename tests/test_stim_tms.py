@@ -18,12 +18,11 @@ from circuitsim import compose, simulate
 
 pytestmark = pytest.mark.slow
 
-RELAXED = "readout.muscle.params.pool.drive_offset_hz=12.0"   # as the TMS presets
 
 
 @pytest.fixture(scope="module")
 def mep_run():
-    cfg = compose(["sim.duration=38*second", "sim.progress=false", "readout.plots=[]", RELAXED])
+    cfg = compose(["sim.duration=38*second", "sim.progress=false", "readout.plots=[]"])
     cfg.stim = OmegaConf.create({"tms": {"kind": "tms", "protocol": [
         {"type": "single", "site": "m1", "intensity": ["70%RMT", "120%RMT"], "n": 3,
          "interval": "0.8*second", "start": "0.5*second"},
@@ -81,7 +80,7 @@ def test_sici_in_healthy(mep_run):
 
 
 def test_plasticity_changes_weights_beyond_drift():
-    cfg = compose(["sim.duration=6.6*second", "sim.progress=false", "readout.plots=[]", RELAXED])
+    cfg = compose(["sim.duration=6.6*second", "sim.progress=false", "readout.plots=[]"])
     cfg.stim = OmegaConf.create({"tbs": {"kind": "tms", "protocol": [
         {"type": "single", "site": "m1", "intensity": "120%RMT", "n": 1, "start": "0.5*second"},
         {"type": "theta_burst", "site": "m1", "intensity": "120%RMT", "train_duration": "40*second",
@@ -104,7 +103,7 @@ def _tbs_run(seed, train_intensity):
     ``train_intensity``, five test pulses; the fibres that the pulses recruit onto ctx_e (the
     I-wave circuit) are plastic. eta 30: a model choice that lets 90 pulses act within seconds.
     Returns the result and the evoked volley per test pulse, before and after the trains."""
-    cfg = compose(["sim.duration=20*second", "sim.progress=false", "readout.plots=[]", RELAXED, f"sim.seed={seed}"])
+    cfg = compose(["sim.duration=20*second", "sim.progress=false", "readout.plots=[]", f"sim.seed={seed}"])
     cfg.stim = OmegaConf.create({"tbs": {"kind": "tms", "protocol": [
         {"type": "single", "site": "m1", "intensity": "110%RMT", "n": 5, "interval": "0.8*second", "start": "0.5*second"},
         {"type": "theta_burst", "site": "m1", "intensity": train_intensity, "train_duration": "2*second",

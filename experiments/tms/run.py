@@ -41,9 +41,9 @@ also appended to ``table.md``), ``recruitment.csv`` (MEP per intensity), ``runs.
 run) and ``tms.png``; run folders under ``runs/``.
 
 Caveats: the MEP saturates at about 10 mV (the motoneuron pool is fully recruited), so test
-pulses at 110-120 % RMT lie near the ceiling and facilitation can hardly show; the TMS presets
-raise ``readout.muscle.params.pool.drive_offset_hz`` to 12 Hz (relaxed muscle), and so does this
-experiment; the quick variant's cTBS is shortened (``time_scale`` 0.05: 30 pulses in 2 s, the
+pulses at 110-120 % RMT lie near the ceiling and facilitation can hardly show; the muscles are
+relaxed at rest through the readout's default ``readout.muscle.params.pool.drive_offset_hz``
+(12 Hz, above the resting corticospinal drive); the quick variant's cTBS is shortened (``time_scale`` 0.05: 30 pulses in 2 s, the
 preset's documented shortening) and has no seed spread.
 """
 
@@ -65,8 +65,6 @@ from circuitsim.stimulation.tms import DEFAULT_RMT_MSO
 NAME = "tms"
 DT = 1e-4   # s, sim.dt of the default config (pulse times and ISIs lie on its grid)
 
-#: relaxed target muscle, as every TMS preset sets it (configs/stim/tms_single.yaml; model choice)
-RELAXED = "readout.muscle.params.pool.drive_offset_hz=12.0"
 #: trials 0.8 s apart, as the TMS presets (every after-effect of a pulse decays within ~0.5 s)
 INTERVAL = "0.8*second"
 #: paired-pulse intensities: test 110 % RMT, conditioning 80 % RMT (configs/stim/tms_sici.yaml;
@@ -204,7 +202,7 @@ def tms_overrides(name: str, blocks: Sequence[Mapping[str, Any]], rmt: float | N
     node: Dict[str, Any] = {"kind": "tms", "protocol": list(blocks)}
     if rmt is not None:
         node["rmt"] = f"{rmt:.1f}%MSO"
-    return [f"+stim.{name}={hydra_value(node)}", f"sim.duration={duration(blocks)}", RELAXED]
+    return [f"+stim.{name}={hydra_value(node)}", f"sim.duration={duration(blocks)}"]
 
 
 def ctbs_overrides(v: Mapping[str, Any], rmt: float, sham: bool) -> List[str]:
