@@ -338,6 +338,15 @@ METRICS: List[Tuple[str, str, str]] = [
     ("lfp.<region>.peak_hz", "Frequency of the largest spectral peak in 2–80 Hz.", "always"),
     ("coherence.<a>__<b>.<band>", "Mean magnitude-squared coherence of two regions' LFP proxies per band "
                                   "(`gpi__ctx`, `gpi__dcn`, `stn__gpe`, `gpi__thal`).", "always"),
+    ("connectivity.coherence.<a>__<b>.<band>", "Magnitude-squared coherence of the LFP proxies of every pair of "
+                                               "regions (a before b in the order of `<region>`), multitaper "
+                                               "(0.5 s epochs), mean over the band's bins "
+                                               "(`circuitsim.analysis.connectivity`, library spectral_connectivity).",
+     "optional"),
+    ("connectivity.granger.<a>__<b>.<band>", "Pairwise spectral Granger causality from region a to region b "
+                                             "(Geweke 1982; nonparametric, Dhamala et al. 2008), every ordered "
+                                             "pair, mean over the band's bins; >= 0, biased upward in short runs.",
+     "optional"),
     ("channels.selectivity", "During the command: max(0, (a − b)/(a + b)) of the rises a, b of the commanded "
                              "and the other channel's thalamic rate over baseline; 1 = only the commanded channel, "
                              "0 = both equally; null at rest.", "always"),

@@ -12,6 +12,9 @@ reference); add keys freely, rename none. Definitions:
   by its 1-100 Hz power (Welch, ``readout.spectrum_segment``); ``lfp.<region>.power_4_10hz`` the
   same for 4-10 Hz, the pallidal band of dystonia (Silberstein et al. 2003).
 * ``coherence.<a>__<b>.<band>``: mean magnitude-squared coherence of two regions' LFP proxies.
+* ``connectivity.coherence.<a>__<b>.<band>``, ``connectivity.granger.<a>__<b>.<band>``: coherence
+  of every pair of regions and spectral Granger causality a -> b of every ordered pair, per band
+  (:mod:`circuitsim.analysis.connectivity`; absent with less than 1 s after the transient).
 * ``channels.selectivity``: during the task's command, the thalamic rate increase of the
   commanded channel (a) against the other channel (b): max(0, (a - b)/(a + b)) with negative
   increases counted as 0; 1 = only the commanded channel active, 0 = both equally. ``null``
@@ -26,6 +29,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from circuitsim.analysis import channels as chan
+from circuitsim.analysis import connectivity as conn
 from circuitsim.analysis import lfp as lfp_mod
 from circuitsim.analysis import spectra as sp
 from circuitsim.analysis import spiketrains as st
@@ -157,5 +161,8 @@ def compute_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
         if a in result.lfp and b in result.lfp:
             coherence[f"{a}__{b}"] = sp.coherence_bands(result.lfp[a][skip:], result.lfp[b][skip:], fs, segment_s=seg)
     metrics["coherence"] = coherence
+    connectivity = conn.connectivity_bands({r: x[skip:] for r, x in result.lfp.items()}, fs)
+    if connectivity:
+        metrics["connectivity"] = connectivity
     metrics["channels"] = channel_metrics(spec, result)
     return metrics
