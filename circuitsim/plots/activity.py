@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from circuitsim.io.results import Result
+from circuitsim.plots._layout import figure, thin
 
 _MAX_ROWS = 40  # neurons shown per population in the raster
 
@@ -19,7 +20,7 @@ def _ordered_pops(result: Result):
 
 def plot_raster(result: Result) -> Figure:
     """Spike raster: up to 40 neurons per population, populations grouped by region."""
-    fig = Figure(figsize=(10, 8), layout="constrained")
+    fig = figure(10, 8, left=1.15, top=0.35, bottom=0.5)
     ax = fig.add_subplot()
     row, ticks, labels = 0, [], []
     colours = {}
@@ -32,7 +33,8 @@ def plot_raster(result: Result) -> Figure:
         pos = np.full(n, -1)
         pos[shown] = np.arange(shown.size)
         keep = pos[i] >= 0
-        ax.scatter(t[keep], row + pos[i[keep]], s=1.5, color=colour, marker="|", linewidths=0.6)
+        # one marker line per population (Agg stamps one cached marker: far cheaper than a scatter)
+        ax.plot(t[keep], row + pos[i[keep]], ls="none", marker="|", ms=1.5 ** 0.5, mew=0.6, color=colour)
         ticks.append(row + shown.size / 2)
         labels.append(f"{pop} ({region})")
         row += shown.size + 3
@@ -48,7 +50,7 @@ def plot_raster(result: Result) -> Figure:
 def plot_rates(result: Result, smooth_s: float = 0.02) -> Figure:
     """Population rates over time (Gaussian-smoothed), one panel per region."""
     regions = result.regions or {p: [p] for p in result.rates}
-    fig = Figure(figsize=(10, 1.4 * len(regions) + 1), layout="constrained")
+    fig = figure(10, 1.4 * len(regions) + 1, left=0.85, top=0.4, bottom=0.5, rows=len(regions), hspace=0.15)
     axes = fig.subplots(len(regions), 1, sharex=True, squeeze=False)[:, 0]
     sd = max(1, int(round(smooth_s / result.rate_dt)))
     x = np.arange(-4 * sd, 4 * sd + 1)
@@ -60,7 +62,7 @@ def plot_rates(result: Result, smooth_s: float = 0.02) -> Figure:
             t = (np.arange(r.size) + 0.5) * result.rate_dt
             # divide by the kernel mass inside the record so the ends are not pulled towards zero
             smooth = np.convolve(r, kernel, mode="same") / np.convolve(np.ones_like(r), kernel, mode="same")
-            ax.plot(t, smooth, lw=1, label=pop)
+            ax.plot(*thin(t, smooth), lw=1, label=pop)
         ax.set_ylabel(f"{region}\n(Hz)")
         ax.legend(loc="upper right", fontsize=7, ncol=3)
     axes[-1].set_xlabel("time (s)")

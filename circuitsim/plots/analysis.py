@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from circuitsim.io.results import Result
+from circuitsim.plots._layout import figure, thin
 
 BAND_ORDER = ("delta", "theta", "alpha", "beta", "gamma")
 
@@ -13,7 +14,7 @@ BAND_ORDER = ("delta", "theta", "alpha", "beta", "gamma")
 def plot_spectra(result: Result) -> Figure:
     """Welch spectra of every region's LFP proxy (log scale), 4-10 Hz and beta shaded."""
     spectra = result.extra.get("spectra", {})
-    fig = Figure(figsize=(8, 5), layout="constrained")
+    fig = figure(8, 5, left=0.85, top=0.35, bottom=0.5)
     ax = fig.add_subplot()
     for region, (f, psd) in spectra.items():
         keep = (f >= 1) & (f <= 100)
@@ -52,14 +53,14 @@ def plot_channels(result: Result) -> Figure:
     chans = result.metrics.get("run", {}).get("channels", [])
     info = result.metrics.get("channels", {})
     pops = [p for p in ("ctx_e", "gpi", "thal") if p in result.spikes]
-    fig = Figure(figsize=(8, 2.2 * len(pops) + 0.6), layout="constrained")
+    fig = figure(8, 2.2 * len(pops) + 0.6, left=0.8, top=0.4, bottom=0.5, rows=len(pops), hspace=0.15)
     axes = fig.subplots(len(pops), 1, sharex=True, squeeze=False)[:, 0]
     task = result.config.get("task", {}) or {}
     command = task.get("command") or {}
     for ax, pop in zip(axes, pops):
         for c, r in channel_rate_series(result, pop).items():
             t = (np.arange(r.size) + 0.5) * result.rate_dt
-            ax.plot(t, _smooth(r, result.rate_dt), lw=1.2, label=chans[c] if c < len(chans) else str(c))
+            ax.plot(*thin(t, _smooth(r, result.rate_dt)), lw=1.2, label=chans[c] if c < len(chans) else str(c))
         ax.set_ylabel(f"{pop} (Hz)")
         ax.legend(fontsize=8, loc="upper left")
     if command:
@@ -79,7 +80,7 @@ def plot_channels(result: Result) -> Figure:
 def plot_summary(result: Result) -> Figure:
     """One page: pallidal rates and irregularity, LFP band powers, selectivity and muscle measures."""
     m = result.metrics
-    fig = Figure(figsize=(11, 8), layout="constrained")
+    fig = figure(11, 8, left=0.7, right=0.45, top=0.75, bottom=0.65, rows=2, cols=3, hspace=1.05, wspace=0.6)
     gs = fig.add_gridspec(2, 3)
     pops = list(m["populations"])
     ax = fig.add_subplot(gs[0, 0:2])
