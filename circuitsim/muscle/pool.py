@@ -76,6 +76,8 @@ __all__ = [
     "firing_rates",
     "corticospinal_drive",
     "simulate_pool",
+    "denervated_units",
+    "denervate",
 ]
 
 logger = logging.getLogger(__name__)
@@ -530,3 +532,29 @@ def simulate_pool(
         n_active, params.n_units, sum(s.size for s in trains), t_end,
     )
     return trains
+
+
+def denervated_units(n_units: int, fraction: float) -> np.ndarray:
+    """Indices of the motor units a chemodenervation of ``fraction`` of the pool silences.
+
+    Botulinum toxin cleaves SNAP-25 in the motor nerve terminals it reaches and blocks their
+    acetylcholine release, so the muscle fibres of those units no longer contract or make action
+    potentials while their motoneurons still fire (Dressler & Saberi 2005, Eur Neurol 53:3). The
+    toxin spreads through the injected muscle and reaches small and large units alike (model
+    choice): the silenced units are spread evenly over the recruitment order, unit ``k`` when
+    ``floor((k + 1) f) > floor(k f)``, so ``floor(n f)`` units of every size go, deterministically
+    (no random draw: the readout's random streams stay as they are).
+    """
+    fraction = float(fraction)
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"denervated_fraction must lie in [0, 1], got {fraction}")
+    k = np.arange(int(n_units))
+    return np.flatnonzero(np.floor((k + 1) * fraction + 1e-9) > np.floor(k * fraction + 1e-9))
+
+
+def denervate(unit_spikes: Sequence[np.ndarray], fraction: float) -> list[np.ndarray]:
+    """``unit_spikes`` with the trains of :func:`denervated_units` emptied (they reach no fibre)."""
+    out = [np.asarray(s) for s in unit_spikes]
+    for k in denervated_units(len(out), fraction):
+        out[k] = out[k][:0]
+    return out

@@ -67,7 +67,7 @@ from .metrics import (
     head_angle_summary,
     severity_score,
 )
-from .pool import PoolParams, corticospinal_drive, simulate_pool
+from .pool import PoolParams, corticospinal_drive, denervate, simulate_pool
 from .posture import HeadParams, head_angle
 
 __all__ = ["MuscleParams", "MuscleReadout", "muscle_readout"]
@@ -140,6 +140,15 @@ class MuscleParams:
         choice: the mean noise level plus a margin of about five standard
         deviations of its 6-Hz-smoothed fluctuation, so that two silent
         muscles give a CCI of 0 rather than the CCI of two noise records).
+    denervated_muscles : tuple of str
+        Muscles injected with botulinum toxin (``treatment=botulinum_toxin``).  Default none.
+    denervated_fraction : float
+        Fraction of the motor units of each injected muscle that the toxin chemodenervates: their
+        spike trains reach no fibre, so they add neither force nor EMG
+        (:func:`~circuitsim.muscle.pool.denervate`, units spread evenly over the recruitment
+        order).  Default 0.  The M-wave amplitude and the maximal voluntary EMG of a human muscle
+        fall with the log of the dose and level off at an 85-90 % decrement (Hamjian & Walker
+        1994, Muscle Nerve 17:1385).
     """
 
     pool: PoolParams = field(default_factory=PoolParams)
@@ -161,8 +170,22 @@ class MuscleParams:
     envelope_noise_factor: float = 1.5  # model choice
     cci_min_active_s: float = 0.1  # model choice
     tremor_min_active_fraction: float = 0.5  # model choice
+    denervated_muscles: tuple[str, ...] = ()
+    denervated_fraction: float = 0.0  # Hamjian & Walker 1994: up to 0.85-0.9
 
     def __post_init__(self) -> None:
+        muscles = self.denervated_muscles
+        if isinstance(muscles, str) or not isinstance(muscles, Sequence):
+            raise ValueError(f"denervated_muscles must be a list of muscle names, got {muscles!r}")
+        muscles = tuple(str(m) for m in muscles)
+        for m in muscles:
+            if m.endswith("_None") or not m:
+                raise ValueError(f"denervated_muscles: {m!r} names no muscle: the botulinum preset injects the "
+                                 "rotator of circuit.side, which is unset (healthy); choose side=left or side=right, "
+                                 "or name the muscles: readout.muscle.params.denervated_muscles=[rotator_left]")
+        object.__setattr__(self, "denervated_muscles", muscles)
+        object.__setattr__(self, "denervated_fraction",
+                           check_range("denervated_fraction", self.denervated_fraction, 0.0, 1.0))
         for name, cls in _SUB_PARAMS.items():
             if not isinstance(getattr(self, name), cls):
                 raise ValueError(f"{name} must be a {cls.__name__}, got {getattr(self, name)!r}")
@@ -487,6 +510,9 @@ def muscle_readout(
         raise ValueError(f"muscle names must not clash with metric keys, got {names!r}")
     if names[0] == names[1]:
         raise ValueError("the two muscle names must differ")
+    unknown = [m for m in params.denervated_muscles if m not in names]
+    if unknown:
+        raise ValueError(f"denervated_muscles: {', '.join(unknown)} not among the muscles {', '.join(names)}")
     fs = params.fs_hz
     dt = 1.0 / fs
     n_samples = int(round(duration * fs))
@@ -511,6 +537,8 @@ def muscle_readout(
         # each muscle's pool and EMG draw from streams of their own (a fixed number, in order)
         pool_rng, emg_rng = rng.spawn(2)
         units[name] = simulate_pool(d, dt, params.pool, pool_rng)
+        if name in params.denervated_muscles:   # botulinum toxin: these units reach no fibre
+            units[name] = denervate(units[name], params.denervated_fraction)
         force[name] = _fit(muscle_force(units[name], duration, dt, params.twitch, params.pool),
                            n_samples)
         emg[name] = _fit(surface_emg(units[name], duration, fs, params.emg, emg_rng), n_samples)
