@@ -79,6 +79,17 @@ def _fit_active(hc: Any) -> bool:
     return "optuna" in str(hc.sweeper.get("_target_", "")).lower()
 
 
+def _figures_in_background(hc: Any) -> None:
+    """In a multirun, a point's figures are drawn by a forked child (circuitsim.plots.background):
+    the next point does not wait for them; the process waits for them before it exits."""
+    from hydra.types import RunMode
+
+    if hc.mode == RunMode.MULTIRUN:
+        from circuitsim.plots import background
+
+        background.enable()
+
+
 def _log_scheduler_job() -> None:
     job = os.environ.get("SLURM_JOB_ID")
     if job:
@@ -94,6 +105,7 @@ def _app(cfg: DictConfig) -> float:
     resume = resume_enabled(cfg)
     run_cfg = _run_config(cfg)
     _log_scheduler_job()
+    _figures_in_background(hc)
     try:
         if fit:
             from circuitsim import fit as fitting

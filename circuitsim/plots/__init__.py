@@ -66,7 +66,18 @@ PNG_OPTIONS = {"compress_level": 1}
 def write_figures(folder: Path, result: Result, names: Iterable[str]) -> None:
     """Save each named figure as ``<name>.png`` in ``folder`` (atomically).
 
-    The figures are plain ``Figure`` objects drawn by Agg (no pyplot, no GUI backend), each once."""
+    The figures are plain ``Figure`` objects drawn by Agg (no pyplot, no GUI backend), each once.
+    After :func:`circuitsim.plots.background.enable` they are drawn by a forked child and this
+    returns at once (see :mod:`circuitsim.plots.background`)."""
+    from circuitsim.plots import background
+
+    names = list(names)
+    if names and background.run(lambda: _write(folder, result, names)):
+        return
+    _write(folder, result, names)
+
+
+def _write(folder: Path, result: Result, names: Iterable[str]) -> None:
     import os
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
