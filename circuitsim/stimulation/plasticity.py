@@ -1,32 +1,45 @@
-"""Synaptic plasticity of selected pathways: the after-effects of rTMS and theta burst.
+"""Synaptic plasticity of selected synapses: the after-effects of rTMS and theta burst.
 
-Rule: the minimal all-to-all triplet STDP model of Pfister & Gerstner 2006 (J Neurosci
-26:9673), with the parameters fitted to visual-cortex slice data (their table 4, "visual
-cortex, all-to-all, minimal"): presynaptic traces ``r1`` (tau_plus 16.8 ms), ``r2``
-(tau_x 101 ms), postsynaptic traces ``o1`` (tau_minus 33.7 ms), ``o2`` (tau_y 125 ms);
+Three rules (``plasticity.rule``), each for the synapses it suits:
 
-* at a presynaptic spike: ``w -= eta * w_max * o1 * (A2_minus + A3_minus * r2)``, then
-  ``r1 += 1, r2 += 1``;
-* at a postsynaptic spike: ``w += eta * w_max * r1 * (A2_plus + A3_plus * o2)``, then
-  ``o1 += 1, o2 += 1``;
+``calcium`` (the presets ``ctbs_m1``, ``itbs_m1``, ``rtms_1hz``)
+    For the synapses of the I-wave fibres that M1 pulses recruit (``elements``): a calcium rule
+    after Huang et al. 2011 (Clin Neurophysiol 122:1011) and the calcium control hypothesis
+    (Shouval, Bear & Cooper 2002), fitted to the MEP after-effects of cTBS, iTBS (Huang et al.
+    2005) and 1 Hz rTMS (Chen et al. 1997); :mod:`circuitsim.stimulation.plasticity_calcium`.
+    Driven by the pulses only, so it does not move without them (a sham train leaves it still).
+``cf_gated`` (the preset ``ctbs_cerebellum``)
+    For parallel fibre -> Purkinje cell synapses (``pathways: [grc_pc]``): parallel-fibre input
+    alone potentiates, paired with the climbing fibre depresses (Coesmans et al. 2004),
+    balanced at rest; :mod:`circuitsim.stimulation.plasticity_cerebellum`.
+``triplet_stdp`` (default; no preset uses it)
+    The minimal all-to-all triplet STDP model of Pfister & Gerstner 2006 (J Neurosci 26:9673),
+    parameters fitted to visual-cortex slice data (their table 4, "visual cortex, all-to-all,
+    minimal"): presynaptic traces ``r1`` (tau_plus 16.8 ms), ``r2`` (tau_x 101 ms), postsynaptic
+    traces ``o1`` (tau_minus 33.7 ms), ``o2`` (tau_y 125 ms);
 
-``w`` is clipped to ``[0, w_max]`` with ``w_max = w_max_factor * `` the pathway's weight.
-``eta`` scales every amplitude (1 = the published rule; larger values are a model choice that
-lets shortened protocols show their direction of change within seconds instead of minutes).
+    * at a presynaptic spike: ``w -= eta * w_max * o1 * (A2_minus + A3_minus * r2)``, then
+      ``r1 += 1, r2 += 1``;
+    * at a postsynaptic spike: ``w += eta * w_max * r1 * (A2_plus + A3_plus * o2)``, then
+      ``o1 += 1, o2 += 1``.
 
-With uncorrelated pre- and postsynaptic firing the rule drifts at a rate proportional to
-``A3_plus * tau_plus * tau_y * nu_post - A2_minus * tau_minus`` (a BCM-like threshold at
-``nu_post`` of about 18 Hz with the published values), so cortical cells firing at a few Hz
-would depress every synapse all the time. ``balance_rate`` (optional) sets ``A2_minus`` so that
-this drift is zero at the postsynaptic population's resting rate, the homeostatic form of the
-minimal model (Pfister & Gerstner 2006 make ``A2_minus`` depend on the mean postsynaptic rate
-for the same reason); only correlations, such as those a TMS protocol imposes, then change the
-weights.
+    With uncorrelated pre- and postsynaptic firing it drifts at a rate proportional to
+    ``A3_plus * tau_plus * tau_y * nu_post - A2_minus * tau_minus`` (a BCM-like threshold at
+    ``nu_post`` of about 18 Hz), so cortical cells firing at a few Hz depress every synapse all
+    the time; ``balance_rate`` sets ``A2_minus`` so that this drift is zero at a given
+    postsynaptic rate (Pfister & Gerstner 2006 make ``A2_minus`` depend on the mean rate for the
+    same reason). During a TBS train at 80 % AMT the pyramidal cells are silenced by the recruited
+    interneurons, so this rule changes the I-wave fibres little and in the same direction for cTBS
+    and iTBS (why the presets use ``calcium``); on ``grc_pc`` it let the weights collapse by 90-99 %
+    under a sham train (why ``ctbs_cerebellum`` uses ``cf_gated``).
+
+Weights are clipped to ``[0, w_max]`` with ``w_max = w_max_factor * `` the initial weight. ``eta``
+scales every amplitude of a rule; 1 is the fitted or published rule and every preset leaves it
+there (no preset multiplies an amplitude).
 
 Configured at ``stim.<name>.plasticity`` of a TMS stimulus, off by default::
 
-    plasticity: {enabled: true, pathways: [ctx_e_ctx_e], elements: [m1.ctx_e_afferent], eta: 1.0,
-                 w_max_factor: 2.0}
+    plasticity: {enabled: true, rule: calcium, pathways: [], elements: [m1.ctx_e_afferent]}
 
 Two kinds of synapse can be plastic:
 
@@ -43,7 +56,7 @@ Two kinds of synapse can be plastic:
     565:945) and iTBS raises later ones (Di Lazzaro et al. 2008, J Physiol 586:3871). Each fibre
     synapse carries a relative weight (1 at the start, bounded by ``[0, w_max_factor]``) that
     scales both its AMPA and NMDA conductances. Its presynaptic spikes are the pulses that recruit
-    the fibre, so it has no spontaneous drift and ``balance_rate`` does not apply to it.
+    the fibre, so it has no spontaneous drift.
 """
 
 from __future__ import annotations
@@ -54,11 +67,14 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 import numpy as np
 
 from circuitsim.spec import StimulusContext, require
+from circuitsim.stimulation import plasticity_calcium as calcium
+from circuitsim.stimulation.plasticity_calcium import CALCIUM_DEFAULTS
+from circuitsim.stimulation.plasticity_cerebellum import CF_BALANCE_RATE, CF_DEFAULTS, build_cf_gated
 from circuitsim.units import to_si
 
 logger = logging.getLogger(__name__)
 
-RULES = ("triplet_stdp",)
+RULES = ("triplet_stdp", "calcium", "cf_gated")
 
 #: Pfister & Gerstner 2006, table 4, visual cortex, all-to-all interactions, minimal model.
 TRIPLET_DEFAULTS = {
@@ -109,20 +125,34 @@ def validate_plasticity(node: Any, path: str, ctx: StimulusContext,
     require(eta >= 0, f"{path}.eta", f"cannot be negative (got {eta})")
     w_max_factor = float(node.get("w_max_factor", 2.0))
     require(w_max_factor >= 1, f"{path}.w_max_factor", f"must be at least 1 (got {w_max_factor})")
+    if enabled and rule == "calcium":
+        require(not pathways, f"{path}.pathways", "the calcium rule acts on the fibres that pulses recruit: "
+                "list them under elements (e.g. [m1.ctx_e_afferent]) and set pathways: []")
+    if enabled and rule == "cf_gated":
+        require(not elements, f"{path}.elements", "the cf_gated rule is for parallel-fibre pathways (e.g. "
+                "pathways: [grc_pc]); remove elements")
+    defaults = {"triplet_stdp": TRIPLET_DEFAULTS, "calcium": CALCIUM_DEFAULTS, "cf_gated": CF_DEFAULTS}[rule]
     given = dict(node.get("params") or {})
     for key in given:
-        require(key in TRIPLET_DEFAULTS, f"{path}.params.{key}", f"unknown parameter; allowed: {', '.join(TRIPLET_DEFAULTS)}")
+        require(key in defaults, f"{path}.params.{key}",
+                f"unknown parameter of rule {rule}; allowed: {', '.join(defaults)}")
     params = {}
-    for key, default in TRIPLET_DEFAULTS.items():
+    for key, default in defaults.items():
         value = given.get(key, default)
         if key.startswith("tau"):
             params[key] = to_si(value, "time", f"{path}.params.{key}")
             require(params[key] > 0, f"{path}.params.{key}", "must be positive")
         else:
             params[key] = float(value)
-            require(params[key] >= 0, f"{path}.params.{key}", "an amplitude cannot be negative")
+            require(params[key] >= 0, f"{path}.params.{key}", "cannot be negative")
     balance = node.get("balance_rate")
-    if balance is not None:
+    if rule == "calcium":
+        require(balance is None, f"{path}.balance_rate", "the calcium rule does not drift without pulses; "
+                "remove balance_rate")
+    elif rule == "cf_gated":
+        balance = to_si(CF_BALANCE_RATE if balance is None else balance, "rate", f"{path}.balance_rate")
+        require(balance > 0, f"{path}.balance_rate", "must be positive (the resting climbing-fibre rate)")
+    elif balance is not None:
         rate = to_si(balance, "rate", f"{path}.balance_rate")
         require(rate > 0, f"{path}.balance_rate", "must be positive")
         require("A2_minus" not in given, f"{path}.balance_rate", "sets params.A2_minus; give one of the two")
@@ -148,9 +178,22 @@ def _receptor_slice(ctx, pathway: str) -> tuple:
 
 
 def rule_namespace(ctx, name: str, conf: Mapping[str, Any]) -> str:
-    """Put the rule's constants of stimulus ``name`` into the namespace; return their prefix."""
+    """Put the rule's constants of stimulus ``name`` into the namespace; return their prefix.
+
+    The prefix names the rule (``stdp_<name>`` for triplet STDP, ``ca_<name>`` for the calcium
+    rule), so that :func:`triplet_code`, which the TMS builder calls for plastic fibres, returns
+    the code of the configured rule.
+    """
     from brian2 import second
 
+    if conf.get("rule") == "calcium":
+        prefix = f"ca_{name}"
+        params = dict(conf["params"])
+        for k in ("A_ltp", "A_ltd", "A_slow"):
+            params[k] = params[k] * conf["eta"]
+        ctx.namespace.update(calcium.namespace(prefix, params))
+        ctx.namespace[f"{prefix}_eta"] = 1.0   # the gate of the fibres' increments (eta is in the amplitudes)
+        return prefix
     prefix = f"stdp_{name}"
     ctx.namespace.update({f"{prefix}_{k}": (v * second if k.startswith("tau") else v)
                           for k, v in conf["params"].items()})
@@ -170,6 +213,9 @@ def triplet_code(prefix: str, w: str, w_max: str, zero: str, eta: Optional[str] 
     in ``on_pre``, so a spike is transmitted with the weight it found.
     """
     eta = eta or f"{prefix}_eta"
+    if prefix.startswith("ca_"):   # the calcium rule (rule_namespace); its regular update: build_plasticity
+        model, on_pre, on_post, _ = calcium.code(prefix, w, w_max, zero, eta)
+        return model, on_pre, on_post
     model = f"""
         dr1/dt = -r1/{prefix}_tau_plus : 1 (event-driven)
         dr2/dt = -r2/{prefix}_tau_x : 1 (event-driven)
@@ -218,12 +264,21 @@ def build_plasticity(ctx, name: str, conf: Mapping[str, Any]) -> Optional[Callab
     """Make the configured pathways plastic; returns a recorder of their weights (or None).
 
     The plastic ``elements`` of a TMS stimulus are built with its fibres
-    (:func:`circuitsim.stimulation.tms.build_tms`, with :func:`triplet_code`).
+    (:func:`circuitsim.stimulation.tms.build_tms`, with :func:`triplet_code`); for the calcium
+    rule their regular update (slow traces, weight) is added here.
     """
-    if not conf or not conf.get("enabled") or not conf.get("pathways"):
+    if not conf or not conf.get("enabled"):
         return None
     from brian2 import Synapses, second, siemens
 
+    if conf.get("rule") == "calcium" and conf.get("elements"):
+        fibres = [o for o in ctx.objects if getattr(o, "name", "") == f"tms_{name}_fibres"]
+        if fibres:
+            prefix = f"ca_{name}"
+            *_, regular = calcium.code(prefix, "w_rel", f"{prefix}_fibre_wmax", "0", "1")
+            fibres[0].run_regularly(regular, dt=calcium.RULE_DT * second, when="end", name=f"{prefix}_rule")
+    if not conf.get("pathways"):
+        return None
     prefix = rule_namespace(ctx, name, conf)
     built = {}
     for pathway in conf["pathways"]:
@@ -234,6 +289,10 @@ def build_plasticity(ctx, name: str, conf: Mapping[str, Any]) -> Optional[Callab
             continue
         receptor, a, b = _receptor_slice(ctx, pathway)
         ctx.synapses[receptor].weight[a:b] = 0 * siemens   # silenced here, rebuilt as plastic below
+        if conf.get("rule") == "cf_gated":
+            syn, w0, w_max, mon = build_cf_gated(ctx, f"cf_{name}", pathway, conf)
+            built[pathway] = (syn, w0, w_max, mon, "w_pf")
+            continue
         w_max = conf["w_max_factor"] * pw.weight
         wm = f"{prefix}_{pathway}_wmax"
         ctx.namespace[wm] = w_max * siemens
@@ -247,11 +306,12 @@ def build_plasticity(ctx, name: str, conf: Mapping[str, Any]) -> Optional[Callab
         # a sample of the weights over time, for the after-effect figure and tests
         mon = weight_trace(syn, "w_stdp", conn.n, f"{prefix}_{pathway}_trace")
         ctx.objects += [syn, mon]
-        built[pathway] = (syn, pw.weight, w_max, mon)
+        built[pathway] = (syn, pw.weight, w_max, mon, "w_stdp")
         logger.info("plasticity: %s (%d synapses) under triplet STDP, eta %g", pathway, conn.n, conf["eta"])
 
     def record() -> Dict[str, Any]:
-        return {pathway: weight_summary(np.asarray(syn.w_stdp_[:], float), w0, w_max, mon.t_, mon.w_stdp_, 1e9)
-                for pathway, (syn, w0, w_max, mon) in built.items()}
+        return {pathway: weight_summary(np.asarray(getattr(syn, var + "_")[:], float), w0, w_max, mon.t_,
+                                        getattr(mon, var + "_"), 1e9)
+                for pathway, (syn, w0, w_max, mon, var) in built.items()}
 
     return record
