@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import platform
 import time
@@ -16,19 +17,42 @@ from typing import Any, Iterable, Optional
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from circuitsim import device as devices
-from circuitsim.circuit.builder import build_network, lfp_currents
-from circuitsim.circuit.connectivity import connect_all
-from circuitsim.circuit.layout import make_layout
 from circuitsim.errors import StorageError
 from circuitsim.io import results as rio
 from circuitsim.io.results import Result
-from circuitsim.metrics import compute_metrics
 from circuitsim.progress import show_progress_logs
-from circuitsim.readouts import add_muscle_readout, add_stimulus_measures
 from circuitsim.spec import RunSpec, build_spec, register_configs
 
 logger = logging.getLogger(__name__)
+
+#: Imported on first use (Brian2, SciPy's signal and stats): ``import circuitsim`` and the
+#: commands that only compose configs or read run folders do not pay for them. Each name is
+#: also a module attribute (``circuitsim.api.build_network``), so it can be replaced in tests.
+_LAZY = {
+    "devices": ("circuitsim.device", None),
+    "build_network": ("circuitsim.circuit.builder", "build_network"),
+    "lfp_currents": ("circuitsim.circuit.builder", "lfp_currents"),
+    "connect_all": ("circuitsim.circuit.connectivity", "connect_all"),
+    "make_layout": ("circuitsim.circuit.layout", "make_layout"),
+    "compute_metrics": ("circuitsim.metrics", "compute_metrics"),
+    "add_muscle_readout": ("circuitsim.readouts", "add_muscle_readout"),
+    "add_stimulus_measures": ("circuitsim.readouts", "add_stimulus_measures"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    value = importlib.import_module(module)
+    value = value if attr is None else getattr(value, attr)
+    globals()[name] = value
+    return value
+
+
+def _lazy(name: str) -> Any:
+    """A lazily imported name (or what replaced it in the module's namespace)."""
+    return globals()[name] if name in globals() else __getattr__(name)
 
 
 def compose(overrides: Iterable[str] = (), config_name: str = "config") -> DictConfig:
@@ -94,8 +118,9 @@ def simulate(cfg: Any, out_dir: Optional[str | Path] = None, overwrite: bool = F
             from circuitsim.io.collect import record_run
 
             record_run(folder, config, None if overrides is None else list(overrides))
-        layout = make_layout(spec)
-        connections = connect_all(spec, layout, spec.sim.seed)
+        devices, build_network = _lazy("devices"), _lazy("build_network")
+        layout = _lazy("make_layout")(spec)
+        connections = _lazy("connect_all")(spec, layout, spec.sim.seed)
         logger.info("circuit: %d neurons in %d populations, %d pathways; device %s, %.3g s at dt = %.3g ms, "
                     "seed %d", layout.n, len(spec.populations), len(spec.pathways), spec.sim.device,
                     spec.sim.duration, spec.sim.dt * 1e3, spec.sim.seed)
@@ -113,7 +138,7 @@ def read_raw(built) -> dict:
     averages, stimuli's)."""
     raw = {"i": np.asarray(built.spike_monitor.i[:]).copy(),
            "t": np.asarray(built.spike_monitor.t_[:]).copy()}
-    raw.update(lfp_currents(built))   # I_exc, I_inh: mean of each LFP bin (none without a monitor)
+    raw.update(_lazy("lfp_currents")(built))   # I_exc, I_inh: mean of each LFP bin (none without a monitor)
     raw["stim_data"] = {name: record() for name, record in (built.recorders or {}).items()}
     return raw
 
@@ -141,9 +166,9 @@ def finish_run(spec: RunSpec, config: dict, layout, raw: dict, lfp_neurons: dict
                                     for name, rows in lfp_neurons.items() if "I_exc" in raw and rows.size}
     result.extra["stimuli"] = dict(spec.stimuli)
     result.extra["stim_data"] = raw["stim_data"]
-    result.metrics = compute_metrics(spec, result)
-    add_muscle_readout(spec, result)
-    add_stimulus_measures(spec, result)
+    result.metrics = _lazy("compute_metrics")(spec, result)
+    _lazy("add_muscle_readout")(spec, result)
+    _lazy("add_stimulus_measures")(spec, result)
     result.metrics["run"] = {
         "seed": spec.sim.seed, "duration_s": spec.sim.duration, "dt_s": spec.sim.dt,
         "transient_s": spec.sim.transient, "device": spec.sim.device, "threads": spec.sim.threads,

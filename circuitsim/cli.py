@@ -168,6 +168,20 @@ def _report_stop(name: str) -> None:
 
 
 HYDRA_FULL_ERROR = "HYDRA_FULL_ERROR"
+#: command-line flags that print the help template or the Hydra config (which holds it)
+_HELP_FLAGS = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--resolve")
+
+
+def _groups_help_when_shown() -> str:
+    """The ``circuitsim_groups`` resolver of the help template for this command: Hydra resolves
+    the template while composing every run (twice: once for the mode, once for the job), and
+    listing the groups reads every option's YAML file (about 0.2 s each time); only a command
+    that prints the help or the Hydra config needs the list."""
+    from circuitsim import listing
+
+    if any(arg in _HELP_FLAGS or arg.split("=")[0] in _HELP_FLAGS for arg in sys.argv[1:]):
+        return listing.groups_help()
+    return "  (circuitsim --help lists them)"
 
 
 def _report_config_error(err: Exception) -> None:
@@ -182,6 +196,7 @@ def main() -> None:
     """Console script ``circuitsim``. SIGINT (Ctrl-C) and SIGTERM stop a run cleanly: the compiled
     program is killed, one line is printed, the exit code is 130 or 143."""
     register_configs()
+    OmegaConf.register_new_resolver("circuitsim_groups", _groups_help_when_shown, replace=True, use_cache=False)
     signal.signal(signal.SIGTERM, _raise_stopped)
     # let Hydra's composition errors (unknown keys, YAML syntax in a --config-dir folder, wrong types)
     # reach the handler below instead of its multi-line report (set it yourself for a full traceback)
