@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from circuitsim.errors import StorageError
 from circuitsim.io import results as rio
 from circuitsim.io.results import Result
+from circuitsim.io.specfile import spec_to_dict
 from circuitsim.progress import show_progress_logs
 from circuitsim.spec import RunSpec, build_spec, register_configs
 
@@ -150,7 +151,8 @@ def finish_run(spec: RunSpec, config: dict, layout, raw: dict, lfp_neurons: dict
     ``raw["i"]`` are neuron indices of ``layout``; ``raw["I_exc"]``/``raw["I_inh"]`` rows are
     addressed by ``lfp_neurons`` (population -> rows). Batched sweeps call this once per copy.
     """
-    result = Result(metrics={}, config=config, rate_dt=spec.readout.rate_bin, lfp_dt=spec.readout.lfp_dt)
+    result = Result(metrics={}, config=config, rate_dt=spec.readout.rate_bin, lfp_dt=spec.readout.lfp_dt,
+                    spec=spec_to_dict(spec))
     order = np.argsort(raw["i"], kind="stable")
     i_sorted, t_sorted = raw["i"][order], raw["t"][order]
     for name, pop in spec.populations.items():

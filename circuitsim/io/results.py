@@ -3,6 +3,7 @@
 A finished folder holds::
 
     config.yaml     the resolved config of the run
+    spec.json       the validated spec the simulator ran, in SI units (circuitsim.io.specfile)
     spikes.npz      per population: neuron index (local to the population) and spike time (s)
     rates.npz       per population: population rate (Hz) in bins of readout.rate_bin
     lfp.npz         per region: LFP proxy time series (if currents were recorded)
@@ -44,6 +45,7 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 
 from circuitsim.errors import ResultBusyError, ResultError, ResultExistsError, StorageError
+from circuitsim.io.specfile import SPEC
 
 METRICS = "metrics.json"
 CONFIG = "config.yaml"
@@ -52,7 +54,7 @@ RATES = "rates.npz"
 LFP = "lfp.npz"
 MUSCLE = "muscle.npz"
 MUSCLE_SERIES = ("drive", "force", "emg", "envelope")
-DATA_FILES = (CONFIG, SPIKES, RATES, LFP, MUSCLE)
+DATA_FILES = (CONFIG, SPEC, SPIKES, RATES, LFP, MUSCLE)
 RUN_ID_KEY = "_run_id"                  # in every .npz
 _CONFIG_ID = re.compile(r"^# circuitsim run_id: ([0-9a-f]+)\s*$")   # first line of config.yaml
 
@@ -76,6 +78,7 @@ class Result:
     regions: Dict[str, list] = field(default_factory=dict)
     channels: Dict[str, np.ndarray] = field(default_factory=dict)   # pop -> channel of each neuron
     extra: Dict[str, Any] = field(default_factory=dict)             # readouts added by later stages
+    spec: Dict[str, Any] = field(default_factory=dict)   # the validated spec, SI (circuitsim.io.specfile)
     folder: Optional[Path] = None
     run_id: str = field(default_factory=new_run_id)   # written into every file of the run's folder
 
@@ -314,6 +317,11 @@ def write_data(folder: Path, result: Result) -> None:
     header = f"# circuitsim run_id: {result.run_id}\n"
     atomic_write(folder / CONFIG, lambda fh: fh.write((header + yaml.safe_dump(result.config, sort_keys=False))
                                                       .encode()), "the run's config")
+    if result.spec:
+        from circuitsim.io.specfile import dumps
+
+        text = dumps(result.spec, result.run_id)
+        atomic_write(folder / SPEC, lambda fh: fh.write(text.encode()), "the run's validated spec")
     run_id = np.array(result.run_id)
     arrays: Dict[str, np.ndarray] = {}
     for pop, (i, t) in result.spikes.items():
@@ -407,8 +415,19 @@ def load_result(folder: Path | str) -> Result:
             raise ResultError(f"{folder / CONFIG}: corrupt YAML ({' '.join(str(err).split())}); "
                               f"rerun the simulation") from None
         ids[CONFIG] = _config_run_id(folder / CONFIG)
+    if (folder / SPEC).is_file():
+        try:
+            stored = json.loads((folder / SPEC).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ResultError(f"{folder / SPEC}: corrupt JSON ({err}); rerun the simulation") from None
+        if not isinstance(stored, dict) or not isinstance(stored.get("spec"), dict):
+            raise ResultError(f"{folder / SPEC}: not a circuitsim spec file (no 'spec' section); rerun the simulation")
+        ids[SPEC] = stored.get("run_id")
+    else:
+        stored = {"spec": {}}
     run_info = metrics["run"] if isinstance(metrics["run"], dict) else {}
-    result = Result(metrics=metrics, config=config, folder=folder, run_id=str(run_info.get("run_id") or ""))
+    result = Result(metrics=metrics, config=config, folder=folder, run_id=str(run_info.get("run_id") or ""),
+                    spec=stored["spec"])
     try:
         if (folder / SPIKES).is_file():
             with np.load(folder / SPIKES) as z:
