@@ -1,0 +1,71 @@
+"""Virtual-patient cohorts (circuitsim.cohort): reproducible from seed and index, dose 0 = healthy,
+the dose rules, and clear errors. No simulation here (the quick experiment runs one)."""
+
+import copy
+import math
+
+import pytest
+
+from circuitsim import compose
+from circuitsim.cohort import CohortError, draw_patient, draw_patients, dosed_value, load_cohort
+from circuitsim.spec import build_spec
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return load_cohort("quick")
+
+
+def test_each_patient_is_rebuilt_from_seed_and_index_alone(cohort):
+    patients = draw_patients(cohort)
+    assert [p.cls for p in patients] == ["healthy"] * 3 + ["dystonia_bg"] * 3 + ["dystonia_cerebellar"] * 3
+    assert draw_patient(cohort, 7) == patients[7]                    # alone, bit for bit the same settings
+    bigger = copy.deepcopy(cohort)
+    bigger["classes"]["dystonia_cerebellar"]["n"] = 30
+    assert draw_patients(bigger)[:9] == patients                     # more patients leave these as they were
+    other = copy.deepcopy(cohort)
+    other["seed"] = cohort["seed"] + 1
+    assert draw_patient(other, 7).settings != patients[7].settings
+    assert len({p.settings for p in patients}) == len(patients)      # individuals differ
+    for p in patients:
+        build_spec(compose(p.overrides("1s")))                       # every patient is a valid run
+
+
+def test_healthy_patients_and_dose_zero_carry_no_condition(cohort):
+    healthy = draw_patient(cohort, 0)
+    assert healthy.dose == 0 and healthy.side is None
+    keys = {k for k, _ in healthy.settings}
+    assert all(k.endswith(".weight_scale") or k.endswith(".background.rate") for k in keys)
+    zero = dict(draw_patient(cohort, 4, dose=0.0).settings)
+    full = dict(draw_patient(cohort, 4, dose=1.0).settings)
+    assert "circuit.pathways.gpi_thal.side_scale" not in zero and "circuit.pathways.d1_gpi.topology" not in zero
+    assert full["circuit.pathways.d1_gpi.topology"] == "diffuse"
+    assert float(full["circuit.pathways.gpi_thal.side_scale"]) < 0.3          # 0.1 x individual strength
+    drawn = draw_patient(cohort, 4)
+    assert 0.6 <= drawn.dose <= 1.0 and drawn.side in ("left", "right")
+    # the individual variability is the same patient's at every dose
+    assert zero["circuit.populations.gpi.background.rate"] == full["circuit.populations.gpi.background.rate"]
+
+
+def test_dose_rules():
+    # a multiplier: log scale m**d, linear 1 + d (m - 1); strength k multiplies the dose
+    assert dosed_value("circuit.pathways.x.weight_scale", 4.0, 1.0, 0.5, 1.0, "log", 0.5) == pytest.approx(2.0)
+    assert dosed_value("circuit.pathways.x.weight_scale", 4.0, 1.0, 0.5, 1.0, "linear", 0.5) == pytest.approx(2.5)
+    assert dosed_value("circuit.pathways.x.weight_scale", 4.0, 1.0, 0.5, 2.0, "log", 0.5) == pytest.approx(4.0)
+    assert dosed_value("circuit.pathways.x.weight_scale", 0.1, 1.0, 0.0, 1.0, "log", 0.5) is None   # healthy
+    # a value with a unit: linear from the healthy value
+    assert dosed_value("circuit.populations.pc.params.V_reset", "-46*mV", "-58*mV", 0.25, 1.0, "log", 0.5) == "-55*mV"
+    # structural: from structural_dose on
+    assert dosed_value("circuit.pathways.d1_gpi.topology", "diffuse", "focal", 0.4, 1.0, "log", 0.5) is None
+    assert dosed_value("circuit.pathways.d1_gpi.p_scale", 0.5, 1.0, 0.5, 1.0, "log", 0.5) == 0.5
+    assert math.isclose(dosed_value("circuit.modulators.dopamine.level", 0.1, 1.0, 1.0, 1.0, "log", 0.5), 0.1)
+
+
+def test_bad_cohorts_are_refused_with_the_field(tmp_path):
+    with pytest.raises(CohortError, match="no cohort 'nope'.*quick"):
+        load_cohort("nope")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((load_cohort.__globals__["cohort_path"]("quick")).read_text().replace(
+        "condition: dystonia_bg", "condition: dystonia_xx"))
+    with pytest.raises(CohortError, match="cohort.classes.dystonia_bg.condition"):
+        load_cohort(bad)
