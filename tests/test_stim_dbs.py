@@ -12,6 +12,8 @@ from circuitsim import compose, simulate
 from circuitsim.errors import ConfigError
 from circuitsim.spec import build_spec
 from circuitsim.stimulation.closed_loop import OnOffController, PIDController, relative_band_power
+from circuitsim.stimulation.closed_loop_sensing import remove_stimulus_locked
+from circuitsim.stimulation.dbs_synapses import DEFAULT_DEPRESSION, efficacy_train, steady_state_efficacy
 
 PRESETS = ("dbs_gpi", "dbs_stn", "dbs_thal", "dbs_dcn", "dbs_gpi_closed_loop")
 
@@ -43,6 +45,9 @@ def test_presets_validate(preset):
     ("stim.dbs_gpi.impedance=1*mA", "stim.dbs_gpi.impedance", "resistance"),
     ("+stim.dbs_gpi.stop=9*second", "stim.dbs_gpi.stop", "within sim.duration"),
     ("+stim.dbs_gpi.cycle_on=1*second", "stim.dbs_gpi.cycle_on", "both"),
+    ("+stim.dbs_gpi.synaptic_depression.U=1.5", "stim.dbs_gpi.synaptic_depression.U", "(0, 1]"),
+    ("+stim.dbs_gpi.synaptic_depression.tau_rec=5*mV", "stim.dbs_gpi.synaptic_depression.tau_rec", "time"),
+    ("+stim.dbs_gpi.synaptic_depression.tau=5*ms", "stim.dbs_gpi.synaptic_depression.tau", "not allowed"),
 ])
 def test_bad_input_is_refused_before_compiling(override, path, message):
     with pytest.raises(ConfigError) as err:
@@ -57,6 +62,9 @@ def test_bad_input_is_refused_before_compiling(override, path, message):
     ("stim.dbs_gpi_cl.controller.region=cortex", "stim.dbs_gpi_cl.controller.region"),
     ("stim.dbs_gpi_cl.controller.window=100*ms", "stim.dbs_gpi_cl.controller.window"),
     ("stim.dbs_gpi_cl.frequency=0*Hz", "stim.dbs_gpi_cl.controller"),
+    ("+stim.dbs_gpi_cl.controller.sensing.method=notch", "stim.dbs_gpi_cl.controller.sensing.method"),
+    ("+stim.dbs_gpi_cl.controller.sensing.blank=-1*ms", "stim.dbs_gpi_cl.controller.sensing.blank"),
+    ("stim.dbs_gpi_cl.controller.biomarker=emg", "stim.dbs_gpi_cl.controller.biomarker"),
 ])
 def test_bad_controller_is_refused(override, path):
     with pytest.raises(ConfigError) as err:
@@ -70,6 +78,59 @@ def test_zero_hz_is_dbs_off_and_voltage_mode_uses_the_impedance():
     spec = build_spec(compose(["stim=dbs_gpi", "stim.dbs_gpi.amplitude=3*volt", "stim.dbs_gpi.impedance=1.5*kohm"]))
     assert spec.stimuli["dbs_gpi"]["amplitude"] == pytest.approx(2e-3)
     assert spec.stimuli["dbs_gpi"]["amplitude_mode"] == "voltage"
+
+
+# ------------------------------------------------------- synaptic depression (fast)
+
+U, TAU_REC = DEFAULT_DEPRESSION["U"], 0.15
+assert DEFAULT_DEPRESSION["tau_rec"] == "150*ms"
+
+
+def test_depression_matches_recordings_during_stimulation():
+    # evoked responses in human SNr fall rapidly after the first pulses of a >= 30 Hz train but not
+    # at low frequencies (Milosevic et al. 2018, Brain 141:177; 1-100 Hz trains)
+    assert steady_state_efficacy(5.0, U, TAU_REC) > 0.7
+    assert steady_state_efficacy(30.0, U, TAU_REC) < 0.5
+    assert steady_state_efficacy(100.0, U, TAU_REC) < 0.15 and steady_state_efficacy(130.0, U, TAU_REC) < 0.15
+    train = efficacy_train(np.arange(60) / 130.0, U, TAU_REC)
+    assert train[0] == 1.0 and np.all(np.diff(train) <= 1e-12)
+    assert train[5] < 2 * steady_state_efficacy(130.0, U, TAU_REC)        # "rapidly": within ~5 pulses
+    assert train[-1] == pytest.approx(steady_state_efficacy(130.0, U, TAU_REC), rel=1e-3)
+    # the transmitted drive (pulses x efficacy) saturates: 185 Hz hardly more than 100 Hz
+    drive = {f: f * steady_state_efficacy(f, U, TAU_REC) for f in (20.0, 100.0, 185.0)}
+    assert drive[185.0] < 1.1 * drive[100.0] and drive[100.0] < 1 / (U * TAU_REC)
+
+
+def test_depression_node_reaches_the_stimulus():
+    spec = build_spec(compose(["stim=dbs_gpi"]))
+    dep = spec.stimuli["dbs_gpi"]["synaptic_depression"]
+    assert dep == {"enabled": True, "U": U, "tau_rec": pytest.approx(TAU_REC),
+                   "elements": ["efferent_axons", "afferent_axons"]}
+    off = build_spec(compose(["stim=dbs_gpi", "+stim.dbs_gpi.synaptic_depression.enabled=false"]))
+    assert off.stimuli["dbs_gpi"]["synaptic_depression"]["enabled"] is False
+
+
+# --------------------------------------------------------- closed-loop sensing (fast)
+
+
+def test_template_subtraction_removes_what_is_locked_to_the_pulses():
+    fs, f_stim = 1000.0, 130.0
+    t = np.arange(0, 0.5, 1 / fs)
+    rng = np.random.default_rng(1)
+    rhythm = 0.3 * np.sin(2 * np.pi * 6 * t)
+    onsets = np.arange(0.25, 0.5, 1 / f_stim)                   # stimulation switches on half-way
+    phase = t[:, None] - onsets[None, :]
+    evoked = np.where(phase >= 0, np.exp(-phase / 3e-3), 0).sum(axis=1)   # pulse-evoked currents...
+    evoked += np.where(t >= 0.25, 2.0, 0.0)                               # ... and the shift they cause
+    noise = 0.3 * rng.standard_normal(t.size)
+    raw = rhythm + evoked + noise
+    clean = remove_stimulus_locked(raw, t, 1 / fs, onsets, 1 / f_stim, "template", 2e-3)
+    truth = relative_band_power(rhythm + noise, fs, (4, 10))
+    assert abs(relative_band_power(clean, fs, (4, 10)) - truth) < 0.35 * truth
+    assert abs(relative_band_power(raw, fs, (4, 10)) - truth) > 0.5 * truth  # raw: the switch dominates
+    blanked = remove_stimulus_locked(raw, t, 1 / fs, onsets, 1 / f_stim, "blanking", 2e-3)
+    assert abs(relative_band_power(blanked, fs, (4, 10)) - truth) < abs(relative_band_power(raw, fs, (4, 10)) - truth)
+    assert np.array_equal(remove_stimulus_locked(raw, t, 1 / fs, onsets, 1 / f_stim, "none", 2e-3), raw)
 
 
 # ------------------------------------------------------------------ control laws (fast)
@@ -232,3 +293,53 @@ def test_closed_loop_on_off_by_corticospinal_rate(closed_loop_run):
     np.testing.assert_array_equal(level[valid], [replay.update(x) for x in b[valid]])
     m = closed_loop_run.metrics["stim"]["cs"]
     assert m["fraction_time_on"] == pytest.approx(np.mean(level > 0))
+
+
+# ------------------------------------- what a microelectrode records during DBS (slow)
+
+#: GPi DBS at 130 Hz then 10 Hz in the healthy circuit, afferent and efferent axons only (no
+#: forced somatic spikes, so every GPi cell is one a microelectrode records between pulses)
+RESPONSE_EPOCHS = (("high", "130*Hz", "600*ms", "1000*ms"), ("low", "10*Hz", "1200*ms", "1600*ms"))
+
+
+@pytest.fixture(scope="module")
+def response_run():
+    cfg = OmegaConf.to_container(compose(["condition=healthy", "sim.progress=false", "readout.plots=[]",
+                                          "sim.seed=11", "sim.duration=1.6s"]), resolve=True)
+    cfg["stim"] = {name: {"kind": "dbs", "target": "gpi", "frequency": f, "amplitude": "3*mA",
+                          "pulse_width": "100*us", "start": start, "stop": stop,
+                          "elements": ["efferent_axons", "afferent_axons"]}
+                   for name, f, start, stop in RESPONSE_EPOCHS}
+    return simulate(cfg)
+
+
+def _gpi_rate(result, t0, t1):
+    i, t = result.spikes["gpi"]
+    return np.count_nonzero((t >= t0) & (t < t1)) / result.sizes["gpi"] / (t1 - t0)
+
+
+@pytest.mark.slow
+def test_gpi_firing_during_stimulation_is_inhibited_more_at_high_frequency(response_run):
+    res = response_run
+    before = _gpi_rate(res, 0.2, 0.6)
+    high = res.metrics["stim"]["high"]
+    assert high["target_rate_before_hz"] == pytest.approx(before)
+    # high-frequency GPi stimulation silences neighbouring GPi neurons (Chiken & Nambu 2013,
+    # J Neurosci 33:2268; nigral neurons silenced from 50 Hz, Milosevic et al. 2018, Brain 141:177):
+    # below half of the rate before, with tolerance for cells far from the contact
+    assert before > 30 and high["target_rate_ratio"] < 0.5, (before, high["target_rate_during_hz"])
+    # low frequencies inhibit less (Milosevic et al. 2018: firing falls progressively with frequency)
+    low = _gpi_rate(res, 1.3, 1.6) / before
+    assert low > high["target_rate_ratio"] + 0.2, (low, high["target_rate_ratio"])
+
+
+@pytest.mark.slow
+def test_stimulated_synapses_depress_as_tsodyks_markram(response_run):
+    # the simulated synapses' resources at the last pulse equal the closed form, and the
+    # attenuation is strong at 130 Hz and mild at 10 Hz (Milosevic et al. 2018)
+    for name, f in (("high", 130.0), ("low", 10.0)):
+        m = response_run.metrics["stim"][name]
+        onsets = response_run.extra["stim_data"][name]["onsets"]
+        assert m["release_efficacy"] == pytest.approx(efficacy_train(onsets, U, TAU_REC)[-1], abs=0.01)
+    assert response_run.metrics["stim"]["high"]["release_efficacy"] < 0.15
+    assert response_run.metrics["stim"]["low"]["release_efficacy"] > 0.6

@@ -5,7 +5,9 @@ the stimulation amplitude as a level in [0, 1] times the stimulus's ``amplitude`
 
 Biomarkers
     ``lfp_band_power``: relative power (band power / 1-100 Hz power, Hann-windowed
-    periodogram of the window) of a region's LFP proxy, the Mazzoni et al. (2015) weighted sum
+    periodogram of the window; ``power: absolute`` gives the band power in nA²) of a region's LFP
+    proxy, with the stimulus-locked components removed first (``sensing``,
+    :mod:`~circuitsim.stimulation.closed_loop_sensing`; default template subtraction), the Mazzoni et al. (2015) weighted sum
     of synaptic currents used by :mod:`circuitsim.metrics` (here of ``neurons`` recorded neurons
     of the region, recorded every time step and averaged over each ``sample_dt``, so that the
     harmonics of the pulse-evoked currents do not alias into the band). E.g. pallidal 4-10 Hz power in dystonia
@@ -14,6 +16,8 @@ Biomarkers
     ``corticospinal_rate``: mean firing rate (Hz) of the corticospinal ``ctx_e`` cells (the same
     cells that drive the muscle readout, :mod:`circuitsim.readouts`) in the window: an online
     proxy of the rectified EMG envelope, which in the muscle model grows with that rate.
+    ``emg_envelope``: a wearable's view, the neck muscles' EMG envelope from the readout's muscle
+    model (microvolts; :mod:`~circuitsim.stimulation.closed_loop_sensing`).
 
 Control laws (gains in config; the error is relative, ``e = (b - setpoint) / setpoint``, so
 gains are dimensionless whatever the biomarker's unit)
@@ -40,7 +44,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 MODES = ("on_off", "proportional", "pid")
-BIOMARKERS = ("lfp_band_power", "corticospinal_rate")
+BIOMARKERS = ("lfp_band_power", "corticospinal_rate", "emg_envelope")
 #: total range of the relative band power, as in circuitsim.metrics (Hz)
 TOTAL_RANGE_HZ = (1.0, 100.0)
 
@@ -130,6 +134,16 @@ def relative_band_power(x: np.ndarray, fs: float, band) -> float:
     return float(value) if math.isfinite(value) else 0.0
 
 
+def absolute_band_power(x: np.ndarray, fs: float, band) -> float:
+    """Power of ``x`` (A) in ``band``, in nA² (one Hann-windowed periodogram)."""
+    from circuitsim.analysis import spectra as sp
+
+    x = np.asarray(x, dtype=float)
+    f, psd = sp.welch_psd(x, fs, segment_s=x.size / fs)
+    value = sp.band_powers(f, psd, {"b": tuple(band)}, relative=False)["b"] * 1e18
+    return float(value) if math.isfinite(value) else 0.0
+
+
 # ----------------------------------------------------------------------- validation
 
 
@@ -138,7 +152,9 @@ def validate_controller(node: Mapping[str, Any], path: str, ctx, frequency: floa
     from circuitsim.spec import check_choice, check_stimulus_keys, require
     from circuitsim.units import to_si
 
-    allowed = ("mode", "biomarker", "region", "band", "period", "window", "sample_dt", "neurons",
+    from circuitsim.stimulation.closed_loop_sensing import validate_sensing
+
+    allowed = ("mode", "biomarker", "region", "band", "period", "window", "sample_dt", "neurons", "sensing", "power",
                "on_above", "off_below", "setpoint", "kp", "ki", "kd")
     require(isinstance(node, Mapping), path, "a controller is a mapping (mode, biomarker, ...)")
     check_stimulus_keys(node, path, allowed)
@@ -168,8 +184,15 @@ def validate_controller(node: Mapping[str, Any], path: str, ctx, frequency: floa
                 f"a {low:g} Hz band edge needs a window of at least 2 cycles ({2 / low:g} s)")
         neurons = node.get("neurons", 20)
         require(isinstance(neurons, int) and neurons > 0, f"{path}.neurons", "must be a positive integer")
-        out.update(region=region, band=[low, high], sample_dt=sample_dt, neurons=neurons)
+        out.update(region=region, band=[low, high], sample_dt=sample_dt, neurons=neurons,
+                   sensing=validate_sensing(node.get("sensing"), f"{path}.sensing", sample_dt),
+                   power=check_choice(node.get("power", "relative"), ("relative", "absolute"), f"{path}.power"))
         dim = "dimensionless"
+    elif biomarker == "emg_envelope":
+        require("ctx_e" in ctx.populations and ctx.populations["ctx_e"].channelled, f"{path}.biomarker",
+                "emg_envelope needs the channelled ctx_e population (the corticospinal cells)")
+        require(window >= 0.05 - 1e-9, f"{path}.window", "the EMG envelope needs a window of at least 50 ms")
+        dim = "dimensionless"     # microvolts, as a plain number
     else:
         require("ctx_e" in ctx.populations and ctx.populations["ctx_e"].channelled, f"{path}.biomarker",
                 "corticospinal_rate needs the channelled ctx_e population")
@@ -177,7 +200,7 @@ def validate_controller(node: Mapping[str, Any], path: str, ctx, frequency: floa
     if mode == "on_off":
         for key in ("on_above", "off_below"):
             require(key in node, f"{path}.{key}", f"the on_off controller needs {key} "
-                                                  f"({'a relative power, e.g. 0.2' if dim == 'dimensionless' else 'a rate, e.g. 8*Hz'})")
+                                                  f"({_EXAMPLE[biomarker]})")
         on = to_si(node["on_above"], dim, f"{path}.on_above")
         off = to_si(node["off_below"], dim, f"{path}.off_below")
         require(off <= on, f"{path}.off_below", "must not exceed on_above (hysteresis)")
@@ -196,6 +219,10 @@ def validate_controller(node: Mapping[str, Any], path: str, ctx, frequency: floa
     return out
 
 
+_EXAMPLE = {"lfp_band_power": "a relative power, e.g. 0.2", "corticospinal_rate": "a rate, e.g. 8*Hz",
+            "emg_envelope": "an envelope in microvolts, e.g. 20"}
+
+
 # ------------------------------------------------------------------------ Brian2 glue
 
 
@@ -209,11 +236,15 @@ class ControllerTrace:
         return {"t": np.asarray(self.t), "biomarker": np.asarray(self.biomarker), "level": np.asarray(self.level)}
 
 
-def build_controller(ctx, name: str, params: Mapping[str, Any], set_level: Callable[[float], None]):
+def build_controller(ctx, name: str, params: Mapping[str, Any], set_level: Callable[[float], None],
+                     pulse_times: Optional[Callable[[], np.ndarray]] = None):
     """Add the monitors and the ``network_operation`` of a closed-loop stimulus to ``ctx``.
 
-    Returns the :class:`ControllerTrace` filled during the run.
+    ``pulse_times``: returns the onsets (s) of the pulses generated so far (delivered or not:
+    the trace's levels say which were). Returns the :class:`ControllerTrace` filled during the run.
     """
+    from circuitsim.stimulation.closed_loop_sensing import emg_envelope_uv, remove_stimulus_locked
+
     from brian2 import NetworkOperation, SpikeMonitor, StateMonitor, second
 
     from circuitsim.analysis.lfp import lfp_proxy
@@ -253,7 +284,36 @@ def build_controller(ctx, name: str, params: Mapping[str, Any], set_level: Calla
 
             exc = binned(np.asarray(mon.I_exc_))
             inh = binned(np.asarray(mon.I_inh_))
-            return relative_band_power(lfp_proxy(exc, inh, fs), fs, cp["band"])
+            lfp = lfp_proxy(exc, inh, fs)
+            sensing = cp["sensing"]
+            if sensing["method"] != "none" and pulse_times is not None:
+                t_start = (start + np.arange(n_win) * per_sample) * spec.sim.dt
+                lfp = remove_stimulus_locked(lfp, t_start, 1.0 / fs, delivered(pulse_times()), 1.0 / params["frequency"],
+                                             sensing["method"], sensing["blank"])
+            if cp["power"] == "absolute":
+                return absolute_band_power(lfp, fs, cp["band"])
+            return relative_band_power(lfp, fs, cp["band"])
+    elif cp["biomarker"] == "emg_envelope":
+        from circuitsim.muscle import MuscleParams
+
+        pop = spec.populations[CORTICOSPINAL_POPULATION]
+        n_cs = max(1, int(round(spec.readout.muscle.corticospinal_fraction * pop.n_per_channel)))
+        lo, hi = ctx.layout.slices[CORTICOSPINAL_POPULATION]
+        cells = [np.flatnonzero(ctx.layout.channel[lo:hi] == c)[:n_cs] for c in range(len(spec.channels))]
+        mon = SpikeMonitor(ctx.group[lo:hi], name=f"{prefix}_biomarker")
+        muscle_params = MuscleParams.from_dict(dict(spec.readout.muscle.params))
+        muscles = list(spec.readout.muscle.muscles)
+        updates = [0]
+
+        def read(t: float) -> Optional[float]:
+            if t < window - 1e-9:
+                return None
+            i, ts = np.asarray(mon.i[:]), np.asarray(mon.t_[:])
+            sel = ts >= t - window
+            i, ts = i[sel], ts[sel] - (t - window)
+            spikes = {m: [ts[i == c] for c in cells[k]] for k, m in enumerate(muscles)}
+            updates[0] += 1
+            return emg_envelope_uv(spikes, n_cs, window, spec.sim.seed * 100003 + updates[0], muscle_params)
     else:
         pop = spec.populations[CORTICOSPINAL_POPULATION]
         n_cs = max(1, int(round(spec.readout.muscle.corticospinal_fraction * pop.n_per_channel)))
@@ -273,6 +333,15 @@ def build_controller(ctx, name: str, params: Mapping[str, Any], set_level: Calla
                 return None
             return float(np.mean(counts - c0) / (t - t0))
 
+    def delivered(onsets: np.ndarray) -> np.ndarray:
+        """The pulses delivered at a level above 0 (the level set at a control time holds until the next)."""
+        onsets = np.asarray(onsets, dtype=float)
+        if not trace.t or onsets.size == 0:
+            return onsets[:0]
+        k = np.searchsorted(np.asarray(trace.t), onsets + 1e-12, side="right") - 1
+        level = np.asarray(trace.level)
+        return onsets[(k >= 0) & (level[np.clip(k, 0, None)] > 0)]
+
     def operate(t) -> None:
         now = float(t / second)
         value = read(now)
@@ -287,6 +356,7 @@ def build_controller(ctx, name: str, params: Mapping[str, Any], set_level: Calla
 
     op = NetworkOperation(operate, dt=cp["period"] * second, when="start", name=f"{prefix}_controller")
     ctx.objects.extend([mon, op])
-    logger.info("closed-loop DBS %s: %s controller on %s every %.0f ms (window %.0f ms)", name, cp["mode"],
-                cp["biomarker"], cp["period"] * 1e3, window * 1e3)
+    logger.info("closed-loop DBS %s: %s controller on %s every %.0f ms (window %.0f ms%s)", name, cp["mode"],
+                cp["biomarker"], cp["period"] * 1e3, window * 1e3,
+                f", {cp['sensing']['method']} sensing" if "sensing" in cp else "")
     return trace

@@ -82,6 +82,8 @@ from circuitsim.circuit.registry import (BuildContext, register_measure, registe
 from circuitsim.errors import ConfigError
 from circuitsim.spec import (StimulusContext, check_choice, check_population, check_stimulus_keys, nonneg,
                              register_stimulus_validator, require)
+from circuitsim.stimulation.dbs_synapses import (axon_synapse_code, depression_values, for_element, resources,
+                                                 validate_depression)
 from circuitsim.stimulation.waveforms import PulseShape, WaveformError, check_train, regular_onsets
 from circuitsim.units import to_si
 
@@ -92,7 +94,7 @@ SHAPES = ("monophasic", "biphasic")
 KEYS = ("target", "frequency", "amplitude", "pulse_width", "shape", "interphase_gap", "anodic_ratio",
         "anodic_width", "balanced", "start", "stop", "cycle_on", "cycle_off", "impedance", "elements",
         "excitability", "efferent_pathways", "afferent_pathways", "antidromic_efferent",
-        "antidromic_afferent", "local_delay", "axonal_failure", "controller")
+        "antidromic_afferent", "local_delay", "axonal_failure", "synaptic_depression", "controller")
 
 
 @dataclass(frozen=True)
@@ -290,6 +292,7 @@ def validate_dbs(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Di
         "antidromic_afferent": bool(stim.get("antidromic_afferent", True)),
         "local_delay": local_delay,
         "axonal_failure": {"enabled": bool(af.get("enabled", False)), "f_half": f_half, "exponent": exponent},
+        "synaptic_depression": validate_depression(stim.get("synaptic_depression"), f"{path}.synaptic_depression"),
         "controller": None,
     }
     if stim.get("controller") is not None:
@@ -426,6 +429,8 @@ def dbs_structure(spec: Any, params: Mapping[str, Any]) -> Dict[str, Any]:
             "antidromic_efferent": params["antidromic_efferent"],
             "antidromic_afferent": params["antidromic_afferent"],
             "axonal_failure": params["axonal_failure"]["enabled"],
+            "synaptic_depression": [e for e in params["synaptic_depression"]["elements"]
+                                    if params["synaptic_depression"]["enabled"]],
             "closed_loop": params["controller"] is not None}
 
 
@@ -480,7 +485,8 @@ def build_dbs(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
     # efferent axons: the target's synapses, orthodromic; optional antidromic soma invasion
     if elements.efferent_thr is not None:
         _add_axon_synapses(add, spec, ctx, params["efferent_pathways"], elements.efferent_thr,
-                           delay_of=lambda p: spec.pathways[p].delay, label="efferent", failure=failure, p_tx=p_tx)
+                           delay_of=lambda p: spec.pathways[p].delay, label="efferent", failure=failure, p_tx=p_tx,
+                           depression=for_element(params["synaptic_depression"], "efferent_axons"))
         if params["antidromic_efferent"]:
             n = elements.efferent_thr.size
             add("efferent_antidromic", soma_model, spike_code, t0 + np.arange(n), elements.efferent_thr,
@@ -491,7 +497,8 @@ def build_dbs(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
         full = np.full(spec.populations[source].n, np.inf)
         full[sources] = thr
         _add_axon_synapses(add, spec, ctx, [p], full, delay_of=lambda _p: params["local_delay"],
-                           label=f"afferent_{p}", failure=failure, p_tx=p_tx)
+                           label=f"afferent_{p}", failure=failure, p_tx=p_tx,
+                           depression=for_element(params["synaptic_depression"], "afferent_axons"))
         if params["antidromic_afferent"]:
             add(f"antidromic_{p}", soma_model, spike_code, ctx.layout.slices[source][0] + sources, thr,
                 np.full(sources.size, spec.pathways[p].delay))
@@ -509,12 +516,14 @@ def build_dbs(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
 
         from circuitsim.stimulation.closed_loop import build_controller
 
-        trace = build_controller(ctx, name, params, set_level)
+        trace = build_controller(ctx, name, params, set_level,
+                                 pulse_times=lambda: np.asarray(pulses.t_[:])[np.asarray(pulses.i[:]) == 0])
 
     def recorder() -> Dict[str, Any]:
         out = dict(record)
         i_p, t_p = np.asarray(pulses.i[:]), np.asarray(pulses.t_[:])
         out["onsets"] = np.sort(t_p[i_p == 0])
+        out["resources"] = resources(synapse_objects)
         if trace is not None:
             out["controller"] = trace.as_arrays()
         return out
@@ -525,7 +534,7 @@ def build_dbs(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
 
 
 def _add_axon_synapses(add, spec, ctx, pathways, thr_source: np.ndarray, delay_of, label: str,
-                       failure: bool, p_tx: float) -> None:
+                       failure: bool, p_tx: float, depression: Mapping[str, Any]) -> None:
     """Deliver each stimulated axon's synapses of ``pathways`` (per receptor, with the pathways' weights).
 
     ``thr_source``: threshold of the axon of every neuron of the pathways' (common) source population.
@@ -541,13 +550,16 @@ def _add_axon_synapses(add, spec, ctx, pathways, thr_source: np.ndarray, delay_o
         s0 = ctx.layout.slices[pw.source][0]
         by_receptor.setdefault(pw.receptor, []).append(
             (conn.j, thr_source[conn.i - s0], np.full(conn.n, delay_of(p)), np.full(conn.n, pw.weight)))
-    model = "active : 1\nw_dbs : siemens (constant)" + ("\np_tx : 1 (constant)" if failure else "")
+    from brian2 import second
+
     for receptor, parts in by_receptor.items():
         j, thr, delay, w = (np.concatenate([part[k] for part in parts]) for k in range(4))
-        on_pre = f"g_{receptor}_post += w_dbs*active" + ("*int(rand() < p_tx)" if failure else "")
+        model, on_pre = axon_synapse_code(receptor, failure, depression)
         extra = {"w_dbs": (w, siemens)}
         if failure:
             extra["p_tx"] = (np.full(j.size, p_tx), 1)
+        for key, (values, unit) in depression_values(j.size, depression).items():
+            extra[key] = (values, second if unit == "second" else 1)
         add(f"{label}_{receptor}", model, on_pre, j, thr, delay, extra)
 
 
@@ -621,6 +633,9 @@ def measure_dbs(spec, result, name: str, params: Mapping[str, Any]) -> Dict[str,
         active = np.asarray(soma_thr)[None, :] < on_amps[:, None]
         out["locking_activated"], out["locking_not_activated"] = _locking(np.asarray(t), np.asarray(i),
                                                                           on_onsets, active)
+    from circuitsim.stimulation.dbs_responses import response_metrics
+
+    out.update(response_metrics(spec, result, params, data))
     trace = data.get("controller")
     if trace is not None:
         level = np.asarray(trace["level"])
