@@ -34,11 +34,11 @@ first pulse settles at (:func:`steady_state_efficacy`)::
 
 so the transmitted drive, ``f * x_ss``, saturates at ``1 / (U * tau_rec)`` pulses per second
 above a few tens of Hz. Defaults (:data:`DEFAULT_DEPRESSION`): ``U = 0.5`` and
-``tau_rec = 150 ms``, a model choice inside the range of the depressing GABAergic synapses onto
-pallidal and nigral neurons (U 0.3-0.6, tau_rec 0.1-0.5 s in the Tsodyks-Markram fits collected
-by Rosenbaum et al. 2014 and Milosevic et al. 2021, Brain Stimul 14:807), placed so that the
-efficacy at 5 Hz stays above 0.7 and at 100-130 Hz falls below 0.15 within about five pulses
-(the rapid attenuation above 30 Hz of Milosevic et al. 2018); checked in tests/test_stim_dbs.py.
+``tau_rec = 150 ms``, a model choice fitted to the recordings above rather than to synaptic
+measurements: the efficacy stays above 0.7 at 5 Hz, falls below 0.5 at 30 Hz and below 0.15 at
+100-130 Hz within about five pulses (the rapid attenuation of the evoked potentials above 30 Hz,
+Milosevic et al. 2018), while the saturated drive (about 13 pulses/s per fibre) still silences
+most GPi cells at 130 Hz (Chiken & Nambu 2013); checked in tests/test_stim_dbs.py.
 
 Limitation: the natural spikes of a stimulated axon still pass through the circuit's own
 (static) synapses of that pathway; they neither share the depleted resources nor collide with
