@@ -42,7 +42,7 @@ def final_weights():
     runs = [(p, s) for p in ("ctbs_m1", "itbs_m1", "rtms_1hz") for s in (False, True)]
     trains, durations = zip(*(_fibre_pulses(p, s) for p, s in runs))
     _, w = reference_weight(list(trains), max(durations), CALCIUM_DEFAULTS)
-    return {run: float(w[k, int(round(durations[k] / 0.002)) - 1]) for k, run in enumerate(runs)}
+    return {run: float(w[k, int(round(durations[k] / 0.002))]) for k, run in enumerate(runs)}
 
 
 def test_calcium_rule_gives_the_published_directions(final_weights):
