@@ -149,6 +149,33 @@ def paired_effect(rows: Sequence[Mapping[str, Any]], column: str) -> List[Dict[s
     return out
 
 
+def paired_course(rows: Sequence[Mapping[str, Any]], courses: Mapping[str, Mapping[str, np.ndarray]],
+                  key: str) -> List[Dict[str, Any]]:
+    """Per protocol and probe after the train: active / sham of ``key`` (each normalised by its own
+    mean before the train), paired by seed and probe: mean, sd over seeds and n."""
+    out = []
+    for protocol in sorted({r["protocol"] for r in rows}):
+        by = {(r["arm"], r["seed"]): courses[r["folder"]] for r in rows if r["protocol"] == protocol}
+        ratios = []
+        for (arm, seed), a in by.items():
+            b = by.get(("sham", seed))
+            if arm != "active" or b is None or key not in a or key not in b:
+                continue
+            post = a["t_after"] >= 0
+            ra = a[key][post] / a[key][a["t_after"] < 0].mean()
+            rb = b[key][post] / b[key][b["t_after"] < 0].mean()
+            ratios.append(ra / rb)
+            t = a["t_after"][post]
+        if not ratios:
+            continue
+        r = np.array(ratios)
+        for k in range(r.shape[1]):
+            out.append({"protocol": protocol, "measure": key, "t_after_s": round(float(t[k]), 1),
+                        "mean": float(np.mean(r[:, k])), "sd": float(np.std(r[:, k], ddof=1)) if len(r) > 1 else float("nan"),
+                        "n": len(r)})
+    return out
+
+
 def reference_course(variant: Mapping[str, Any], minutes: float = 10.0) -> Dict[str, Any]:
     """The weight of a fibre synapse recruited by every m1 pulse of each protocol (active and sham),
     from the rule's reference integration, until ``minutes`` after the train."""
@@ -255,6 +282,11 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     eff = ["| protocol | measure | active - sham (mean ± sd) | n | per seed |", "|---|---|---|---|---|"]
     eff += [f"| {e['protocol']} | {e['measure']} | {e['mean']:+.3f} ± {e['sd']:.3f} | {e['n']} | "
             f"{', '.join(f'{v:+.3f}' for v in e['values'])} |" for e in effects]
+    course = paired_course(rows, courses, "mep_mv") + paired_course(rows, courses, "volley")
+    eff += ["", "| protocol | measure | time after the train (s) | active / sham, each over its pre mean (mean ± sd) | n |",
+            "|---|---|---|---|---|"]
+    eff += [f"| {c['protocol']} | {c['measure']} | {c['t_after_s']:g} | {c['mean']:.3f} ± {c['sd']:.3f} | {c['n']} |"
+            for c in course]
     (Path(args.out) / "effect.md").write_text("\n".join(eff) + "\n")
     fig = plot(rows, courses, reference_course(variant), variant, seeds)
     path = save_figure(fig, args.out, NAME, also=args.figure)
