@@ -261,27 +261,34 @@ def patient_table(patients: Sequence[Patient]) -> List[Dict[str, Any]]:
     return [{**p.factors(), **p.draws} for p in patients]
 
 
-def run_cohort(patients: Sequence[Patient], measurements: Mapping[str, Sequence[str]], out: str | Path,
-               cohort: Mapping[str, Any], measures: Mapping[str, Any], dose: Optional[Mapping[int, float]] = None,
-               **run_options: Any) -> List[Dict[str, Any]]:
-    """Run every patient under every measurement (name -> extra overrides); one row per patient and
-    measurement (:func:`circuitsim.experiments.run_points`: resumed, local processes or a Hydra
-    launcher). ``measurements`` may map a name to a callable ``patient -> overrides or None`` (None:
-    that patient skips it)."""
-    from circuitsim.experiments import Point, run_points
-
-    by_seed: Dict[int, List[Point]] = {}
+def plan(patients: Sequence[Patient], measurements: Mapping[str, Any]) -> List[Tuple[Patient, str, List[str]]]:
+    """(patient, measurement, extra overrides) for every patient and measurement (name -> overrides, or a
+    callable ``patient -> overrides or None``; None: that patient skips it)."""
+    items = []
     for p in patients:
         for name, extra in measurements.items():
             extra = extra(p) if callable(extra) else list(extra)
-            if extra is None:
-                continue
-            point = Point(f"{p.label}_{name}", p.overrides(str(cohort["duration"]), str(cohort["task"])) + list(extra),
-                          {**p.factors(), "measurement": name})
-            by_seed.setdefault(p.sim_seed, []).append(point)
-    rows: List[Dict[str, Any]] = []
+            if extra is not None:
+                items.append((p, name, list(extra)))
+    return items
+
+
+def run_cohort(items: Sequence[Tuple[Patient, str, Sequence[str]]], out: str | Path, cohort: Mapping[str, Any],
+               measures: Mapping[str, Any], **run_options: Any) -> List[Dict[str, Any]]:
+    """Run every (patient, measurement, extra overrides) of :func:`plan`; one row per item, in order
+    (:func:`circuitsim.experiments.run_points`, one call per simulation seed: resumed, local processes
+    or a Hydra launcher; the runs are collected into ``<out>/runs/runs.csv``)."""
+    from circuitsim.experiments import Point, run_points
+
+    by_seed: Dict[int, List[Point]] = {}
+    labels = []
+    for p, name, extra in items:
+        point = Point(f"{p.label}_{name}", p.overrides(str(cohort["duration"]), str(cohort["task"])) + list(extra),
+                      {**p.factors(), "measurement": name})
+        by_seed.setdefault(p.sim_seed, []).append(point)
+        labels.append(f"{point.label}_seed{p.sim_seed}")
+    rows: Dict[str, Dict[str, Any]] = {}
     for seed, points in sorted(by_seed.items()):
-        rows += run_points(points, [seed], out, measures, **run_options)
-    order = {(p.label, m): k for k, (p, m) in enumerate((p, m) for p in patients for m in measurements)}
-    rows.sort(key=lambda r: order.get((f"p{r['patient']:03d}_{r['class']}", r["measurement"]), math.inf))
-    return rows
+        for row in run_points(points, [seed], out, measures, **run_options):
+            rows[Path(row["folder"]).name] = row
+    return [rows[label] for label in labels]

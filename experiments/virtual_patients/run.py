@@ -1,0 +1,286 @@
+"""Virtual patients: diagnosis from connectivity, the dose at which dystonia becomes detectable,
+who responds to which treatment, and whether stress and fatigue change the symptoms.
+
+Question: in a cohort of virtual patients (configs/cohort/: healthy people and dystonia of several
+origins, each a condition at a disease dose with individual variability, circuitsim.cohort), (1)
+can a linear classifier tell dystonia from health, and the subtypes apart, from the connectivity
+between regions alone (coherence and spectral Granger causality per band, cross-validated by
+patient, with a label-permutation test)? (2) at which disease dose does connectivity detect a
+patient, and at which the muscles (severity, co-contraction, head angle)? (3) how many patients
+respond (>= 25 % lower severity) to botulinum toxin (and, in the full variant, pallidal DBS), and
+does pre-treatment connectivity predict who? (4) does severity change under stress (arousal up)
+and fatigue (arousal down)?
+
+    python experiments/virtual_patients/run.py --quick     # 3 classes x 3 patients, 39 runs of 2.2 s
+    python experiments/virtual_patients/run.py             # 5 classes x 20 patients (configs/cohort/default.yaml)
+    python experiments/virtual_patients/run.py --cohort quick --launcher slurm   # any cohort, on a cluster
+
+Outputs in ``--out``: ``patients.csv`` (every patient's drawn dose, side and variability),
+``cohort_table.csv`` (one row per patient and measurement: every connectivity key and muscle
+measure), ``diagnosis.json``, ``treatments.csv``, ``states.csv``, ``summary.md`` and the figures
+``confusion.png``, ``dose_detection.png``, ``responders.png``; ``runs/`` holds the run folders
+(resumed when rerun) and the collected ``runs/runs.csv``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from circuitsim.analysis.connectivity import feature_names
+from circuitsim.cohort import draw_patient, draw_patients, load_cohort, patient_table, plan, run_cohort
+from circuitsim.diagnosis import RESPONDER_IMPROVEMENT, classify, detection_by_dose, improvement, responder_rate
+from circuitsim.experiments import argument_parser, configure_logging, launch_options, save_figure, write_rows
+
+REGIONS = ("ctx", "str", "gpe", "stn", "gpi", "thal", "cb", "dcn")
+CONNECTIVITY = tuple(feature_names(REGIONS))
+#: muscle measures (dotted keys of metrics.json); |head angle| and a CCI of null (relaxed) = 0 below
+MUSCLE = {"severity": "muscle.severity_score", "co_contraction": "muscle.co_contraction_index",
+          "head_angle_deg": "muscle.head_angle_deg.mean"}
+MUSCLE_FEATURES = ("severity", "co_contraction", "abs_head_angle_deg")
+#: treatments: name -> overrides (each an existing preset)
+TREATMENTS = {"botulinum_toxin": ["treatment=botulinum_toxin"], "dbs_gpi": ["stim=dbs_gpi"],
+              "dbs_thal": ["stim=dbs_thal"], "ctbs_cerebellum": ["stim=ctbs_cerebellum"]}
+#: states (model choices): stress raises and fatigue lowers the arousal modulator, a global gain on
+#: every population's background drive (configs/circuit/default.yaml, gain 0.5: drive x1.15 and
+#: x0.9); patients report that stress and fatigue worsen their dystonia (Jahanshahi 2000, Mov
+#: Disord 15:92)
+STATES = {"stress": ["circuit.modulators.arousal.level=1.3"], "fatigue": ["circuit.modulators.arousal.level=0.8"]}
+
+QUICK = {"cohort": "quick", "doses": [0.3, 1.0], "treatments": ["botulinum_toxin"], "n_permutations": 39}
+#: ctbs_cerebellum runs 58 s per patient (its protocol): add it with --treatments when the cores allow
+FULL = {"cohort": "default", "doses": [0.1, 0.25, 0.5, 0.75, 1.0], "treatments": ["botulinum_toxin", "dbs_gpi"],
+        "n_permutations": 500}
+
+
+def _dystonic(extra: Sequence[str]):
+    return lambda p: list(extra) if p.cls != "healthy" else None
+
+
+def _features(row: Mapping[str, Any]) -> Dict[str, float]:
+    cci = row.get("co_contraction")
+    return {"severity": float(row["severity"]),
+            "co_contraction": 0.0 if cci is None or not math.isfinite(float(cci)) else float(cci),
+            "abs_head_angle_deg": abs(float(row["head_angle_deg"]))}
+
+
+def _matrix(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> np.ndarray:
+    return np.array([[float(r.get(c, np.nan)) for c in columns] for r in rows], dtype=float)
+
+
+def diagnose(baseline: Sequence[Mapping[str, Any]], n_permutations: int) -> Dict[str, Any]:
+    """Healthy vs dystonia and the subtypes, from connectivity alone (and from the muscles, to compare)."""
+    y = ["healthy" if r["class"] == "healthy" else "dystonia" for r in baseline]
+    out = {"healthy_vs_dystonia": classify(_matrix(baseline, CONNECTIVITY), y, CONNECTIVITY,
+                                           n_permutations=n_permutations),
+           "healthy_vs_dystonia_muscle": classify(_matrix(baseline, MUSCLE_FEATURES), y, MUSCLE_FEATURES,
+                                                  n_permutations=n_permutations)}
+    sick = [r for r in baseline if r["class"] != "healthy"]
+    if len({r["class"] for r in sick}) > 1:
+        out["subtypes"] = classify(_matrix(sick, CONNECTIVITY), [r["class"] for r in sick], CONNECTIVITY,
+                                   n_permutations=n_permutations)
+    return out
+
+
+def treatment_outcomes(baseline, treated: Mapping[str, Sequence[Mapping]], n_permutations: int):
+    """Per patient and treatment: severity before and after, improvement, responder; rates; prediction."""
+    pre = {r["patient"]: r for r in baseline}
+    table, summary = [], {}
+    for name, rows in treated.items():
+        before = [pre[r["patient"]]["severity"] for r in rows]
+        after = [r["severity"] for r in rows]
+        summary[name] = responder_rate(before, after)
+        labels = []
+        for r, b, a in zip(rows, before, after):
+            imp = improvement(b, a)
+            responder = bool(imp >= RESPONDER_IMPROVEMENT) if math.isfinite(imp) else None
+            table.append({"patient": r["patient"], "class": r["class"], "dose": r["dose"], "side": r["side"],
+                          "treatment": name, "severity_before": b, "severity_after": a, "improvement": imp,
+                          "responder": responder})
+            labels.append(responder)
+        # does pre-treatment connectivity predict response? (cross-validated, needs 2+ of each)
+        ok = [k for k, lab in enumerate(labels) if lab is not None]
+        y = ["responder" if labels[k] else "non-responder" for k in ok]
+        counts = {c: y.count(c) for c in set(y)}
+        if len(counts) == 2 and min(counts.values()) >= 2:
+            X = _matrix([pre[rows[k]["patient"]] for k in ok], CONNECTIVITY)
+            summary[name]["prediction_from_connectivity"] = classify(X, y, CONNECTIVITY,
+                                                                     n_permutations=n_permutations)
+        else:
+            summary[name]["prediction_from_connectivity"] = {
+                "not_evaluable": f"needs at least 2 responders and 2 non-responders (got {counts})"}
+    return table, summary
+
+
+def state_changes(baseline, states: Mapping[str, Sequence[Mapping]]):
+    from scipy.stats import wilcoxon
+
+    pre = {r["patient"]: r["severity"] for r in baseline}
+    table, summary = [], {}
+    for name, rows in states.items():
+        diff = np.array([r["severity"] - pre[r["patient"]] for r in rows])
+        for r, d in zip(rows, diff):
+            table.append({"patient": r["patient"], "class": r["class"], "state": name,
+                          "severity_rest": pre[r["patient"]], "severity_state": r["severity"], "change": float(d)})
+        nonzero = diff[diff != 0]
+        p = float(wilcoxon(nonzero).pvalue) if nonzero.size >= 2 else float("nan")
+        summary[name] = {"n": int(diff.size), "mean_change": float(diff.mean()), "worse": int(np.sum(diff > 0)),
+                         "better": int(np.sum(diff < 0)), "wilcoxon_p": p}
+    return table, summary
+
+
+def _model_version() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _conf_panel(ax, res: Mapping[str, Any], title: str) -> None:
+    cm = np.array(res["confusion_matrix"])
+    ax.imshow(cm, cmap="Blues")
+    labels = [s.replace("dystonia_", "d. ") for s in res["labels"]]
+    ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, str(v), ha="center", va="center", color="k")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{title}\nbal. acc. {res['balanced_accuracy']:.2f}, p = {res['p_value']:.3f}", fontsize=9)
+
+
+def figures(out: Path, diagnosis: Mapping[str, Any], treat_table: Sequence[Mapping], also: Optional[str]) -> None:
+    panels = [(k, t) for k, t in (("healthy_vs_dystonia", "healthy vs dystonia (connectivity)"),
+                                  ("subtypes", "subtypes (connectivity)")) if k in diagnosis]
+    fig = Figure(figsize=(4.2 * len(panels), 4), layout="constrained")
+    for ax, (key, title) in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels):
+        _conf_panel(ax, diagnosis[key], title)
+    save_figure(fig, out, "confusion", also=also)
+
+    dose = diagnosis["dose_detection"]
+    fig = Figure(figsize=(5.5, 4), layout="constrained")
+    ax = fig.subplots()
+    for k, name in enumerate(("connectivity", "muscle")):
+        acc, p = np.array(dose[name]["balanced_accuracy"]), np.array(dose[name]["p_value"])
+        ax.plot(dose["doses"], acc, "o-", color=f"C{k}", label=name)
+        sig = p < dose["alpha"]
+        ax.plot(np.array(dose["doses"])[sig], acc[sig], "*", ms=14, color=f"C{k}")
+    ax.axhline(0.5, color="0.5", ls="--", lw=1)
+    ax.set_xlabel("disease dose (0 = healthy, 1 = full condition)")
+    ax.set_ylabel("balanced accuracy, healthy vs patients")
+    ax.set_ylim(0, 1.05)
+    ax.set_title("detection by dose (star: permutation p < 0.05)", fontsize=10)
+    ax.legend()
+    save_figure(fig, out, "dose_detection")
+
+    fig = Figure(figsize=(5.5, 4), layout="constrained")
+    ax = fig.subplots()
+    names = sorted({r["treatment"] for r in treat_table})
+    for k, name in enumerate(names):
+        imp = np.array([r["improvement"] for r in treat_table if r["treatment"] == name], dtype=float)
+        imp = imp[np.isfinite(imp)]
+        ax.plot(k + np.linspace(-0.15, 0.15, imp.size), 100 * imp, "o", color=f"C{k}")
+    ax.axhline(100 * RESPONDER_IMPROVEMENT, color="k", ls="--", lw=1, label="responder threshold")
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel("severity improvement (%)")
+    ax.legend(fontsize=8)
+    save_figure(fig, out, "responders")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    parser = argument_parser(__doc__, default_out="outputs/experiments/virtual_patients")
+    parser.add_argument("--cohort", default=None, help="configs/cohort/<name>.yaml or a path (default: the variant's)")
+    parser.add_argument("--treatments", nargs="*", default=None, choices=sorted(TREATMENTS),
+                        help="treatments to apply (default: the variant's)")
+    parser.add_argument("--doses", nargs="*", type=float, default=None, help="doses of the dose sweep")
+    parser.add_argument("--permutations", dest="n_permutations", type=int, default=None,
+                        help="label permutations of each permutation test (default: the variant's)")
+    args = parser.parse_args(argv)
+    configure_logging()
+    variant = dict(QUICK if args.quick else FULL)
+    for key in ("cohort", "treatments", "doses", "n_permutations"):
+        if getattr(args, key) is not None:
+            variant[key] = getattr(args, key)
+    cohort = load_cohort(variant["cohort"])
+    if args.seeds:
+        cohort["sim_seeds"] = list(args.seeds)
+    out = Path(args.out)
+    patients = draw_patients(cohort)
+    write_rows(patient_table(patients), out, "patients")
+    measures = {**MUSCLE, **{key: key for key in CONNECTIVITY}}
+    options = dict(resume=args.resume, **launch_options(args))
+    measurements: Dict[str, Any] = {"baseline": []}
+    measurements.update({t: _dystonic(TREATMENTS[t]) for t in variant["treatments"]})
+    measurements.update({s: _dystonic(extra) for s, extra in STATES.items()})
+    sweep = [dataclasses.replace(draw_patient(cohort, p.index, dose=d), label=f"{p.label}_dose{d:g}")
+             for d in variant["doses"] for p in patients if p.cls != "healthy"]
+    rows = run_cohort(plan(patients, measurements) + plan(sweep, {"dose_sweep": []}), out, cohort, measures,
+                      **options)
+    for r in rows:
+        r.update(_features(r))
+    write_rows(rows, out, "cohort_table")
+
+    baseline = [r for r in rows if r["measurement"] == "baseline"]
+    n_perm = variant["n_permutations"]
+    diagnosis: Dict[str, Any] = {"model_version": _model_version(), "cohort": cohort,
+                                 "n_patients": len(patients)}
+    diagnosis.update(diagnose(baseline, n_perm))
+    sweep_rows = [r for r in rows if r["measurement"] == "dose_sweep"]
+    healthy = [r for r in baseline if r["class"] == "healthy"]
+    diagnosis["dose_detection"] = detection_by_dose(sweep_rows, {"connectivity": CONNECTIVITY,
+                                                                 "muscle": MUSCLE_FEATURES},
+                                                    healthy, n_permutations=n_perm)
+    treat_table, diagnosis["treatments"] = treatment_outcomes(
+        baseline, {t: [r for r in rows if r["measurement"] == t] for t in variant["treatments"]}, n_perm)
+    state_table, diagnosis["states"] = state_changes(baseline, {s: [r for r in rows if r["measurement"] == s]
+                                                                for s in STATES})
+    write_rows(treat_table, out, "treatments")
+    write_rows(state_table, out, "states")
+    (out / "diagnosis.json").write_text(json.dumps(diagnosis, indent=1, default=str) + "\n")
+    figures(out, diagnosis, treat_table, args.figure)
+    text = summary(diagnosis)
+    (out / "summary.md").write_text(text)
+    print(text)
+    print(f"results in {out}")
+    return diagnosis
+
+
+def _p(res: Mapping[str, Any]) -> str:
+    return (f"balanced accuracy {res['balanced_accuracy']:.2f} (chance {res['chance']:.2f}), accuracy "
+            f"{res['accuracy']:.2f}, permutation p = {res['p_value']:.3f} (n = {res['n']})")
+
+
+def summary(d: Mapping[str, Any]) -> str:
+    lines = [f"Model version (git): {d['model_version']}; cohort {d['cohort']['name']}, {d['n_patients']} patients.", ""]
+    lines.append(f"- healthy vs dystonia from connectivity: {_p(d['healthy_vs_dystonia'])}; top features: "
+                 + ", ".join(f['name'].replace('connectivity.', '') for f in d['healthy_vs_dystonia']['features'][:3]))
+    lines.append(f"- healthy vs dystonia from the muscles: {_p(d['healthy_vs_dystonia_muscle'])}")
+    if "subtypes" in d:
+        lines.append(f"- subtypes from connectivity: {_p(d['subtypes'])}")
+    dd = d["dose_detection"]
+    for name in ("connectivity", "muscle"):
+        cells = ", ".join(f"{x:g}: {a:.2f} (p {p:.3f})" for x, a, p in
+                          zip(dd["doses"], dd[name]["balanced_accuracy"], dd[name]["p_value"]))
+        lines.append(f"- detection by dose, {name}: {cells}; lowest dose detected: {dd[name]['lowest_dose_detected']}")
+    for name, t in d["treatments"].items():
+        pred = t["prediction_from_connectivity"]
+        pred_text = pred.get("not_evaluable") or _p(pred)
+        lines.append(f"- {name}: {t['responders']} of {t['n']} responders (>= 25 % lower severity), rate "
+                     f"{t['rate']:.2f}, 95 % CI {t['ci95'][0]:.2f}-{t['ci95'][1]:.2f}; median improvement "
+                     f"{t['improvement_median']:.2f}; prediction from pre-treatment connectivity: {pred_text}")
+    for name, s in d["states"].items():
+        lines.append(f"- {name}: mean severity change {s['mean_change']:+.3f}, worse in {s['worse']}, better in "
+                     f"{s['better']} of {s['n']} (Wilcoxon p = {s['wilcoxon_p']:.3f})")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
