@@ -4,6 +4,8 @@ counter-based random numbers and the batch's input checks (no simulation)."""
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from scipy import stats
 
 from circuitsim import compose
 from circuitsim.batch import _grid, simulate_batch
-from circuitsim.circuit.models import _numpy_cs_poisson, _numpy_cs_uniform
+from circuitsim.circuit.models import _POISSON_CPP, _UNIFORM_CPP, _numpy_cs_poisson, _numpy_cs_uniform
 from circuitsim.device import FINITE_MATH_FLAG, compile_flags, structure_key
 from circuitsim.errors import ConfigError
 from circuitsim.spec import STIMULUS_VALIDATORS, build_spec
@@ -81,6 +83,31 @@ def test_counter_based_poisson_counts():
                   _numpy_cs_uniform(3, 0, index, 43)):
         assert abs(np.corrcoef(a, other)[0, 1]) < 0.01
     assert 0 < a.min() and a.max() < 1 and abs(a.mean() - 0.5) < 0.005
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="no C++ compiler")
+def test_compiled_poisson_counts_equal_the_reference(tmp_path):
+    """The generated code's cs_poisson (with its branch-free path for counts 0 and 1) gives the
+    counts of the NumPy reference, for means below, at and above 1 (chunks) and zero."""
+    main = _UNIFORM_CPP + _POISSON_CPP + """
+#include <stdio.h>
+int main() {
+    double lam; long long i;
+    while (scanf("%lf %lld", &lam, &i) == 2)
+        printf("%d\\n", cs_poisson(lam, cs_uniform(7, 0, i, 11), 7, 0, i, 11));
+    return 0;
+}
+"""
+    (tmp_path / "p.cpp").write_text(main)
+    subprocess.run(["g++", "-O2", "-o", str(tmp_path / "p"), str(tmp_path / "p.cpp")], check=True)
+    index = np.arange(40_000)
+    lam = np.resize([0.0, 0.01, 0.1, 0.2, 0.5, 0.999, 1.0, 1.7, 9.5, 20.0], index.size)
+    text = "".join(f"{float(m)!r} {i}\n" for m, i in zip(lam, index))
+    out = subprocess.run([str(tmp_path / "p")], input=text, capture_output=True, text=True, check=True).stdout
+    compiled = np.array(out.split(), dtype=np.int32)
+    reference = _numpy_cs_poisson(lam, _numpy_cs_uniform(7, 0, index, 11), 7, 0, index, 11)
+    assert np.array_equal(compiled, reference)
+    assert (compiled[lam == 0.2] >= 2).any()     # the slow path was taken too
 
 
 def test_batch_refuses_stimuli_it_cannot_batch(monkeypatch):

@@ -172,10 +172,8 @@ static inline double cs_uniform(int64_t seed, int64_t stream, int64_t index, int
 """
 
 _POISSON_CPP = _HELPERS_CPP + f"""
-static inline int32_t cs_poisson(double lam, double u, int64_t seed, int64_t stream, int64_t index, int64_t step)
+static int32_t _cs_poisson_chunks(double lam, double u, int64_t seed, int64_t stream, int64_t index, int64_t step)
 {{
-    if (!(lam > 0.0))
-        return 0;
     int32_t total = 0;
     uint64_t chunk = 0, base = 0;
     while (lam > 0.0)
@@ -214,6 +212,23 @@ static inline int32_t cs_poisson(double lam, double u, int64_t seed, int64_t str
         total += k;
     }}
     return total;
+}}
+static inline int32_t cs_poisson(double lam, double u, int64_t seed, int64_t stream, int64_t index, int64_t step)
+{{
+    if (!(lam > 0.0))
+        return 0;
+    if (lam <= 1.0)
+    {{
+        // the counts 0 and 1 of _cs_poisson_chunks's first chunk (nearly every draw), decided
+        // without a branch on u: a count of 0 or 1 drawn at random no longer mispredicts
+        const double low0 = 1.0 - lam * (1.0 - lam * (0.5 - lam * (1.0 / 6.0)));
+        const double high0 = 1.0 - lam * (1.0 - 0.5 * lam);
+        const int32_t zero = u <= low0;
+        const int32_t one = (u > high0) & (u <= low0 * (1.0 + lam));
+        if (__builtin_expect(zero | one, 1))
+            return one;
+    }}
+    return _cs_poisson_chunks(lam, u, seed, stream, index, step);
 }}
 """
 
