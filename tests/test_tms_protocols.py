@@ -201,7 +201,7 @@ GOOD = {"kind": "tms", "protocol": [{"type": "single", "site": "m1", "intensity"
 
 
 def test_presets_compose_and_validate():
-    for preset in ("tms_single", "tms_sici", "tms_icf", "tms_cbi", "tms_threshold", "rtms_1hz", "ctbs_m1",
+    for preset in ("tms_single", "tms_sici", "tms_icf", "tms_lici", "tms_cbi", "tms_threshold", "rtms_1hz", "ctbs_m1",
                    "ctbs_cerebellum", "itbs_m1"):
         spec = build_spec(compose([f"stim={preset}"]))
         params = spec.stimuli[preset]
@@ -244,6 +244,13 @@ def test_relative_intensity_uses_the_stored_rmt():
     ({"coil": "figure8"}, "stim.t.coil", "unknown key"),
     ({"measure": {"volley_population": "ctx_x"}}, "stim.t.measure.volley_population", "unknown population"),
     ({"measure": {"volley_window": "0*ms"}}, "stim.t.measure.volley_window", "must be positive"),
+    ({"sites": {"m1": {"elements": {"ctx_e_afferent": {"cell_spread": 3}}}}},
+     "stim.t.sites.m1.elements.ctx_e_afferent.cell_spread", "[0, 2]"),
+    ({"sites": {"m1": {"gabab": {"slope": "0%MSO"}}}}, "stim.t.sites.m1.gabab.slope", "positive"),
+    ({"sites": {"m1": {"nmda": {"population": "ctx_e", "conductance": "1*nS", "tau_rise": "20*ms",
+                                "tau_decay": "10*ms", "threshold": "45%MSO", "slope": "4%MSO"}}}},
+     "stim.t.sites.m1.nmda.tau_rise", "tau_rise < tau_decay"),
+    ({"sites": {"m1": {"nmda": {"population": "ctx_e", "size": 1}}}}, "stim.t.sites.m1.nmda.size", "unknown key"),
 ])
 def test_bad_tms_config_fails_before_compiling(change, path, words):
     with pytest.raises(ConfigError) as err:
@@ -278,3 +285,54 @@ def test_motor_threshold_needs_the_muscle_readout():
     with pytest.raises(ConfigError) as err:
         measure_motor_threshold(["readout.muscle.enabled=false"], seeds=(0,))
     assert err.value.path == "readout.muscle.enabled"
+
+
+PAIRED_80 = {"kind": "tms", "protocol": [{"type": "paired", "site": "m1", "intensity": "120%RMT",
+                                          "conditioning": {"site": "m1", "intensity": "80%RMT"}, "isi": "100*ms",
+                                          "n": 1, "interval": "1*second", "start": "0.5*second"}]}
+
+
+def test_gabab_and_nmda_nodes_have_their_own_thresholds():
+    """GABA-B (silent period, LICI) needs a pulse near the motor threshold, the slow NMDA
+    facilitation (ICF) a weaker one: a subthreshold (80 % RMT) conditioning pulse gives almost no
+    GABA-B but NMDA, a suprathreshold one both; the NMDA conductance rises over ~15 ms."""
+    from circuitsim.stimulation.tms import slow_trace
+
+    nmda = {"population": "ctx_e", "conductance": "10*nS", "tau_rise": "5*ms", "tau_decay": "100*ms",
+            "threshold": "45%MSO", "slope": "4%MSO"}
+    params = build_spec(cfg_with(dict(PAIRED_80, rmt="60%MSO", sites={"m1": {"nmda": nmda}}))).stimuli["t"]
+    pulses = params["pulses"]
+    t_cond = pulses["time"][pulses["role"].index("conditioning")]
+    t_test = t_cond + 0.1                                     # its test pulse, 100 ms later
+    step = 1e-3
+    gb = slow_trace(params, 2.0, step, "gabab")["ctx_e"]
+    nm = slow_trace(params, 2.0, step, "nmda")["ctx_e"]
+    at = lambda g, t: float(g[int(round(t / step))])   # noqa: E731
+    gb_default = params["sites"]["m1"]["gabab"]
+    assert gb_default["threshold"] > 48.0             # above the 80 % RMT pulse (48 %MSO)
+    # after the conditioning pulse alone (before the test pulse): little GABA-B, clear NMDA
+    assert at(gb, t_cond + 0.05) < 0.2 * gb_default["conductance"]
+    assert at(nm, t_cond + 0.012) > 0.5 * 10e-9
+    assert at(nm, t_cond + 0.002) < at(nm, t_cond + 0.012)     # slow rise: ICF, not SICI, intervals
+    # after the 120 % RMT test pulse: GABA-B nearly full
+    assert at(gb, t_test + 0.05) > 0.8 * gb_default["conductance"]
+
+
+def test_paired_pulse_kind_by_site_and_interval():
+    from circuitsim.stimulation.tms_measure import _paired_kind
+
+    m1 = {"site": "m1", "conditioning_site": "m1"}
+    assert [_paired_kind(m1, isi) for isi in (0.002, 0.01, 0.1)] == ["sici", "icf", "lici"]
+    assert _paired_kind({"site": "m1", "conditioning_site": "cerebellum"}, 0.005) == "cbi"
+
+
+def test_cell_spread_gives_each_cell_a_lognormal_gain_of_mean_one():
+    from circuitsim.stimulation.tms import recruitment
+
+    sites = {"m1": {"elements": {"ctx_e_afferent": {"cell_spread": 0.5}}}}
+    params = build_spec(cfg_with(dict(GOOD, sites=sites))).stimuli["t"]
+    rec = recruitment(params, lambda pop: np.arange(2000), 3, "t")["elements"]["m1.ctx_e_afferent"]
+    k = params["sites"]["m1"]["elements"]["ctx_e_afferent"]["fibres_per_cell"]
+    gain = rec["fibre_gain"][::k]
+    assert np.all(rec["fibre_gain"].reshape(-1, k) == gain[:, None])   # one gain per cell
+    assert np.std(np.log(gain)) == pytest.approx(0.5, rel=0.1) and np.mean(gain) == pytest.approx(1.0, rel=0.05)

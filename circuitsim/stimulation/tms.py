@@ -40,6 +40,20 @@ GABA-B inhibition that the synchronously recruited interneurons cause in pyramid
 responses need synchronous interneuron firing, Scanziani 2000 Neuron 25:673), whose time course
 (Connors, Malenka & Silva 1988, J Physiol 406:443) gives the cortical silent period.
 
+The ``gabab`` node has its own recruitment sigmoid (``threshold``, ``slope``; without them the
+element's): GABA-B effects need stronger pulses than GABA-A ones. SICI appears with conditioning
+pulses from about 60-70 % RMT (Kujirai et al. 1993), while LICI needs a conditioning pulse at or
+above the motor threshold (Valls-Sole et al. 1992; Sanger, Garg & Chen 2001, J Physiol 530:307)
+and the silent period appears near it; so a subthreshold pulse (SICI, ICF) recruits GABA-A but
+hardly any GABA-B inhibition. A site's optional ``nmda`` node (none by default) adds a slow excitatory conductance to the
+NMDA receptors of a population (so it is under the neuron's Mg2+ block), with its own sigmoid
+and an NMDA time course (rise about 10 ms, decay about 100 ms; Hestrin et al. 1990, J Physiol
+422:203; Destexhe et al. 1998): the NMDA-dependent facilitation behind ICF (ICF is reduced by
+the NMDA antagonist dextromethorphan, Ziemann et al. 1998, Neurology 51:1320). Each afferent
+element may give every target cell a gain on its fibres (``cell_spread``: SD of its log, mean 1;
+0 by default), the cell-to-cell spread of the drive a pulse gives (position and orientation in
+the induced field).
+
 Intensity
 ---------
 Pulse intensities are ``"<x>%MSO"`` (absolute) or ``"<x>%RMT"`` (percent of the resting motor
@@ -164,6 +178,11 @@ def recruitment(params: Mapping[str, Any], layout_indices, seed: int, name: str)
                 pre = np.concatenate([rng.choice(n, size=k, replace=False) for _ in range(pop_idx.size)])
                 rec["fibre_i"] = pre.astype(np.int64)
                 rec["fibre_j"] = np.repeat(pop_idx, k).astype(np.int64)
+                # each cell's gain on its fibres (lognormal, mean 1): the cell-to-cell spread of
+                # the drive a pulse gives (position and orientation in the induced field)
+                sd = el.get("cell_spread", 0.0)
+                gain = np.exp(sd * rng.standard_normal(pop_idx.size) - sd ** 2 / 2) if sd > 0 else np.ones(pop_idx.size)
+                rec["fibre_gain"] = np.repeat(gain, k)
             else:
                 rec["targets"] = pop_idx
             ev_e, ev_p = [], []
@@ -180,21 +199,20 @@ def recruitment(params: Mapping[str, Any], layout_indices, seed: int, name: str)
     return out
 
 
-def gabab_trace(params: Mapping[str, Any], duration: float, step: float) -> Dict[str, np.ndarray]:
-    """Population -> slow inhibitory conductance (S) on a grid of ``step``: the sum over pulses of
-    the interneuron fraction recruited at the pulse's nominal intensity (the sigmoid, without the
-    per-pulse jitter, so the trace depends on the protocol only) times ``conductance`` times a
-    difference-of-exponentials kernel (peak 1)."""
+def slow_trace(params: Mapping[str, Any], duration: float, step: float, node: str = "gabab") -> Dict[str, np.ndarray]:
+    """Population -> slow conductance (S) of a site's ``node`` (``gabab`` or ``nmda``) on a grid of
+    ``step``: the sum over pulses of the fraction the node's own sigmoid recruits at the pulse's
+    nominal intensity (without the per-pulse jitter, so the trace depends on the protocol only)
+    times ``conductance`` times a difference-of-exponentials kernel (peak 1)."""
     table = PulseTable.from_dict(params["pulses"])
     mso = np.asarray(params["intensity_mso"], float)
     t = np.arange(int(math.ceil(duration / step)) + 1) * step
     out: Dict[str, np.ndarray] = {}
     for sname, site in params["sites"].items():
-        gb = site.get("gabab")
+        gb = site.get(node)
         if not gb:
             continue
-        el = site["elements"][gb["element"]]
-        frac = np.where(table.site == sname, recruited_fraction(mso, el["threshold"], el["slope"]), 0.0)
+        frac = np.where(table.site == sname, recruited_fraction(mso, gb["threshold"], gb["slope"]), 0.0)
         tr, td = gb["tau_rise"], gb["tau_decay"]
         t_peak = tr * td / (td - tr) * math.log(td / tr)
         norm = math.exp(-t_peak / td) - math.exp(-t_peak / tr)
@@ -203,6 +221,11 @@ def gabab_trace(params: Mapping[str, Any], duration: float, step: float) -> Dict
             s = np.clip(t - table.time[p], 0, None)
             g += frac[p] * gb["conductance"] * (np.exp(-s / td) - np.exp(-s / tr)) / norm
     return out
+
+
+def gabab_trace(params: Mapping[str, Any], duration: float, step: float) -> Dict[str, np.ndarray]:
+    """The ``gabab`` node's :func:`slow_trace` (slow inhibition: cortical silent period, LICI)."""
+    return slow_trace(params, duration, step, "gabab")
 
 
 def _gabab_step(dt: float) -> float:
@@ -226,9 +249,10 @@ def tms_structure(spec: Any, params: Mapping[str, Any]) -> Dict[str, Any]:
             "elements": {e: {k: el.get(k) for k in ("kind", "population", "n_fibres", "fibres_per_cell")}
                          for e, el in site["elements"].items()},
             "gabab": None if not site.get("gabab") else [site["gabab"]["population"], site["gabab"]["element"]],
+            "nmda": None if not site.get("nmda") else site["nmda"]["population"],
             "pulses": int(np.sum(table.site == sname)),
         }
-    gabab = any(site.get("gabab") for site in params["sites"].values())
+    gabab = any(site.get("gabab") or site.get("nmda") for site in params["sites"].values())
     step = _gabab_step(spec.sim.dt)
     return {"sites": sites, "plasticity": params.get("plasticity") or {},
             "gabab_steps": int(math.ceil(spec.sim.duration / step)) + 1 if gabab else 0}
@@ -289,8 +313,8 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
             n_fib_syn += el["fibre_i"].size
             fib_i.append(el["fibre_i"] + fib_offset)
             fib_j.append(el["fibre_j"])
-            fib_ampa.append(np.full(el["fibre_i"].size, conf["ampa"]))
-            fib_nmda.append(np.full(el["fibre_i"].size, conf["nmda"]))
+            fib_ampa.append(conf["ampa"] * el["fibre_gain"])
+            fib_nmda.append(conf["nmda"] * el["fibre_gain"])
             fib_delay.append(np.full(el["fibre_i"].size, conf["delay"]))
             fib_src_i.append(el["event_element"] + fib_offset)
             fib_src_t.append(times)
@@ -349,6 +373,17 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
         ctx.group[start:stop].run_regularly(f"g_gaba += {ta_name}(t)*dt/tau_gaba", when="before_groups",
                                             name=f"{prefix}_gabab_{pop}_input")
 
+    # slow NMDA excitation (ICF): g_nmda follows the trace T exactly when it receives
+    # (T / tau_nmda + dT/dt) dt each step (g_nmda decays with tau_nmda by itself)
+    for pop, g in slow_trace(params, spec.sim.duration, step, "nmda").items():
+        ta_name = f"{prefix}_nmda_{pop}"
+        ctx.namespace[ta_name] = TimedArray(g * siemens, dt=step * second, name=ta_name)
+        ctx.namespace[ta_name + "_d"] = TimedArray(np.gradient(g, step) * siemens / second, dt=step * second,
+                                                   name=ta_name + "_d")
+        start, stop = ctx.layout.slices[pop]
+        ctx.group[start:stop].run_regularly(f"g_nmda += ({ta_name}(t)/tau_nmda + {ta_name}_d(t))*dt",
+                                            when="before_groups", name=f"{prefix}_nmda_{pop}_input")
+
     plastic = stdp.build_plasticity(ctx, name, plastic_conf)
 
     fractions = {key: el["fraction"].tolist() for key, el in rec["elements"].items()}
@@ -373,6 +408,6 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
 
 
 
-__all__ = ["recruited_fraction", "element_thresholds", "recruitment", "gabab_trace", "mep_measures",
+__all__ = ["recruited_fraction", "element_thresholds", "recruitment", "gabab_trace", "slow_trace", "mep_measures",
            "silent_period", "fit_motor_threshold", "measure_motor_threshold", "evoked_volley", "analyse",
            "DEFAULT_SITES", "DEFAULT_RMT_MSO", "DEFAULT_MEASURE"]

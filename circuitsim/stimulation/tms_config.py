@@ -16,6 +16,8 @@ from circuitsim.units import to_si
 
 KEYS = ("rmt", "sites", "protocol", "measure", "plasticity")
 ELEMENT_KINDS = ("soma", "afferent")
+NMDA_KEYS = ("population", "conductance", "tau_rise", "tau_decay", "threshold", "slope")
+GABAB_KEYS = ("population", "element", "conductance", "tau_rise", "tau_decay", "threshold", "slope")
 
 #: Resting motor threshold of the healthy circuit (default config, scale 1) in %MSO, measured
 #: with ``measure_motor_threshold(seeds=(0, 1))`` (``stim=tms_threshold``, 180 trials): 63.0 %MSO
@@ -42,9 +44,16 @@ DEFAULT_SITES: Dict[str, Dict[str, Any]] = {
             "ctx_e_soma": {"population": "ctx_e", "kind": "soma", "threshold": "90%MSO", "slope": "8%MSO"},
         },
         # slow (GABA-B) inhibition of pyramidal cells by the recruited interneurons: cortical
-        # silent period. Time course after Connors, Malenka & Silva 1988; size a model choice.
+        # silent period and LICI. Time course after Connors, Malenka & Silva 1988; size a model
+        # choice. Its own threshold, about the healthy RMT: GABA-B effects need stronger pulses
+        # than GABA-A ones (SICI from ~60-70 % RMT, Kujirai et al. 1993; LICI needs a conditioning
+        # pulse at or above RMT, Valls-Sole et al. 1992; Sanger, Garg & Chen 2001, J Physiol
+        # 530:307), so an 80 % RMT conditioning pulse recruits hardly any (model choice: 62, 4 %MSO)
         "gabab": {"population": "ctx_e", "element": "ctx_i_soma", "conductance": "4*nS",
-                  "tau_rise": "20*ms", "tau_decay": "100*ms"},
+                  "tau_rise": "20*ms", "tau_decay": "100*ms", "threshold": "62%MSO", "slope": "4%MSO"},
+        # no `nmda` node by default (see the module docstring and docs/guide/stimulation.md): one
+        # large enough to turn ICF into facilitation (15 nS) made the relaxed muscle fire after
+        # subthreshold pulses
     },
     "cerebellum": {
         "jitter": 0.05,   # model choice, as for m1
@@ -112,7 +121,8 @@ def _validate_sites(given: Any, path: str, ctx: StimulusContext) -> Dict[str, An
         sp = f"{path}.{sname}"
         require(isinstance(site, Mapping), sp, "a site is a mapping with 'elements'")
         for key in site:
-            require(key in ("jitter", "elements", "gabab"), f"{sp}.{key}", "unknown key; allowed: jitter, elements, gabab")
+            require(key in ("jitter", "elements", "gabab", "nmda"), f"{sp}.{key}",
+                    "unknown key; allowed: jitter, elements, gabab, nmda")
         jitter = float(site.get("jitter", 0.0))
         require(0 <= jitter < 0.5, f"{sp}.jitter", f"must lie in [0, 0.5) (got {jitter})")
         elements = {}
@@ -124,7 +134,7 @@ def _validate_sites(given: Any, path: str, ctx: StimulusContext) -> Dict[str, An
             kind = el.get("kind")
             require(kind in ELEMENT_KINDS, f"{ep}.kind", f"unknown element kind {kind!r}; choose one of {', '.join(ELEMENT_KINDS)}")
             allowed = ("population", "kind", "threshold", "slope") + (
-                ("n_fibres", "fibres_per_cell", "ampa", "nmda", "delay") if kind == "afferent" else ())
+                ("n_fibres", "fibres_per_cell", "ampa", "nmda", "delay", "cell_spread") if kind == "afferent" else ())
             for key in el:
                 require(key in allowed, f"{ep}.{key}", f"unknown key for a {kind} element; allowed: {', '.join(allowed)}")
             pop = el.get("population")
@@ -145,14 +155,16 @@ def _validate_sites(given: Any, path: str, ctx: StimulusContext) -> Dict[str, An
                     require(v[key] >= 0, f"{ep}.{key}", "a conductance cannot be negative")
                 v["delay"] = to_si(el.get("delay", "1*ms"), "time", f"{ep}.delay")
                 require(v["delay"] >= ctx.sim.dt * (1 - 1e-9), f"{ep}.delay", "must be at least one time step")
+                v["cell_spread"] = float(el.get("cell_spread", 0.0))
+                require(0 <= v["cell_spread"] <= 2, f"{ep}.cell_spread",
+                        f"the SD of the log of each cell's gain: give a number in [0, 2] (got {v['cell_spread']})")
             elements[ename] = v
         out = {"jitter": jitter, "elements": elements}
         gb = site.get("gabab")
         if gb:
             gp = f"{sp}.gabab"
             for key in gb:
-                require(key in ("population", "element", "conductance", "tau_rise", "tau_decay"), f"{gp}.{key}",
-                        "unknown key; allowed: population, element, conductance, tau_rise, tau_decay")
+                require(key in GABAB_KEYS, f"{gp}.{key}", f"unknown key; allowed: {', '.join(GABAB_KEYS)}")
             check_population(gb.get("population"), f"{gp}.population", ctx)
             require(gb.get("element") in elements and elements[gb.get("element")]["kind"] == "soma",
                     f"{gp}.element", f"must name a soma element of site {sname}: {', '.join(elements)}")
@@ -162,7 +174,29 @@ def _validate_sites(given: Any, path: str, ctx: StimulusContext) -> Dict[str, An
                  "tau_decay": to_si(gb.get("tau_decay"), "time", f"{gp}.tau_decay")}
             require(g["conductance"] >= 0, f"{gp}.conductance", "cannot be negative")
             require(0 < g["tau_rise"] < g["tau_decay"], f"{gp}.tau_rise", "need 0 < tau_rise < tau_decay")
+            # its own recruitment threshold (GABA-B effects need stronger pulses than GABA-A ones);
+            # without one, the element's
+            el = elements[gb["element"]]
+            g["threshold"] = _mso(gb["threshold"], f"{gp}.threshold") if "threshold" in gb else el["threshold"]
+            g["slope"] = _mso(gb["slope"], f"{gp}.slope") if "slope" in gb else el["slope"]
+            require(g["slope"] > 0, f"{gp}.slope", "must be positive")
             out["gabab"] = g
+        nm = site.get("nmda")
+        if nm:
+            np_ = f"{sp}.nmda"
+            for key in nm:
+                require(key in NMDA_KEYS, f"{np_}.{key}", f"unknown key; allowed: {', '.join(NMDA_KEYS)}")
+            check_population(nm.get("population"), f"{np_}.population", ctx)
+            g = {"population": nm["population"],
+                 "conductance": to_si(nm.get("conductance"), "conductance", f"{np_}.conductance"),
+                 "tau_rise": to_si(nm.get("tau_rise"), "time", f"{np_}.tau_rise"),
+                 "tau_decay": to_si(nm.get("tau_decay"), "time", f"{np_}.tau_decay"),
+                 "threshold": _mso(nm.get("threshold"), f"{np_}.threshold"),
+                 "slope": _mso(nm.get("slope"), f"{np_}.slope")}
+            require(g["conductance"] >= 0, f"{np_}.conductance", "cannot be negative")
+            require(0 < g["tau_rise"] < g["tau_decay"], f"{np_}.tau_rise", "need 0 < tau_rise < tau_decay")
+            require(g["slope"] > 0, f"{np_}.slope", "must be positive")
+            out["nmda"] = g
         sites[sname] = out
     return sites
 

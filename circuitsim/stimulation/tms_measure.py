@@ -180,6 +180,15 @@ def _around_trains(blocks: Sequence[Mapping[str, Any]], table: PulseTable,
     return blk < min(trains), blk > max(trains)
 
 
+def _paired_kind(block: Mapping[str, Any], isi: float) -> str:
+    """What a paired-pulse ratio measures: CBI when the conditioning pulse is at another site;
+    over m1 SICI at 1-6 ms (Kujirai et al. 1993), ICF at 6-30 ms (Kujirai et al. 1993; Ziemann
+    2004), LICI at 50-300 ms (Valls-Sole et al. 1992)."""
+    if block["conditioning_site"] != block["site"]:
+        return "cbi"
+    return "sici" if isi <= 6e-3 else ("icf" if isi < 50e-3 else "lici")
+
+
 def _summary(params: Mapping[str, Any], an: Mapping[str, Any]) -> Dict[str, Any]:
     table: PulseTable = an["table"]
     test = an["test_index"]
@@ -241,7 +250,7 @@ def _summary(params: Mapping[str, Any], an: Mapping[str, Any]) -> Dict[str, Any]
                 if not con.size:
                     continue
                 r = _mean(con) / _mean(unc)
-                kind = "cbi" if block["conditioning_site"] != block["site"] else ("sici" if isi <= 6e-3 else "icf")
+                kind = _paired_kind(block, isi)
                 pm.setdefault("paired", {})[f"{kind}_{label}"] = {
                     "ratio": r, "conditioned_mv": _mean(con) * 1e3, "unconditioned_mv": _mean(unc) * 1e3,
                     "conditioned_sem_mv": _sem(con) * 1e3, "unconditioned_sem_mv": _sem(unc) * 1e3,
@@ -263,7 +272,7 @@ def _summary(params: Mapping[str, Any], an: Mapping[str, Any]) -> Dict[str, Any]
         tms["mep_latency_ms"] = _mean(lat_all)
     if sp_all:
         tms["silent_period_ms"] = _mean(sp_all)
-    for kind in ("sici", "icf", "cbi"):
+    for kind in ("sici", "icf", "lici", "cbi"):
         if kind in ratios:
             tms[f"{kind}_ratio"] = _mean(ratios[kind])
     if mt_x:

@@ -70,6 +70,8 @@ INTERVAL = "0.8*second"
 #: paired-pulse intensities: test 110 % RMT, conditioning 80 % RMT (configs/stim/tms_sici.yaml;
 #: Kujirai et al. 1993), cerebellar conditioning 70 %MSO (configs/stim/tms_cbi.yaml)
 TEST, COND_M1, COND_CB = "110%RMT", "80%RMT", "70%MSO"
+#: LICI conditioning pulse: suprathreshold, 120 % RMT (configs/stim/tms_lici.yaml; Valls-Sole et al. 1992)
+COND_LICI = "120%RMT"
 CTBS = "ctbs_cerebellum"
 #: options of every run: no figures, no spike file (only metrics and the muscle series are read)
 RUN = ["readout.plots=[]", "readout.save_spikes=false"]
@@ -83,15 +85,16 @@ MAX_ONSET_MS = 12.0
 MIN_REFERENCE_MV = 0.5
 
 FULL = {
-    "conditions": ["healthy", "dystonia_bg", "dystonia_cerebellar", "dystonia_network"],
-    "seeds": [0, 1, 2],
+    "conditions": ["healthy", "dystonia_bg", "dystonia_cerebellar", "dystonia_network", "dystonia_cortical"],
+    "seeds": [10, 11, 12, 13, 14],   # test seeds: the TMS sites were tuned on seeds 0, 1 and 5
     # recruitment curve: % of DEFAULT_RMT_MSO (fixed %MSO for every condition), n trials per level
     # 50-65 %: the dystonic circuits' threshold lies far below the healthy one
     # 0 %: no pulse, the rate of spontaneous "MEPs"; 40-65 %: the dystonic circuits' threshold lies
     # far below the healthy one
-    "rc_levels": [0, 40, 50, 65, 80, 90, 100, 110, 120, 160],
+    "rc_levels": [0, 40, 50, 65, 80, 90, 100, 110, 120, 135, 150, 160],
     "rc_n": 3,
-    "sici_isi_ms": [2, 3], "icf_isi_ms": [10, 15], "cbi_isi_ms": [5, 7],   # Kujirai 1993; Ugawa 1995
+    "sici_isi_ms": [2, 3], "icf_isi_ms": [10, 15], "cbi_isi_ms": [3, 5, 7],   # Kujirai 1993; Ugawa 1995
+    "lici_isi_ms": [100, 150],   # Valls-Sole et al. 1992
     "pp_n": 5,                   # trials per condition (presets: 8; fewer to keep the full variant ~15 min)
     "ctbs_conditions": ["dystonia_cerebellar", "dystonia_network"],
     "ctbs_time_scale": 1.0,      # the published 40 s train (Huang et al. 2005)
@@ -102,7 +105,7 @@ QUICK = {
     "seeds": [0],
     "rc_levels": [0, 40, 60, 100, 120, 160],
     "rc_n": 3,
-    "sici_isi_ms": [2], "icf_isi_ms": [10], "cbi_isi_ms": [5],
+    "sici_isi_ms": [2], "icf_isi_ms": [10], "cbi_isi_ms": [5], "lici_isi_ms": [100],
     "pp_n": 8,                   # 4 left the healthy SICI (ratio 0.28) within 2 SE of the MEP spread
     "ctbs_conditions": ["dystonia_network"],
     "ctbs_time_scale": 0.05,     # the preset's documented shortening: 2 s train, 30 pulses
@@ -122,11 +125,16 @@ LITERATURE = [
     {"measure": "cbi_ratio", "conditions": ["healthy"], "reference": 1.0, "direction": "lower",
      "finding": "CBI: a cerebellar pulse 5-7 ms before lowers the MEP",
      "source": "Ugawa et al. 1995, Ann Neurol 37:703"},
-    {"measure": "sici_ratio", "conditions": ["dystonia_bg", "dystonia_cerebellar", "dystonia_network"],
+    {"measure": "lici_ratio", "conditions": ["healthy"], "reference": 1.0, "direction": "lower",
+     "finding": "LICI: a suprathreshold pulse 50-200 ms before lowers the MEP",
+     "source": "Valls-Sole et al. 1992, Electroencephalogr Clin Neurophysiol 85:355"},
+    {"measure": "sici_ratio", "conditions": ["dystonia_bg", "dystonia_cerebellar", "dystonia_network",
+                                             "dystonia_cortical"],
      "reference": "healthy", "direction": "higher",
      "finding": "SICI reduced in focal dystonia (ratio closer to 1)",
      "source": "Ridding et al. 1995, J Neurol Neurosurg Psychiatry 59:493"},
-    {"measure": "cbi_ratio", "conditions": ["dystonia_bg", "dystonia_cerebellar", "dystonia_network"],
+    {"measure": "cbi_ratio", "conditions": ["dystonia_bg", "dystonia_cerebellar", "dystonia_network",
+                                            "dystonia_cortical"],
      "reference": "healthy", "direction": "higher",
      "finding": "CBI reduced (absent) in focal dystonia",
      "source": "Brighina et al. 2009, Exp Brain Res 192:651"},
@@ -141,6 +149,7 @@ LITERATURE = [
 COLUMNS = {
     "rmt_mso": "RMT per seed (%MSO)",
     "rmt_pooled": "RMT, seeds pooled (%MSO)",
+    "rmt_vs_healthy": "RMT / healthy RMT (pooled)",
     "rest_fraction": "rc trials at rest",
     "p_mep_no_pulse": "P(MEP) without pulse",
     "mep_no_pulse_mv": "EMG p-p without pulse (mV)",
@@ -151,7 +160,9 @@ COLUMNS = {
     "test_mep_mv": "test MEP, paired (mV)",
     "sici_ratio": "SICI ratio",
     "icf_ratio": "ICF ratio",
+    "lici_ratio": "LICI ratio",
     "cbi_ratio": "CBI ratio",
+    "cbi3_ratio": "CBI ratio at 3 ms",
     "ctbs_post_pre": "cTBS post/pre",
     "sham_post_pre": "sham post/pre",
     "ctbs_effect": "cTBS - sham",
@@ -187,7 +198,8 @@ def pp_protocol(v: Mapping[str, Any]) -> List[Dict[str, Any]]:
                 "isi": _ms(isis), "n": v["pp_n"], "interval": INTERVAL, "start": start}
     return [paired("m1", COND_M1, v["sici_isi_ms"], "0.5*second"),
             paired("m1", COND_M1, v["icf_isi_ms"], "0.8*second"),
-            paired("cerebellum", COND_CB, v["cbi_isi_ms"], "0.8*second")]
+            paired("cerebellum", COND_CB, v["cbi_isi_ms"], "0.8*second"),
+            paired("m1", COND_LICI, v["lici_isi_ms"], "0.8*second")]
 
 
 def duration(blocks: Sequence[Mapping[str, Any]]) -> str:
@@ -283,13 +295,16 @@ def motor_threshold(trials: Sequence[Mapping[str, np.ndarray]]) -> float:
 
 
 def paired_ratios(per_muscle: Mapping[str, Any]) -> Dict[str, float]:
-    """SICI, ICF and CBI ratios of one run: the mean over muscles and ISIs of conditioned / unconditioned
-    MEP (trials at rest, as in metrics.json), leaving out a muscle's block whose test MEP alone is below
-    :data:`MIN_REFERENCE_MV`; ``n_<kind>``: the ratios that count."""
+    """SICI, ICF, LICI and CBI ratios of one run: the mean over muscles and ISIs of conditioned /
+    unconditioned MEP (trials at rest, as in metrics.json), leaving out a muscle's block whose test MEP
+    alone is below :data:`MIN_REFERENCE_MV`; ``n_<kind>``: the ratios that count. CBI averages 5-7 ms
+    (Ugawa et al. 1995); ``cbi3_ratio`` is the 3-ms interval, where there should be none."""
     out: Dict[str, float] = {}
-    for kind in ("sici", "icf", "cbi"):
+    for kind, keep in (("sici", None), ("icf", None), ("lici", None), ("cbi", lambda k: not k.endswith("_3ms")),
+                       ("cbi3", lambda k: k.endswith("_3ms"))):
+        prefix = "cbi_" if kind == "cbi3" else kind + "_"
         vals = [d["ratio"] for pm in per_muscle.values() for k, d in pm.get("paired", {}).items()
-                if k.startswith(kind + "_") and d["unconditioned_mv"] >= MIN_REFERENCE_MV]
+                if k.startswith(prefix) and (keep is None or keep(k)) and d["unconditioned_mv"] >= MIN_REFERENCE_MV]
         out[f"{kind}_ratio"] = float(np.mean(vals)) if vals else float("nan")
         out[f"n_{kind}"] = len(vals)
     return out
@@ -354,7 +369,7 @@ def plot(rc: Sequence[Mapping[str, Any]], table: Sequence[Mapping[str, Any]], pe
          conditions: Sequence[str], title: str):
     from matplotlib.figure import Figure
 
-    colours = dict(zip(FULL["conditions"], ["k", "tab:blue", "tab:orange", "tab:red"]))
+    colours = dict(zip(FULL["conditions"], ["k", "tab:blue", "tab:orange", "tab:red", "tab:green"]))
     fig = Figure(figsize=(14, 4.2), layout="constrained")
     ax_rc, ax_pp, ax_tb = fig.subplots(1, 3, width_ratios=[1.1, 1.2, 1])
     by = {line["condition"]: line for line in table}
@@ -377,7 +392,8 @@ def plot(rc: Sequence[Mapping[str, Any]], table: Sequence[Mapping[str, Any]], pe
     top.set_xlabel(f"% of the healthy RMT ({DEFAULT_RMT_MSO:g} %MSO)", fontsize=8)
     ax_rc.legend(fontsize=8)
     # paired-pulse ratios
-    kinds = [("sici_ratio", "SICI 2-3 ms"), ("icf_ratio", "ICF 10-15 ms"), ("cbi_ratio", "CBI 5-7 ms")]
+    kinds = [("sici_ratio", "SICI 2-3 ms"), ("icf_ratio", "ICF 10-15 ms"), ("lici_ratio", "LICI 100-150 ms"),
+             ("cbi3_ratio", "CBI 3 ms"), ("cbi_ratio", "CBI 5-7 ms")]
     width = 0.8 / max(1, len(conditions))
     for k, cond in enumerate(conditions):
         xs = np.arange(len(kinds)) + (k - (len(conditions) - 1) / 2) * width
@@ -419,7 +435,10 @@ def plot(rc: Sequence[Mapping[str, Any]], table: Sequence[Mapping[str, Any]], pe
 
 
 def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
-    args = argument_parser(__doc__, default_out=f"{NAME}_out").parse_args(argv)
+    parser = argument_parser(__doc__, default_out=f"{NAME}_out")
+    parser.add_argument("--no-ctbs", dest="ctbs", action="store_false",
+                        help="leave out the cerebellar cTBS and sham runs (part 3)")
+    args = parser.parse_args(argv)
     configure_logging()
     v = QUICK if args.quick else FULL
     seeds = args.seeds if args.seeds is not None else v["seeds"]
@@ -453,6 +472,9 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
         fit = motor_threshold([trials[(c, s)] for s in seeds])
         for s in seeds:
             runs[(c, s)]["rmt_pooled"] = fit
+    healthy = runs.get(("healthy", seeds[0]), {}).get("rmt_pooled", float("nan"))
+    for rec in runs.values():   # each condition's pooled RMT against the healthy one (issue: within +-10 %)
+        rec["rmt_vs_healthy"] = rec["rmt_pooled"] / healthy if math.isfinite(healthy) else float("nan")
 
     # 2. paired pulses at the healthy circuit's RMT (DEFAULT_RMT_MSO)
     pp_blocks = pp_protocol(v)
@@ -460,27 +482,27 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
               for c in v["conditions"]]
     for p, s in [(p, s) for p in points for s in seeds]:
         rows = run_points([p], [s], out, {"sici_ratio_all": "tms.sici_ratio", "icf_ratio_all": "tms.icf_ratio",
-                                          "cbi_ratio_all": "tms.cbi_ratio"}, resume=args.resume, progress=False,
+                                          "cbi_ratio_all": "tms.cbi_ratio", "lici_ratio_all": "tms.lici_ratio"}, resume=args.resume, progress=False,
                           **launch_options(args))
         rec = runs[(p.factors["condition"], s)]
-        rec.update({k: rows[0][k] for k in ("sici_ratio_all", "icf_ratio_all", "cbi_ratio_all")})
+        rec.update({k: rows[0][k] for k in ("sici_ratio_all", "icf_ratio_all", "cbi_ratio_all", "lici_ratio_all")})
         per_muscle = _metrics(rows[0]["folder"])["tms"]["per_muscle"]
         rec.update(paired_ratios(per_muscle))
         rec["test_mep_mv"] = float(np.mean([d["unconditioned_mv"] for pm in per_muscle.values()
                                             for d in pm.get("paired", {}).values()] or [np.nan]))
         # conditioned trials at rest (the ratios use only those) of all conditioned trials
-        n_isi = len(v["sici_isi_ms"]) + len(v["icf_isi_ms"]) + len(v["cbi_isi_ms"])
+        n_isi = len(v["sici_isi_ms"]) + len(v["icf_isi_ms"]) + len(v["cbi_isi_ms"]) + len(v["lici_isi_ms"])
         rec["pp_rest_fraction"] = sum(d["n"] for pm in per_muscle.values() for d in pm.get("paired", {}).values()) / (
             n_isi * v["pp_n"] * len(per_muscle))
         for key in sorted({k for pm in per_muscle.values() for k in pm.get("paired", {})}):
             rec[f"ratio_{key}"] = float(np.mean([pm["paired"][key]["ratio"] for pm in per_muscle.values()
                                                  if key in pm.get("paired", {})]))
-        print(f"  paired pulses {p.factors['condition']} seed {s}: SICI {rec['sici_ratio']:.2f}, ICF {rec['icf_ratio']:.2f}, CBI {rec['cbi_ratio']:.2f}, test MEP "
+        print(f"  paired pulses {p.factors['condition']} seed {s}: SICI {rec['sici_ratio']:.2f}, ICF {rec['icf_ratio']:.2f}, LICI {rec['lici_ratio']:.2f}, CBI {rec['cbi_ratio']:.2f}, test MEP "
               f"{rec['test_mep_mv']:.2f} mV, conditioned trials at rest "
               f"{rec['pp_rest_fraction']:.0%} ({time.perf_counter() - t0:.0f} s)", flush=True)
 
     # 3. cerebellar cTBS and sham, plasticity on
-    for c in v["ctbs_conditions"]:
+    for c in (v["ctbs_conditions"] if args.ctbs else []):
         if c not in v["conditions"]:
             raise ValueError(f"ctbs condition {c!r} must also be in the variant's conditions (the table is by condition)")
         for s in seeds:
