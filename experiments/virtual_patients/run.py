@@ -43,7 +43,8 @@ REGIONS = ("ctx", "str", "gpe", "stn", "gpi", "thal", "cb", "dcn")
 CONNECTIVITY = tuple(feature_names(REGIONS))
 #: muscle measures (dotted keys of metrics.json); |head angle| and a CCI of null (relaxed) = 0 below
 MUSCLE = {"severity": "muscle.severity_score", "co_contraction": "muscle.co_contraction_index",
-          "head_angle_deg": "muscle.head_angle_deg.mean"}
+          "head_angle_deg": "muscle.head_angle_deg.mean",
+          "force_left": "muscle.rotator_left.mean_force", "force_right": "muscle.rotator_right.mean_force"}
 MUSCLE_FEATURES = ("severity", "co_contraction", "abs_head_angle_deg")
 #: treatments: name -> overrides (each an existing preset)
 TREATMENTS = {"botulinum_toxin": ["treatment=botulinum_toxin"], "dbs_gpi": ["stim=dbs_gpi"],
@@ -103,7 +104,10 @@ def treatment_outcomes(baseline, treated: Mapping[str, Sequence[Mapping]], n_per
             responder = bool(imp >= RESPONDER_IMPROVEMENT) if math.isfinite(imp) else None
             table.append({"patient": r["patient"], "class": r["class"], "dose": r["dose"], "side": r["side"],
                           "treatment": name, "severity_before": b, "severity_after": a, "improvement": imp,
-                          "responder": responder})
+                          "responder": responder,
+                          # the rotator of the dystonic side (the one botulinum_toxin injects), in N
+                          "side_force_before": pre[r["patient"]].get(f"force_{r['side']}", math.nan),
+                          "side_force_after": r.get(f"force_{r['side']}", math.nan)})
             labels.append(responder)
         # does pre-treatment connectivity predict response? (cross-validated, needs 2+ of each)
         ok = [k for k, lab in enumerate(labels) if lab is not None]
@@ -201,12 +205,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--treatments", nargs="*", default=None, choices=sorted(TREATMENTS),
                         help="treatments to apply (default: the variant's)")
     parser.add_argument("--doses", nargs="*", type=float, default=None, help="doses of the dose sweep")
+    parser.add_argument("--states", nargs="*", default=None, choices=sorted(STATES),
+                        help="states to measure (default: all, stress and fatigue)")
     parser.add_argument("--permutations", dest="n_permutations", type=int, default=None,
                         help="label permutations of each permutation test (default: the variant's)")
     args = parser.parse_args(argv)
     configure_logging()
     variant = dict(QUICK if args.quick else FULL)
-    for key in ("cohort", "treatments", "doses", "n_permutations"):
+    variant.setdefault("states", sorted(STATES))
+    for key in ("cohort", "treatments", "doses", "n_permutations", "states"):
         if getattr(args, key) is not None:
             variant[key] = getattr(args, key)
     cohort = load_cohort(variant["cohort"])
@@ -219,7 +226,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     options = dict(resume=args.resume, **launch_options(args))
     measurements: Dict[str, Any] = {"baseline": []}
     measurements.update({t: _dystonic(TREATMENTS[t]) for t in variant["treatments"]})
-    measurements.update({s: _dystonic(extra) for s, extra in STATES.items()})
+    measurements.update({s: _dystonic(STATES[s]) for s in variant["states"]})
     sweep = [dataclasses.replace(draw_patient(cohort, p.index, dose=d), label=f"{p.label}_dose{d:g}")
              for d in variant["doses"] for p in patients if p.cls != "healthy"]
     rows = run_cohort(plan(patients, measurements) + plan(sweep, {"dose_sweep": []}), out, cohort, measures,
@@ -241,7 +248,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     treat_table, diagnosis["treatments"] = treatment_outcomes(
         baseline, {t: [r for r in rows if r["measurement"] == t] for t in variant["treatments"]}, n_perm)
     state_table, diagnosis["states"] = state_changes(baseline, {s: [r for r in rows if r["measurement"] == s]
-                                                                for s in STATES})
+                                                                for s in variant["states"]})
     write_rows(treat_table, out, "treatments")
     write_rows(state_table, out, "states")
     (out / "diagnosis.json").write_text(json.dumps(diagnosis, indent=1, default=str) + "\n")
