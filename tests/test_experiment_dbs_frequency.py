@@ -1,9 +1,10 @@
-"""experiments/dbs_frequency/run.py: GPi DBS frequency sweep and amplitude x pulse-width grid.
+"""experiments/dbs_frequency/run.py: GPi DBS frequency sweep and the severity improvement.
 
-The fast tests check the points and the absolute band power against a closed-form answer; the
-slow test runs the quick variant (dystonia_network, 0/130/185 Hz and a 2 x 2 grid at 130 Hz,
-2 seeds, 2 s) and checks its output: the table is complete and finite, energy and activated
-fraction follow the pulse parameters, and the effects two seeds resolve hold.
+The fast tests check the points, the paired improvement and the absolute band power against
+closed-form answers; the slow test runs the quick variant (dystonia_bg, 0 and 130 Hz, seed 0,
+2 s) and checks its output: the table is complete and finite, energy and activated fraction
+follow the pulses, the stimulated synapses depress and the GPi cells the pulses do not excite
+fire less than the whole GPi without stimulation.
 """
 
 import csv
@@ -33,16 +34,28 @@ def test_points_cover_sweep_grid_and_reference_once():
         a0, pw0 = variant["amplitude_ma"], variant["pulse_width_us"]
         for condition in variant["conditions"]:
             for f in variant["frequencies_hz"]:
-                assert (condition, f, a0, pw0) in keys
+                assert (condition, f, a0, pw0, mod.DEFAULT) in keys
         for a in variant["grid_amplitudes_ma"]:
             for pw in variant["grid_pulse_widths_us"]:
-                assert (variant["grid_condition"], variant["grid_frequency_hz"], a, pw) in keys
+                assert (variant["grid_condition"], variant["grid_frequency_hz"], a, pw, mod.DEFAULT) in keys
         assert 0 in variant["frequencies_hz"] and max(variant["frequencies_hz"]) <= 185
     full = mod.FULL
-    assert len(full["frequencies_hz"]) >= 8
+    assert len(full["frequencies_hz"]) >= 3 and len(full["conditions"]) == 4
+    assert not set(full["seeds"]) & {0, 1, 5} and len(full["seeds"]) >= 5      # held-out seeds
     n_sweep = len(full["conditions"]) * len(full["frequencies_hz"])
     n_grid = len(full["grid_amplitudes_ma"]) * len(full["grid_pulse_widths_us"])
-    assert len(mod.points(full)) == 1 + n_sweep + n_grid - 1   # reference + sweep + grid less the shared point
+    n_sens = len(full["sensitivity_conditions"])
+    assert len(mod.points(full)) == 1 + n_sweep + n_grid - 1 + n_sens   # reference + sweep + grid (shared) + sensitivity
+
+
+def test_improvement_is_paired_by_seed():
+    mod = _load()
+    rows = [{"condition": "c", "frequency_hz": f, "amplitude_ma": 3.0, "pulse_width_us": 100.0, "seed": s,
+             "severity": sev} for f, s, sev in ((0, 1, 0.4), (0, 2, 0.2), (130, 1, 0.2), (130, 2, 0.2), (20, 1, 0.6))]
+    table = {t["frequency_hz"]: t for t in mod.improvement(rows)}
+    assert table[130]["improvement_pct_mean"] == pytest.approx(25.0) and table[130]["n"] == 2   # (50 + 0) / 2
+    assert table[20]["improvement_pct_mean"] == pytest.approx(-50.0) and table[20]["n"] == 1
+    assert 0 not in table
 
 
 def test_absolute_band_power_of_a_sine():
@@ -79,38 +92,18 @@ def test_quick_variant(tmp_path):
     by_key = {tuple(line[k] for k in mod.FACTORS): line for line in table}
 
     def key(match):
-        return (match["condition"], *(float(match[k]) for k in mod.FACTORS[1:]))
+        return (match["condition"], *(float(match[k]) for k in mod.FACTORS[1:4]), mod.DEFAULT)
 
     def mean(col, **match):
         return by_key[key(match)][f"{col}_mean"]
 
-    def per_seed(col, **match):
-        vals = np.array([float(r[col]) for r in runs
-                         if (r["condition"], *(float(r[k]) for k in mod.FACTORS[1:])) == key(match)])
-        assert vals.size == len(q["seeds"]), match
-        return vals
-
-    c, a0, pw0 = q["grid_condition"], q["amplitude_ma"], q["pulse_width_us"]
-    # energy: none when off, more pulses at higher frequency, more per pulse at higher amplitude / width
-    assert mean("energy_uj", condition=c, frequency_hz=0, amplitude_ma=a0, pulse_width_us=pw0) == 0
-    energies = [mean("energy_uj", condition=c, frequency_hz=f, amplitude_ma=a0, pulse_width_us=pw0)
-                for f in sorted(q["frequencies_hz"])]
-    assert all(b > a for a, b in zip(energies, energies[1:]))
-    f_grid = q["grid_frequency_hz"]
-    amps, widths = sorted(q["grid_amplitudes_ma"]), sorted(q["grid_pulse_widths_us"])
-    for col in ("energy_uj", "activated_fraction"):
-        for pw in widths:
-            vals = [mean(col, condition=c, frequency_hz=f_grid, amplitude_ma=a, pulse_width_us=pw) for a in amps]
-            assert all(b > a for a, b in zip(vals, vals[1:])), (col, pw, vals)
-        for a in amps:
-            vals = [mean(col, condition=c, frequency_hz=f_grid, amplitude_ma=a, pulse_width_us=pw) for pw in widths]
-            assert all(b > a for a, b in zip(vals, vals[1:])), (col, a, vals)
-    assert mean("activated_fraction", condition=c, frequency_hz=0, amplitude_ma=a0, pulse_width_us=pw0) == 0
-
-    # what two seeds resolve: every seed with DBS at 130 Hz below every seed without, for the
-    # absolute pallidal 4-10 Hz power, and severity at the strongest grid setting
+    c, a0, pw0 = q["conditions"][0], q["amplitude_ma"], q["pulse_width_us"]
     off = dict(condition=c, frequency_hz=0, amplitude_ma=a0, pulse_width_us=pw0)
-    on = dict(condition=c, frequency_hz=f_grid, amplitude_ma=a0, pulse_width_us=pw0)
-    strongest = dict(condition=c, frequency_hz=f_grid, amplitude_ma=amps[-1], pulse_width_us=widths[-1])
-    assert per_seed("gpi_4_10hz_abs", **on).max() < per_seed("gpi_4_10hz_abs", **off).min()
-    assert per_seed("severity", **strongest).max() < per_seed("severity", **off).min()
+    on = dict(condition=c, frequency_hz=130, amplitude_ma=a0, pulse_width_us=pw0)
+    assert mean("energy_uj", **off) == 0 and mean("energy_uj", **on) > 0
+    assert mean("activated_fraction", **off) == 0 and 0 < mean("activated_fraction", **on) < 1
+    # the stimulated synapses depress to the Tsodyks-Markram steady state at 130 Hz
+    assert mean("release_efficacy", **on) < 0.15 and mean("release_efficacy", **off) == 1.0
+    # the GPi cells the pulses do not excite are inhibited (Chiken & Nambu 2013)
+    assert mean("gpi_quiet_rate_hz", **on) < 0.5 * mean("gpi_quiet_rate_hz", **off)
+    assert (tmp_path / "improvement.md").is_file()

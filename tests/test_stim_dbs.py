@@ -105,7 +105,7 @@ def test_depression_node_reaches_the_stimulus():
     spec = build_spec(compose(["stim=dbs_gpi"]))
     dep = spec.stimuli["dbs_gpi"]["synaptic_depression"]
     assert dep == {"enabled": True, "U": U, "tau_rec": pytest.approx(TAU_REC),
-                   "elements": ["efferent_axons", "afferent_axons"]}
+                   "elements": ["afferent_axons"]}
     off = build_spec(compose(["stim=dbs_gpi", "+stim.dbs_gpi.synaptic_depression.enabled=false"]))
     assert off.stimuli["dbs_gpi"]["synaptic_depression"]["enabled"] is False
 
@@ -308,7 +308,7 @@ def response_run():
                                           "sim.seed=11", "sim.duration=1.6s"]), resolve=True)
     cfg["stim"] = {name: {"kind": "dbs", "target": "gpi", "frequency": f, "amplitude": "3*mA",
                           "pulse_width": "100*us", "start": start, "stop": stop,
-                          "elements": ["efferent_axons", "afferent_axons"]}
+                          "elements": ["afferent_axons"]}
                    for name, f, start, stop in RESPONSE_EPOCHS}
     return simulate(cfg)
 

@@ -26,7 +26,7 @@ Every synapse a pulse drives (the stimulated efferent axons' synapses and the st
 afferent fibres' synapses in the target) holds a fraction ``x`` of releasable resources,
 ``x = 1`` at rest. A pulse that activates the synapse (and, with axonal failure, reaches it)
 adds ``w * x`` to the postsynaptic conductance and uses ``U * x``; between pulses ``x``
-recovers towards 1 with ``tau_rec`` (``elements`` chooses which stimulated axons' synapses depress; default both kinds).
+recovers towards 1 with ``tau_rec`` (``elements`` chooses which stimulated axons' synapses depress; see below).
 At a regular frequency ``f`` the efficacy relative to the
 first pulse settles at (:func:`steady_state_efficacy`)::
 
@@ -39,6 +39,16 @@ measurements: the efficacy stays above 0.7 at 5 Hz, falls below 0.5 at 30 Hz and
 100-130 Hz within about five pulses (the rapid attenuation of the evoked potentials above 30 Hz,
 Milosevic et al. 2018), while the saturated drive (about 13 pulses/s per fibre) still silences
 most GPi cells at 130 Hz (Chiken & Nambu 2013); checked in tests/test_stim_dbs.py.
+
+Which synapses depress (``elements``, default ``[afferent_axons]``): each kind is fitted to the
+recordings of its own postsynaptic cells. The afferent fibres' synapses in the target depress
+as above (the evoked potentials and the firing of the stimulated nucleus, Milosevic et al. 2018;
+Erez et al. 2009). The stimulated target's own efferent synapses do not by default: during GPi
+stimulation in awake monkeys most pallidal-receiving thalamic neurons are inhibited (Anderson et
+al. 2003, J Neurophysiol 89:1150), which needs pallidothalamic transmission that follows the
+pulses. With ``elements: [efferent_axons, afferent_axons]`` the pulses no longer replace the
+pallidal output they silence and the model's thalamus fires more during GPi DBS, not less
+(experiments/dbs_frequency, sensitivity rows).
 
 Limitation: the natural spikes of a stimulated axon still pass through the circuit's own
 (static) synapses of that pathway; they neither share the depleted resources nor collide with
@@ -53,8 +63,7 @@ from typing import Any, Dict, Mapping, Tuple
 import numpy as np
 
 #: Tsodyks-Markram depression of the DBS-driven synapses (model choice; see module docstring)
-DEFAULT_DEPRESSION = {"enabled": True, "U": 0.5, "tau_rec": "150*ms",
-                      "elements": ["efferent_axons", "afferent_axons"]}
+DEFAULT_DEPRESSION = {"enabled": True, "U": 0.5, "tau_rec": "150*ms", "elements": ["afferent_axons"]}
 KEYS = ("enabled", "U", "tau_rec", "elements")
 AXONS = ("efferent_axons", "afferent_axons")
 
