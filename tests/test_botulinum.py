@@ -57,6 +57,7 @@ def test_preset_injects_the_dystonic_side_and_refuses_a_circuit_without_one():
                             "readout.muscle.params.denervated_fraction=1.5"]))
 
 
+@pytest.mark.slow
 def test_simulated_torticollis_loses_force_in_the_injected_muscle():
     run = ["condition=dystonia_bg", "side=right", "sim.duration=1.2s", "sim.seed=10", "readout.plots=[]",
            "sim.progress=false"]
