@@ -98,7 +98,7 @@ def test_quick_variant(tmp_path):
         # the paired-pulse ratios need test MEPs from a muscle at rest: in a dystonic circuit one
         # rotator holds the torticollis and the other is suppressed, so a ratio may be unmeasured
         # (NaN, "not measured" in the comparison); the healthy circuit must have every one
-        keys = ("sici_ratio", "icf_ratio", "cbi_ratio") if cond == "healthy" else ()
+        keys = ("sici_ratio", "icf_ratio", "lici_ratio", "cbi_ratio") if cond == "healthy" else ()
         for key in (*keys, "mep_max_mv", "rest_fraction"):
             assert math.isfinite(float(line[f"{key}_mean"])), (cond, key)
     for cond in mod.QUICK["ctbs_conditions"]:
@@ -137,6 +137,8 @@ def test_quick_variant(tmp_path):
     se = np.mean([math.hypot(d["unconditioned_sem_mv"], d["conditioned_sem_mv"]) for d in sici])
     assert diff > 2 * se, (diff, se)
     assert float(healthy["sici_ratio_mean"]) < 1
+    # healthy LICI (Valls-Sole et al. 1992): the suprathreshold conditioning pulse's GABA-B node
+    assert float(healthy["lici_ratio_mean"]) < 1
 
     # the comparison covers every literature direction whose conditions were run
     with open(tmp_path / "comparison.csv") as fh:
