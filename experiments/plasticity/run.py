@@ -244,8 +244,9 @@ def plot(rows: Sequence[Mapping[str, Any]], courses: Mapping[str, Mapping[str, n
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xticks(range(len(protocols)), protocols, fontsize=8)
     ax.set_title("mean fibre weight change in the circuit\n(red: active, grey: sham)", fontsize=10)
-    fig.suptitle(f"TMS after-effects against sham, seeds {list(seeds)}"
-                 f"{' (' + ', '.join(variant['overrides']) + ')' if variant['overrides'] else ''}", fontsize=11)
+    scale = [o for o in variant["overrides"] if o.startswith("circuit.")]
+    fig.suptitle(f"TMS after-effects against sham, seeds {list(seeds)}{' (' + ', '.join(scale) + ')' if scale else ''}",
+                 fontsize=11)
     return fig
 
 
