@@ -88,6 +88,16 @@ TRACE_SYNAPSES = 200   # synapses sampled per pathway for the trace (numerical c
 KEYS = ("enabled", "rule", "pathways", "elements", "eta", "w_max_factor", "params", "balance_rate")
 
 
+def _number(value: Any, path: str) -> float:
+    """A finite plain number, or a one-line error naming the field."""
+    try:
+        number = float(value) if not isinstance(value, bool) else float("nan")
+    except (TypeError, ValueError):
+        number = float("nan")
+    require(bool(np.isfinite(number)), path, f"must be a finite number (got {value!r})")
+    return number
+
+
 def validate_plasticity(node: Any, path: str, ctx: StimulusContext,
                         sites: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Check a plasticity node; ``{"enabled": False}`` when absent or off.
@@ -121,9 +131,9 @@ def validate_plasticity(node: Any, path: str, ctx: StimulusContext,
                 "(written <site>.<element>)")
     require(len(set(elements)) == len(elements), f"{path}.elements", "an element is listed twice")
     require(not enabled or pathways or elements, path, "nothing is plastic: list pathways or elements")
-    eta = float(node.get("eta", 1.0))
+    eta = _number(node.get("eta", 1.0), f"{path}.eta")
     require(eta >= 0, f"{path}.eta", f"cannot be negative (got {eta})")
-    w_max_factor = float(node.get("w_max_factor", 2.0))
+    w_max_factor = _number(node.get("w_max_factor", 2.0), f"{path}.w_max_factor")
     require(w_max_factor >= 1, f"{path}.w_max_factor", f"must be at least 1 (got {w_max_factor})")
     if enabled and rule == "calcium":
         require(not pathways, f"{path}.pathways", "the calcium rule acts on the fibres that pulses recruit: "
@@ -143,7 +153,7 @@ def validate_plasticity(node: Any, path: str, ctx: StimulusContext,
             params[key] = to_si(value, "time", f"{path}.params.{key}")
             require(params[key] > 0, f"{path}.params.{key}", "must be positive")
         else:
-            params[key] = float(value)
+            params[key] = _number(value, f"{path}.params.{key}")
             require(params[key] >= 0, f"{path}.params.{key}", "cannot be negative")
     balance = node.get("balance_rate")
     if rule == "calcium":
@@ -315,3 +325,8 @@ def build_plasticity(ctx, name: str, conf: Mapping[str, Any]) -> Optional[Callab
                 for pathway, (syn, w0, w_max, mon, var) in built.items()}
 
     return record
+
+
+#: the name to call for the plastic fibres' code (the TMS builder still calls triplet_code, which
+#: returns the configured rule's code: the prefix from rule_namespace names the rule)
+element_rule_code = triplet_code
