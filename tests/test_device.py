@@ -14,7 +14,8 @@ from scipy import stats
 
 from circuitsim import compose
 from circuitsim.batch import _grid, simulate_batch
-from circuitsim.circuit.models import _POISSON_CPP, _UNIFORM_CPP, _numpy_cs_poisson, _numpy_cs_uniform
+from circuitsim.circuit.models import (_COUNT01_CPP, _FIX_CPP, _POISSON_CPP, _UNIFORM_CPP, _numpy_cs_count01,
+                                       _numpy_cs_poisson, _numpy_cs_poisson_fix, _numpy_cs_uniform)
 from circuitsim.device import FINITE_MATH_FLAG, compile_flags, structure_key
 from circuitsim.errors import ConfigError
 from circuitsim.spec import STIMULUS_VALIDATORS, build_spec
@@ -87,14 +88,17 @@ def test_counter_based_poisson_counts():
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="no C++ compiler")
 def test_compiled_poisson_counts_equal_the_reference(tmp_path):
-    """The generated code's cs_poisson (with its branch-free path for counts 0 and 1) gives the
+    """The generated code's cs_poisson (with its branch-free path for counts 0 and 1), and the
+    circuit's split form of it (cs_count01 in the vectorised loop, then cs_poisson_fix), give the
     counts of the NumPy reference, for means below, at and above 1 (chunks) and zero."""
-    main = _UNIFORM_CPP + _POISSON_CPP + """
+    main = _UNIFORM_CPP + _POISSON_CPP + _COUNT01_CPP + _FIX_CPP + """
 #include <stdio.h>
 int main() {
     double lam; long long i;
-    while (scanf("%lf %lld", &lam, &i) == 2)
-        printf("%d\\n", cs_poisson(lam, cs_uniform(7, 0, i, 11), 7, 0, i, 11));
+    while (scanf("%lf %lld", &lam, &i) == 2) {
+        const double u = cs_uniform(7, 0, i, 11);
+        printf("%d %g\\n", cs_poisson(lam, u, 7, 0, i, 11), cs_poisson_fix(cs_count01(lam, u), lam, 7, 0, i, 11));
+    }
     return 0;
 }
 """
@@ -104,9 +108,11 @@ int main() {
     lam = np.resize([0.0, 0.01, 0.1, 0.2, 0.5, 0.999, 1.0, 1.7, 9.5, 20.0], index.size)
     text = "".join(f"{float(m)!r} {i}\n" for m, i in zip(lam, index))
     out = subprocess.run([str(tmp_path / "p")], input=text, capture_output=True, text=True, check=True).stdout
-    compiled = np.array(out.split(), dtype=np.int32)
-    reference = _numpy_cs_poisson(lam, _numpy_cs_uniform(7, 0, index, 11), 7, 0, index, 11)
-    assert np.array_equal(compiled, reference)
+    compiled, split = np.array(out.split(), dtype=np.float64).reshape(-1, 2).T
+    u = _numpy_cs_uniform(7, 0, index, 11)
+    reference = _numpy_cs_poisson(lam, u, 7, 0, index, 11)
+    assert np.array_equal(compiled, reference) and np.array_equal(split, reference)
+    assert np.array_equal(_numpy_cs_poisson_fix(_numpy_cs_count01(lam, u), lam, 7, 0, index, 11), reference)
     assert (compiled[lam == 0.2] >= 2).any()     # the slow path was taken too
 
 

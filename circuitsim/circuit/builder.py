@@ -36,8 +36,8 @@ from circuitsim.circuit.connectivity import Connections
 from circuitsim.circuit.registry import STIMULUS_BUILDERS, BuildContext
 from circuitsim.circuit.layout import Layout
 from circuitsim.circuit.models import (ADEX_EQUATIONS, ADEX_REFRACTORY, ADEX_RESET,
-                                       ADEX_THRESHOLD, BACKGROUND_CODE, FUNCTIONS, LFP_CHARGES,
-                                       NEURON_BLOCK, NOISE_CODE)
+                                       ADEX_THRESHOLD, BACKGROUND_CODE, FIX_CODE, FUNCTIONS,
+                                       LFP_CHARGES, NEURON_BLOCK, NOISE_CODE)
 from circuitsim.spec import NEURON_PARAMS, RECEPTOR_NAMES, Pathway, RunSpec
 
 logger = logging.getLogger(__name__)
@@ -168,7 +168,9 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
     # the motor-command slot (circuitsim.stimulation.command) is data: off unless a command sets it
     for key, unit in (("nu_cmd", Hz), ("w_cmd", siemens), ("t_cmd_on", second), ("t_cmd_off", second)):
         setattr(group, key, np.zeros(n) * unit)
-    group.run_regularly(NOISE_CODE, when="before_groups", order=-1, name="noise")
+    # background and command counts: settled in a vectorised loop, the rare rest in full, then added
+    group.run_regularly(NOISE_CODE, when="before_groups", order=-2, name="noise")
+    group.run_regularly(FIX_CODE, when="before_groups", order=-1, name="noise_fix")
     group.run_regularly(BACKGROUND_CODE, when="before_groups", name="background")
 
     synapses: Dict[str, Synapses] = {}

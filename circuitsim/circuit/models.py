@@ -27,7 +27,9 @@ Noise comes from :data:`cs_poisson`, a counter-based Poisson generator: the coun
 a time step is a pure function of (seed, stream, the neuron's index within its circuit, time
 step). So a neuron's input does not depend on how many other neurons are simulated, in which
 order, on how many threads, or whether other circuits share the network (batched sweeps), and a
-seed is data (a per-neuron integer), not compiled code.
+seed is data (a per-neuron integer), not compiled code. The circuit draws the counts in the
+split form of :data:`NOISE_CODE` (a vectorised loop settles nearly every count), with the same
+counts as ``cs_poisson``.
 """
 
 import numpy as np
@@ -78,8 +80,8 @@ ADEX_EQUATIONS = Equations(
     t_cmd_off : second
     rng_seed : integer (constant)
     rng_index : integer (constant)
-    u_bg : 1
-    u_cmd : 1
+    k_bg : 1
+    k_cmd : 1
     pop : integer (constant)
     channel : integer (constant)
     """
@@ -103,22 +105,31 @@ ADEX_REFRACTORY = "t_ref"
 STREAM_BACKGROUND = 0
 STREAM_COMMAND = 1
 
-#: Uniform numbers of this time step for the two streams, one per neuron; a loop of integer
-#: arithmetic only, which gcc vectorises (the Poisson inversion below cannot be).
+#: The background and motor-command counts of this time step, one per neuron and stream, in
+#: three steps so that the frequent work vectorises: (1) a loop of integer and floating-point
+#: arithmetic only (gcc vectorises it) draws each stream's uniform number and settles counts of
+#: 0 and 1 for means up to 1 (nearly every draw: background means are 0.01-0.2 per step), marking
+#: the rest -1; (2) a light loop computes the marked counts in full (``cs_poisson_fix``: the
+#: same inversion as ``cs_poisson``, so the counts are those of ``cs_poisson``); (3) the counts are
+#: added to the conductances (arithmetic only, vectorised). The command stream's mean is zero
+#: outside ``t_cmd_on <= t < t_cmd_off`` (count 0, no draw needed).
+_CMD_MEAN = "nu_cmd*dt*int(t >= t_cmd_on)*int(t < t_cmd_off)"
 NOISE_CODE = f"""
-u_bg = cs_uniform(rng_seed, {STREAM_BACKGROUND}, rng_index, t_in_timesteps)
-u_cmd = cs_uniform(rng_seed, {STREAM_COMMAND}, rng_index, t_in_timesteps)
+k_bg = cs_count01(nu_bg*dt, cs_uniform(rng_seed, {STREAM_BACKGROUND}, rng_index, t_in_timesteps))
+k_cmd = cs_count01({_CMD_MEAN}, cs_uniform(rng_seed, {STREAM_COMMAND}, rng_index, t_in_timesteps))
+"""
+FIX_CODE = f"""
+k_bg = cs_poisson_fix(k_bg, nu_bg*dt, rng_seed, {STREAM_BACKGROUND}, rng_index, t_in_timesteps)
+k_cmd = cs_poisson_fix(k_cmd, {_CMD_MEAN}, rng_seed, {STREAM_COMMAND}, rng_index, t_in_timesteps)
 """
 
-#: Background input: Poisson spike counts per time step, one draw per neuron, delivered to the
-#: receptor(s) with a non-zero background weight; then the motor command's extra Poisson input
-#: to AMPA while ``t_cmd_on <= t < t_cmd_off`` (zero rate elsewhere: no draw at all).
-BACKGROUND_CODE = f"""
-k_bg = cs_poisson(nu_bg*dt, u_bg, rng_seed, {STREAM_BACKGROUND}, rng_index, t_in_timesteps)
+#: Background input: Poisson counts per time step delivered to the receptor(s) with a non-zero
+#: background weight; then the motor command's extra Poisson input to AMPA.
+BACKGROUND_CODE = """
 g_ampa += w_bg_ampa*k_bg
 g_nmda += w_bg_nmda*k_bg
 g_gaba += w_bg_gaba*k_bg
-g_ampa += w_cmd*cs_poisson(nu_cmd*dt*int(t >= t_cmd_on)*int(t < t_cmd_off), u_cmd, rng_seed, {STREAM_COMMAND}, rng_index, t_in_timesteps)
+g_ampa += w_cmd*k_cmd
 """
 
 # ------------------------------------------------------------------ counter-based Poisson counts
@@ -171,7 +182,9 @@ static inline double cs_uniform(int64_t seed, int64_t stream, int64_t index, int
 }
 """
 
-_POISSON_CPP = _HELPERS_CPP + f"""
+_CHUNKS_CPP = _HELPERS_CPP + f"""
+#ifndef CIRCUITSIM_CS_CHUNKS
+#define CIRCUITSIM_CS_CHUNKS
 static int32_t _cs_poisson_chunks(double lam, double u, int64_t seed, int64_t stream, int64_t index, int64_t step)
 {{
     int32_t total = 0;
@@ -213,6 +226,10 @@ static int32_t _cs_poisson_chunks(double lam, double u, int64_t seed, int64_t st
     }}
     return total;
 }}
+#endif
+"""
+
+_POISSON_CPP = _CHUNKS_CPP + f"""
 static inline int32_t cs_poisson(double lam, double u, int64_t seed, int64_t stream, int64_t index, int64_t step)
 {{
     if (!(lam > 0.0))
@@ -230,6 +247,29 @@ static inline int32_t cs_poisson(double lam, double u, int64_t seed, int64_t str
     }}
     return _cs_poisson_chunks(lam, u, seed, stream, index, step);
 }}
+"""
+
+
+#: counts 0 and 1 settled by the series bounds of P(0) (as in cs_poisson, for means up to 1)
+#: without a branch; -1 where they do not settle the count (or the mean is above 1)
+_COUNT01_CPP = """
+static inline double cs_count01(double lam, double u)
+{
+    const double low0 = 1.0 - lam * (1.0 - lam * (0.5 - lam * (1.0 / 6.0)));
+    const double high0 = 1.0 - lam * (1.0 - 0.5 * lam);
+    const double one = (u > high0 && u <= low0 * (1.0 + lam)) ? 1.0 : -1.0;
+    const double small = u <= low0 ? 0.0 : one;
+    return lam <= 0.0 ? 0.0 : (lam <= 1.0 ? small : -1.0);
+}
+"""
+
+_FIX_CPP = _CHUNKS_CPP + """
+static inline double cs_poisson_fix(double k, double lam, int64_t seed, int64_t stream, int64_t index, int64_t step)
+{
+    if (__builtin_expect(k >= 0.0, 1))
+        return k;
+    return (double)_cs_poisson_chunks(lam, _cs_u53(_cs_base(seed, stream, index, step)), seed, stream, index, step);
+}
 """
 
 
@@ -288,6 +328,32 @@ cdef inline int cs_poisson(double lam, double u, long long seed, long long strea
             F += p
         total += k
     return total
+"""
+
+
+_COUNT01_CYTHON = """
+cdef inline double cs_count01(double lam, double u) nogil:
+    cdef double low0 = 1.0 - lam * (1.0 - lam * (0.5 - lam * (1.0 / 6.0)))
+    cdef double high0 = 1.0 - lam * (1.0 - 0.5 * lam)
+    if lam <= 0.0:
+        return 0.0
+    if lam > 1.0:
+        return -1.0
+    if u <= low0:
+        return 0.0
+    if u > high0 and u <= low0 * (1.0 + lam):
+        return 1.0
+    return -1.0
+"""
+
+# cs_poisson's Cython code under other names (a code object may use both), and the fix-up
+_FIX_CYTHON = (_POISSON_CYTHON.replace("cs_poisson(", "_cs_poisson_f(")
+               .replace("_cs_mix_p", "_cs_mix_f").replace("_cs_base_p", "_cs_base_f")
+               .replace("_cs_u53_p", "_cs_u53_f").replace("_cs_exp_p", "_cs_exp_f")) + """
+cdef inline double cs_poisson_fix(double k, double lam, long long seed, long long stream, long long index, long long step) nogil:
+    if k >= 0.0:
+        return k
+    return <double>_cs_poisson_f(lam, _cs_u53_f(_cs_base_f(seed, stream, index, step)), seed, stream, index, step)
 """
 
 
@@ -351,6 +417,30 @@ def _numpy_cs_poisson(lam, u, seed, stream, index, step):
     return total
 
 
+def _numpy_cs_count01(lam, u):
+    """NumPy version of the generated-code ``cs_count01`` (identical values)."""
+    lam, u = np.broadcast_arrays(np.asarray(lam, dtype=np.float64), np.asarray(u, dtype=np.float64))
+    low0 = 1.0 - lam * (1.0 - lam * (0.5 - lam * (1.0 / 6.0)))
+    high0 = 1.0 - lam * (1.0 - 0.5 * lam)
+    one = np.where((u > high0) & (u <= low0 * (1.0 + lam)), 1.0, -1.0)
+    small = np.where(u <= low0, 0.0, one)
+    return np.where(lam <= 0.0, 0.0, np.where(lam <= 1.0, small, -1.0))
+
+
+def _numpy_cs_poisson_fix(k, lam, seed, stream, index, step):
+    """NumPy version of the generated-code ``cs_poisson_fix``: ``k`` where it is >= 0, else the
+    count ``cs_poisson`` draws."""
+    k, lam, seed, stream, index, step = np.broadcast_arrays(
+        np.asarray(k, dtype=np.float64), np.asarray(lam, dtype=np.float64),
+        *(np.asarray(x).astype(np.int64) for x in (seed, stream, index, step)))
+    out = k.astype(np.float64, copy=True)
+    todo = k < 0
+    if np.any(todo):
+        u = _numpy_cs_uniform(seed[todo], stream[todo], index[todo], step[todo])
+        out[todo] = _numpy_cs_poisson(lam[todo], u, seed[todo], stream[todo], index[todo], step[todo])
+    return out
+
+
 #: ``cs_uniform(seed, stream, index, step)``: a uniform number in (0, 1), a pure function of its
 #: integer arguments (C++, Cython and NumPy give identical values).
 cs_uniform = Function(_numpy_cs_uniform, arg_units=[1, 1, 1, 1], return_unit=1,
@@ -376,5 +466,23 @@ def _cuda(code: str) -> str:
 cs_uniform.implementations.add_implementation("cuda", _cuda(_UNIFORM_CPP), name="cs_uniform")
 cs_poisson.implementations.add_implementation("cuda", _cuda(_POISSON_CPP), name="cs_poisson")
 
+#: ``cs_count01(mean, u)``: the count ``cs_poisson`` draws from ``u`` where the series bounds settle
+#: it as 0 or 1 (mean <= 1), else -1 (branch-free: vectorised in the noise loop).
+cs_count01 = Function(_numpy_cs_count01, arg_units=[1, 1], return_unit=1, arg_types=["float", "float"],
+                      return_type="float", stateless=True)
+cs_count01.implementations.add_implementation("cpp", _COUNT01_CPP, name="cs_count01")
+cs_count01.implementations.add_implementation("cython", _COUNT01_CYTHON, name="cs_count01")
+cs_count01.implementations.add_implementation("cuda", _cuda(_COUNT01_CPP), name="cs_count01")
+
+#: ``cs_poisson_fix(k, mean, seed, stream, index, step)``: ``k`` if >= 0, else the count
+#: ``cs_poisson(mean, cs_uniform(seed, stream, index, step), ...)``.
+cs_poisson_fix = Function(_numpy_cs_poisson_fix, arg_units=[1, 1, 1, 1, 1, 1], return_unit=1,
+                          arg_types=["float", "float", "integer", "integer", "integer", "integer"],
+                          return_type="float", stateless=True)
+cs_poisson_fix.implementations.add_implementation("cpp", _FIX_CPP, name="cs_poisson_fix")
+cs_poisson_fix.implementations.add_implementation("cython", _FIX_CYTHON, name="cs_poisson_fix")
+cs_poisson_fix.implementations.add_implementation("cuda", _cuda(_FIX_CPP), name="cs_poisson_fix")
+
 #: Every function the circuit's generated code calls (for the run's namespace).
-FUNCTIONS = {"cs_uniform": cs_uniform, "cs_poisson": cs_poisson}
+FUNCTIONS = {"cs_uniform": cs_uniform, "cs_poisson": cs_poisson, "cs_count01": cs_count01,
+             "cs_poisson_fix": cs_poisson_fix}
