@@ -45,7 +45,8 @@ def test_points_cover_sweep_grid_and_reference_once():
     n_sweep = len(full["conditions"]) * len(full["frequencies_hz"])
     n_grid = len(full["grid_amplitudes_ma"]) * len(full["grid_pulse_widths_us"])
     n_sens = len(full["sensitivity_conditions"])
-    assert len(mod.points(full)) == 1 + n_sweep + n_grid - 1 + n_sens   # reference + sweep + grid (shared) + sensitivity
+    # reference + sweep + grid (sharing one point) + sensitivity
+    assert len(mod.points(full)) == 1 + n_sweep + n_grid - 1 + n_sens
 
 
 def test_improvement_is_paired_by_seed():

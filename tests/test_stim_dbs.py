@@ -57,12 +57,12 @@ def test_bad_input_is_refused_before_compiling(override, path, message):
 
 
 @pytest.mark.parametrize("override, path", [
-    ("stim.dbs_gpi_cl.controller.off_below=0.5", "stim.dbs_gpi_cl.controller.off_below"),
+    ("stim.dbs_gpi_cl.controller.off_below=0.9", "stim.dbs_gpi_cl.controller.off_below"),
     ("stim.dbs_gpi_cl.controller.mode=fuzzy", "stim.dbs_gpi_cl.controller.mode"),
     ("stim.dbs_gpi_cl.controller.region=cortex", "stim.dbs_gpi_cl.controller.region"),
     ("stim.dbs_gpi_cl.controller.window=100*ms", "stim.dbs_gpi_cl.controller.window"),
     ("stim.dbs_gpi_cl.frequency=0*Hz", "stim.dbs_gpi_cl.controller"),
-    ("+stim.dbs_gpi_cl.controller.sensing.method=notch", "stim.dbs_gpi_cl.controller.sensing.method"),
+    ("stim.dbs_gpi_cl.controller.sensing.method=notch", "stim.dbs_gpi_cl.controller.sensing.method"),
     ("+stim.dbs_gpi_cl.controller.sensing.blank=-1*ms", "stim.dbs_gpi_cl.controller.sensing.blank"),
     ("stim.dbs_gpi_cl.controller.biomarker=emg", "stim.dbs_gpi_cl.controller.biomarker"),
 ])
@@ -252,6 +252,7 @@ def closed_loop_run():
     cfg = compose(COMMON + ["stim=dbs_gpi_closed_loop", "sim.duration=0.6s", "circuit.scale=0.25",
                             "sim.codegen_target=numpy",
                             "stim.dbs_gpi_cl.controller.mode=proportional",
+                            "stim.dbs_gpi_cl.controller.power=relative",
                             "stim.dbs_gpi_cl.controller.band=[15*Hz,30*Hz]",
                             "stim.dbs_gpi_cl.controller.window=150*ms",
                             "stim.dbs_gpi_cl.controller.period=50*ms",

@@ -288,7 +288,8 @@ def build_controller(ctx, name: str, params: Mapping[str, Any], set_level: Calla
             sensing = cp["sensing"]
             if sensing["method"] != "none" and pulse_times is not None:
                 t_start = (start + np.arange(n_win) * per_sample) * spec.sim.dt
-                lfp = remove_stimulus_locked(lfp, t_start, 1.0 / fs, delivered(pulse_times()), 1.0 / params["frequency"],
+                lfp = remove_stimulus_locked(lfp, t_start, 1.0 / fs, delivered(pulse_times()),
+                                             1.0 / params["frequency"],
                                              sensing["method"], sensing["blank"])
             if cp["power"] == "absolute":
                 return absolute_band_power(lfp, fs, cp["band"])

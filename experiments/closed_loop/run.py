@@ -1,42 +1,37 @@
-"""Closed-loop versus continuous pallidal DBS in a dystonic circuit: severity against energy.
+"""Closed-loop pallidal DBS that senses like an adaptive DBS device: stays off in health, does
+not chase its own pulses in dystonia.
 
-Question: does adaptive (closed-loop) GPi DBS, switched or scaled by the pallidal 4-10 Hz rhythm of
-dystonia (Silberstein et al. 2003, Brain 126:2597), reach the severity of continuous DBS with less
-energy delivered, in the model? Adaptive DBS is the idea of Little et al. (2013, Ann Neurol
-74:449) for STN beta in Parkinson's disease; the pallidal band of dystonia is the analogous
-biomarker.
+Question: with a biomarker that excludes the stimulus-locked components of the pallidal LFP
+(template subtraction, as sensing-enabled stimulators do: Stanslaski et al. 2012, IEEE Trans
+Neural Syst Rehabil Eng 20:410; Swann et al. 2018, J Neural Eng 15:046006), does a closed loop on
+the pallidal 4-10 Hz rhythm of dystonia (Silberstein et al. 2003, Brain 126:2597) stay off in a
+healthy circuit, stop cycling on its own switching in a dystonic one, and how does it compare
+with the raw LFP, with a wearable's view of the symptom (the neck muscles' EMG envelope) and
+with continuous DBS, in severity and energy? (Adaptive DBS: Little et al. 2013, Ann Neurol 74:449.)
 
-Points, all in ``dystonia_network`` with ``task=turn_left`` (130 Hz, 210 us biphasic, as the
-``dbs_gpi`` preset; Kupsch et al. 2006, NEJM 355:1978):
+Points (``task=turn_left``; 130 Hz, 3 mA maximum, 100 us biphasic pulses, as experiments/dbs_frequency):
 
-- ``off``: the stimulator at 0 Hz;
-- ``continuous``: ``stim=dbs_gpi`` at a few amplitudes;
-- closed loop, ``stim=dbs_gpi_closed_loop`` (maximum 3 mA; every 100 ms the relative 4-10 Hz power
-  of the GPi LFP proxy over the last 500 ms sets the level, :mod:`circuitsim.stimulation.closed_loop`):
-  ``on_off`` switches with hysteresis at a few threshold pairs, ``proportional`` sets the level to
-  kp * (b - setpoint) / setpoint, ``pid`` adds an integral term; one more ``on_off`` controller
-  reads the corticospinal rate instead (the drive of the EMG, free of pulse-evoked currents), so
-  it stimulates during the commanded movement. Thresholds and gains are model choices placed
-  around the biomarkers' values with and without DBS.
+- ``healthy``: closed loop on the template-cleaned LFP and on the EMG envelope;
+- the dystonic circuit with the strongest pallidal 4-10 Hz rhythm (``dystonia_cortical``):
+  stimulator off (0 Hz), continuous DBS, and closed loops on the raw LFP (``sensing.method=none``,
+  the behaviour of the previous version), on the template-cleaned LFP and on the EMG envelope.
 
-    python experiments/closed_loop/run.py --quick     # off, 2 continuous, 2 closed loop; seed 0
-    python experiments/closed_loop/run.py             # off, 4 continuous, 7 closed loop; seeds 0-4
+Thresholds are placed between the biomarkers' values in the healthy and the dystonic circuits
+without stimulation, measured on the tuning seeds 0, 1 and 5 (the numbers are beside LFP_ON and
+EMG_ON).
 
-Outputs in ``--out`` (default ``outputs/experiments/closed_loop``): ``table.md`` / ``table.csv`` (mean +- sd over
-seeds: severity, co-contraction, absolute GPi 4-10 Hz power, energy delivered, fraction of control
-periods on, mean amplitude, mean biomarker), ``runs.csv``, ``closed_loop.png`` (severity and
-co-contraction against energy; one closed-loop run's biomarker, amplitude and EMG) and the run
-folders under ``runs/``; a closed-loop run's folder also holds ``controller.npz`` (the trace).
+    python experiments/closed_loop/run.py --quick     # healthy + dystonic template loops, off, continuous; seed 0
+    python experiments/closed_loop/run.py             # every point; held-out seeds 10-14
+
+Outputs in ``--out`` (default ``outputs/experiments/closed_loop``): ``table.md`` / ``table.csv``
+(mean +- sd over seeds: severity, co-contraction, energy, fraction of control periods on, on/off
+switches per second, mean biomarker), ``runs.csv``, ``closed_loop.png`` (severity against energy;
+two example traces, raw and cleaned LFP) and the run folders under ``runs/``; a closed-loop
+run's folder also holds ``controller.npz`` (the trace).
 
 Caveats: closed-loop runs need Python during the run and use the runtime device (several times
 slower than the compiled continuous runs). The controller acts only once its first 500 ms window
-is full (from 0.5 s), while continuous DBS starts at 0.2 s, which alone saves part of the
-energy. The LFP proxy contains the synaptic currents the pulses evoke in GPi: its mean shifts by
-several nA when stimulation switches on or off, so (1) the relative 4-10 Hz biomarker falls while
-stimulation is steady and rises after every switch, and the LFP controllers cycle on and off at
-about 1-2 Hz (see the example trace), and (2) the absolute 4-10 Hz power of closed-loop runs is
-dominated by this switching square wave, not by the pallidal rhythm (real adaptive DBS removes
-stimulation artefacts before reading the band). Severity is read over the whole run after the
+is full, while continuous DBS starts at 0.2 s. Severity is read over the whole run after the
 0.2 s transient, including the command at 1-1.8 s.
 """
 
@@ -57,57 +52,65 @@ from circuitsim.experiments import (Point, argument_parser, configure_logging, l
 logger = logging.getLogger(__name__)
 
 NAME = "closed_loop"
+#: on/off thresholds (see CONTROLLERS)
+#: absolute GPi 4-10 Hz power (nA², controller windows, stimulation off): healthy seeds 0-1 at most
+#: 0.50 (during the turn), dystonia_cortical seed 5 0.23-0.99 (0.43 or more after its first window)
+LFP_ON, LFP_OFF = 0.6, 0.4
+#: EMG envelope (µV, summed over both rotators): healthy seeds 0-1 at most 670 (during the turn),
+#: dystonia_network seed 0 717-1050, dystonia_cortical seed 5 350-610 (no separation from healthy)
+EMG_ON, EMG_OFF = 750.0, 650.0
 OPEN = "dbs_gpi"          # the continuous preset's stimulus name
 CLOSED = "dbs_gpi_cl"     # the closed-loop preset's stimulus name
 BAND_HZ = (4.0, 10.0)     # pallidal band of dystonia (Silberstein et al. 2003)
 TRACE_FILE = "controller.npz"
 
-#: closed-loop controllers (name -> controller fields set on top of the dbs_gpi_closed_loop preset)
+#: closed-loop controllers (name -> controller fields set on top of the dbs_gpi_closed_loop preset).
+#: Thresholds between the biomarkers of the healthy and the dystonia_cortical circuit without
+#: stimulation (see the README).
 CONTROLLERS: Dict[str, Dict[str, Any]] = {
-    "on_off_0.15": {"mode": "on_off", "on_above": 0.15, "off_below": 0.10},
-    "on_off_0.20": {"mode": "on_off", "on_above": 0.20, "off_below": 0.12},   # the preset's thresholds
-    "on_off_0.30": {"mode": "on_off", "on_above": 0.30, "off_below": 0.20},
-    "prop_kp1": {"mode": "proportional", "setpoint": 0.15, "kp": 1.0},
-    "prop_kp3": {"mode": "proportional", "setpoint": 0.15, "kp": 3.0},
-    "pid": {"mode": "pid", "setpoint": 0.15, "kp": 1.0, "ki": "2*Hz", "kd": "0*ms"},
-    # a biomarker free of the pulse-evoked currents: the corticospinal rate (the EMG's drive), which
-    # is ~12 Hz at rest and rises above 20 Hz during the commanded turn in dystonia_network
-    "cs_rate": {"mode": "on_off", "biomarker": "corticospinal_rate", "on_above": "18*Hz", "off_below": "16*Hz"},
+    "lfp_raw": {"mode": "on_off", "power": "absolute", "on_above": LFP_ON, "off_below": LFP_OFF,
+                "sensing.method": "none"},
+    "lfp_template": {"mode": "on_off", "power": "absolute", "on_above": LFP_ON, "off_below": LFP_OFF,
+                     "sensing.method": "template"},
+    "emg": {"mode": "on_off", "biomarker": "emg_envelope", "on_above": EMG_ON, "off_below": EMG_OFF},
 }
 
 #: short names of the controllers in the figure
-SHORT = {"on_off_0.15": "on>0.15", "on_off_0.20": "on>0.20", "on_off_0.30": "on>0.30", "prop_kp1": "P kp1",
-         "prop_kp3": "P kp3", "pid": "PID", "cs_rate": "CS rate>18 Hz"}
+SHORT = {"lfp_raw": "LFP raw", "lfp_template": "LFP template", "emg": "EMG envelope"}
 
 #: the variant the test suite runs
 QUICK: Dict[str, Any] = {
-    "condition": "dystonia_network",
-    "continuous_ma": [1.0, 3.0],
-    "closed_loop": ["on_off_0.20", "prop_kp1"],
+    "healthy": ["lfp_template"],
+    "condition": "dystonia_cortical",
+    "continuous": True,
+    "closed_loop": ["lfp_template"],
     "max_amplitude_ma": 3.0,
-    "example": "on_off_0.20",
+    "pulse_width_us": 100.0,
+    "examples": ["lfp_template"],
     "seeds": [0],
     "duration": "2*second",
 }
-#: the README's variant
+#: the README's variant (held-out seeds)
 FULL: Dict[str, Any] = {
-    "condition": "dystonia_network",
-    "continuous_ma": [1.0, 2.0, 3.0, 4.0],
-    "closed_loop": list(CONTROLLERS),
+    "healthy": ["lfp_template"],
+    "condition": "dystonia_cortical",
+    "continuous": True,
+    "closed_loop": ["lfp_raw", "lfp_template"],   # the EMG loop is not run here (CPU budget; see README)
     "max_amplitude_ma": 3.0,
-    "example": "on_off_0.20",
-    "seeds": [0, 1, 2, 3, 4],
-    "duration": "3*second",
+    "pulse_width_us": 100.0,
+    "examples": ["lfp_raw", "lfp_template"],
+    "seeds": [10, 11, 12, 13, 14],
+    "duration": "2*second",
 }
 
-FACTORS = ["kind", "setting"]
+FACTORS = ["condition", "kind", "setting"]
 COLUMNS = {
     "severity": "severity",
     "co_contraction": "co-contraction",
     "gpi_4_10hz_abs": "GPi 4-10 Hz (abs., nA²)",
     "energy_uj": "energy (µJ)",
     "fraction_on": "fraction of periods on",
-    "mean_amplitude_ma": "mean amplitude (mA)",
+    "switches_per_s": "switches per s",
     "mean_biomarker": "mean biomarker",
 }
 
@@ -142,6 +145,22 @@ def store_trace(result) -> float:
     return 1.0 if path.is_file() else float("nan")
 
 
+def switches_per_s(result) -> float:
+    """On/off transitions of the closed-loop level per second of control (NaN for open loop)."""
+    trace = result.extra.get("stim_data", {}).get(CLOSED, {}).get("controller")
+    if trace is None:
+        folder = getattr(result, "folder", None)
+        trace = load_trace(folder) if folder is not None else None
+    if trace is None:
+        return float("nan")
+    t, on = np.asarray(trace["t"], dtype=float), np.asarray(trace["level"]) > 0
+    valid = np.isfinite(np.asarray(trace["biomarker"], dtype=float))
+    if valid.sum() < 2:
+        return 0.0
+    t, on = t[valid], on[valid]
+    return float(np.count_nonzero(on[1:] != on[:-1]) / (t[-1] - t[0]))
+
+
 MEASURES = {
     "severity": "muscle.severity_score",
     "co_contraction": "muscle.co_contraction_index",
@@ -152,6 +171,7 @@ MEASURES = {
     "mean_amplitude_ma": f"stim.{CLOSED}.mean_amplitude_ma",
     "mean_biomarker": f"stim.{CLOSED}.mean_biomarker",
     "trace_stored": store_trace,
+    "switches_per_s": switches_per_s,
 }
 
 
@@ -160,32 +180,39 @@ def _text(value: Any) -> str:
 
 
 def _setting(name: str, c: Dict[str, Any]) -> str:
-    if c["mode"] == "on_off":
-        prefix = "CS rate " if c.get("biomarker") == "corticospinal_rate" else ""
-        return f"{prefix}on > {_text(c['on_above'])}, off < {_text(c['off_below'])}"
-    text = f"setpoint {_text(c['setpoint'])}, kp {_text(c['kp'])}"
-    if c["mode"] == "pid":
-        text += f", ki {_text(c['ki'])}"
-    return text
+    return f"{SHORT[name]}: on > {_text(c['on_above'])}, off < {_text(c['off_below'])}"
+
+
+def _pulse(variant: Dict[str, Any], stim: str) -> List[str]:
+    return [f"stim.{stim}.pulse_width={variant['pulse_width_us']:g}*us"]
 
 
 def points(variant: Dict[str, Any]) -> List[Point]:
-    """Off, continuous at each amplitude, each closed-loop controller."""
-    condition = [f"condition={variant['condition']}"]
-    out = [Point("off", [*condition, f"stim={OPEN}", f"stim.{OPEN}.frequency=0*Hz"],
-                 {"kind": "off", "setting": "0 Hz", "controller": ""})]
-    for a in variant["continuous_ma"]:
-        out.append(Point(f"continuous_{a:g}mA", [*condition, f"stim={OPEN}", f"stim.{OPEN}.amplitude={a:g}*mA"],
-                         {"kind": "continuous", "setting": f"{a:g} mA", "controller": ""}))
-    for name in variant["closed_loop"]:
+    """Healthy closed loops; off, continuous and closed loops in the dystonic circuit."""
+    out = []
+
+    def closed(condition: str, name: str) -> Point:
         if name not in CONTROLLERS:
             raise ValueError(f"closed_loop: unknown controller {name!r}; choose from {', '.join(CONTROLLERS)}")
         c = CONTROLLERS[name]
-        overrides = [*condition, "stim=dbs_gpi_closed_loop",
-                     f"stim.{CLOSED}.amplitude={variant['max_amplitude_ma']:g}*mA"]
+        overrides = [f"condition={condition}", "stim=dbs_gpi_closed_loop",
+                     f"stim.{CLOSED}.amplitude={variant['max_amplitude_ma']:g}*mA", *_pulse(variant, CLOSED)]
         overrides += [f"++stim.{CLOSED}.controller.{k}={v}" for k, v in c.items()]
-        out.append(Point(f"closed_{name}", overrides,
-                         {"kind": c["mode"], "setting": _setting(name, c), "controller": name}))
+        return Point(f"{condition}_closed_{name}", overrides,
+                     {"condition": condition, "kind": "closed loop", "setting": _setting(name, c), "controller": name})
+
+    for name in variant["healthy"]:
+        out.append(closed("healthy", name))
+    condition = variant["condition"]
+    base = [f"condition={condition}", f"stim={OPEN}", *_pulse(variant, OPEN)]
+    out.append(Point(f"{condition}_off", [*base, f"stim.{OPEN}.frequency=0*Hz"],
+                     {"condition": condition, "kind": "off", "setting": "0 Hz", "controller": ""}))
+    if variant["continuous"]:
+        a = variant["max_amplitude_ma"]
+        out.append(Point(f"{condition}_continuous", [*base, f"stim.{OPEN}.amplitude={a:g}*mA"],
+                         {"condition": condition, "kind": "continuous", "setting": f"{a:g} mA", "controller": ""}))
+    for name in variant["closed_loop"]:
+        out.append(closed(condition, name))
     return out
 
 
@@ -203,10 +230,9 @@ def merge_energy(rows: List[Dict[str, Any]]) -> None:
 
 # ----------------------------------------------------------------------------- figure
 
-#: marker and colour of the open-loop kinds and of each controller (colour by control law)
-MARKERS = {"off": ("s", "k"), "continuous": ("o", "C0"),
-           "on_off_0.15": ("^", "C1"), "on_off_0.20": ("v", "C1"), "on_off_0.30": ("<", "C1"),
-           "prop_kp1": ("D", "C2"), "prop_kp3": ("d", "C2"), "pid": ("*", "C3"), "cs_rate": ("P", "C4")}
+#: marker and colour of the open-loop kinds and of each controller
+MARKERS = {"off": ("s", "k"), "continuous": ("o", "C0"), "lfp_raw": ("v", "C1"), "lfp_template": ("^", "C2"),
+           "emg": ("D", "C3")}
 
 
 def load_trace(folder: str | Path) -> Optional[Dict[str, np.ndarray]]:
@@ -219,70 +245,50 @@ def load_trace(folder: str | Path) -> Optional[Dict[str, np.ndarray]]:
 
 def plot(table: Sequence[Dict[str, Any]], rows: Sequence[Dict[str, Any]], variant: Dict[str, Any],
          seeds: Sequence[int]):
-    """Severity and co-contraction against energy (mean ± sd); an example closed-loop trace."""
+    """Severity against energy (mean ± sd) per circuit; example closed-loop traces."""
     from matplotlib.figure import Figure
 
-    from circuitsim.io.results import load_result
-
-    fig = Figure(figsize=(15, 5), layout="constrained")
-    left, right = fig.subfigures(1, 2, width_ratios=[2, 1.1])
-    axes = left.subplots(1, 2)
-    name_of = {_setting(name, c): name for name, c in CONTROLLERS.items()}
+    fig = Figure(figsize=(14, 5.5), layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=[1.2, 1.4])
+    ax = left.subplots(1, 1)
 
     def group(line: Dict[str, Any]) -> str:
-        return line["kind"] if line["kind"] in ("off", "continuous") else name_of.get(line["setting"], "")
+        if line["kind"] in ("off", "continuous"):
+            return line["kind"]
+        return next((n for n, c in CONTROLLERS.items() if _setting(n, c) == line["setting"]), "")
 
-    for ax, (col, title) in zip(axes, [("severity", "severity score"), ("co_contraction", "co-contraction index")]):
-        for key, (marker, color) in MARKERS.items():
-            lines = [line for line in table if group(line) == key]
-            if not lines:
-                continue
-            x = [line["energy_uj_mean"] for line in lines]
-            y = [line[f"{col}_mean"] for line in lines]
-            ax.errorbar(x, y, xerr=np.nan_to_num([line["energy_uj_sd"] for line in lines]),
-                        yerr=np.nan_to_num([line[f"{col}_sd"] for line in lines]), fmt=marker, color=color,
-                        ms=9 if marker == "*" else 6, capsize=3, elinewidth=0.8,
-                        ls="-" if key == "continuous" else "none", label=SHORT.get(key, key))
-            if key == "continuous":
-                for line, xi, yi in zip(lines, x, y):
-                    ax.annotate(line["setting"], (xi, yi), textcoords="offset points", xytext=(5, 3), fontsize=7,
-                                color=color)
-        off = [line for line in table if line["kind"] == "off"]
-        if off:
-            ax.axhline(off[0][f"{col}_mean"], color="k", lw=0.6, ls=":")
-        ax.set_xlabel("energy delivered in the run (µJ)")
-        ax.set_title(title, fontsize=10)
-    axes[0].legend(fontsize=7, ncol=2, title="closed loop: P = proportional", title_fontsize=7)
-    left.suptitle(f"GPi DBS in {variant['condition']}, turn_left, {str(variant['duration']).replace('*second', ' s')}, seeds {list(seeds)}: "
-                  "mean ± sd", fontsize=11)
+    for line in table:
+        key = group(line)
+        marker, color = MARKERS.get(key, ("o", "0.5"))
+        healthy = line["condition"] == "healthy"
+        ax.errorbar(line["energy_uj_mean"], line["severity_mean"], xerr=np.nan_to_num(line["energy_uj_sd"]),
+                    yerr=np.nan_to_num(line["severity_sd"]), fmt=marker, color=color, mfc="none" if healthy else color,
+                    ms=8, capsize=3, label=f"{line['condition']}: {SHORT.get(key, key)}")
+    ax.set_xlabel("energy delivered in the run (µJ)")
+    ax.set_ylabel("severity score")
+    ax.legend(fontsize=7)
+    ax.set_title(f"turn_left, {str(variant['duration']).replace('*second', ' s')}, seeds {list(seeds)}: mean ± sd "
+                 "(open markers: healthy)", fontsize=9)
 
-    ax_b, ax_a, ax_e = right.subplots(3, 1, sharex=True)
-    example = [r for r in rows if r.get("controller") == variant["example"]]
-    trace = load_trace(example[0]["folder"]) if example else None
-    if trace is None:
-        ax_b.text(0.5, 0.5, "no stored controller trace", ha="center", va="center", transform=ax_b.transAxes)
-        return fig
-    c = CONTROLLERS[variant["example"]]
-    ax_b.plot(trace["t"], trace["biomarker"], "o-", ms=3, lw=1, color="C0")
-    lines = [("on_above", "on above", "C3"), ("off_below", "off below", "C2")] if c["mode"] == "on_off" \
-        else [("setpoint", "setpoint", "C3")]
-    for key, label, color in lines:   # values as in the config: a number or "<number>*Hz"
-        ax_b.axhline(float(str(c[key]).split("*")[0]), color=color, lw=0.8, ls="--", label=label)
-    ax_b.legend(fontsize=7, loc="upper right")
-    rate = c.get("biomarker") == "corticospinal_rate"
-    ax_b.set_ylabel("corticospinal rate\n(Hz, 500 ms)" if rate else "GPi 4-10 Hz\n(rel., 500 ms)", fontsize=8)
-    ax_a.step(trace["t"], trace["level"] * variant["max_amplitude_ma"], where="post", color="C3")
-    ax_a.set_ylabel("amplitude (mA)", fontsize=8)
-    result = load_result(example[0]["folder"])
-    series = result.extra.get("muscle_series", {})
-    for k, key in enumerate(sorted(k for k in series if k.endswith(".envelope"))):
-        ax_e.plot(series["time"], series[key], lw=0.8, color=f"C{k + 4}", label=key.split(".")[0])
-    ax_e.axvspan(1.0, 1.8, color="0.9", zorder=0, label="command (turn_left)")
-    ax_e.legend(fontsize=7, loc="upper left")
-    ax_e.set_ylabel("EMG envelope (a.u.)", fontsize=8)
-    ax_e.set_xlabel("time (s)")
-    right.suptitle(f"example: {c['mode']} ({_setting(variant['example'], c)}), seed {example[0]['seed']}",
-                   fontsize=10)
+    examples = variant["examples"]
+    axes = right.subplots(len(examples), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, name in zip(axes, examples):
+        hit = [r for r in rows if r.get("controller") == name and r.get("condition") == variant["condition"]]
+        trace = load_trace(hit[0]["folder"]) if hit else None
+        if trace is None:
+            ax.text(0.5, 0.5, "no stored controller trace", ha="center", va="center", transform=ax.transAxes)
+            continue
+        c = CONTROLLERS[name]
+        ax.plot(trace["t"], trace["biomarker"], "o-", ms=3, lw=1, color="C0")
+        ax.axhline(float(c["on_above"]), color="C3", lw=0.8, ls="--", label="on above")
+        ax.axhline(float(c["off_below"]), color="C2", lw=0.8, ls="--", label="off below")
+        ax.set_ylabel(f"{SHORT[name]}\n(4-10 Hz, nA²)", fontsize=8)
+        ax2 = ax.twinx()
+        ax2.step(trace["t"], trace["level"] * variant["max_amplitude_ma"], where="post", color="C3", lw=1)
+        ax2.set_ylabel("amplitude (mA)", color="C3", fontsize=8)
+        ax.set_title(f"{variant['condition']}, seed {hit[0]['seed']}: {_setting(name, c)}", fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+    axes[-1].set_xlabel("time (s)")
     return fig
 
 

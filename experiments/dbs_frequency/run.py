@@ -224,7 +224,8 @@ def plot(table: Sequence[Dict[str, Any]], variant: Dict[str, Any], seeds: Sequen
     curves = [("severity", "severity score", False), ("co_contraction", "co-contraction index", False),
               ("gpi_4_10hz_abs", "GPi LFP 4-10 Hz power (abs., nA²)", True),
               ("gpi_quiet_rate_hz", "GPi cells not excited by the pulses (Hz)", False),
-              ("thal_rate_hz", "motor thalamus (Hz)", False), ("release_efficacy", "release efficacy of\nstimulated synapses", False),
+              ("thal_rate_hz", "motor thalamus (Hz)", False),
+              ("release_efficacy", "release efficacy of\nstimulated synapses", False),
               ("energy_uj", "energy (µJ)", False)]
     axes = fig.subplots(2, 4).ravel()
     reference = _select(table, condition=variant["reference"]) if variant.get("reference") else []
