@@ -392,8 +392,8 @@ def plot(rc: Sequence[Mapping[str, Any]], table: Sequence[Mapping[str, Any]], pe
     top.set_xlabel(f"% of the healthy RMT ({DEFAULT_RMT_MSO:g} %MSO)", fontsize=8)
     ax_rc.legend(fontsize=8)
     # paired-pulse ratios
-    kinds = [("sici_ratio", "SICI 2-3 ms"), ("icf_ratio", "ICF 10-15 ms"), ("lici_ratio", "LICI 100-150 ms"),
-             ("cbi3_ratio", "CBI 3 ms"), ("cbi_ratio", "CBI 5-7 ms")]
+    kinds = [("sici_ratio", "SICI\n2-3 ms"), ("icf_ratio", "ICF\n10-15 ms"), ("lici_ratio", "LICI\n100-150 ms"),
+             ("cbi3_ratio", "CBI\n3 ms"), ("cbi_ratio", "CBI\n5-7 ms")]
     width = 0.8 / max(1, len(conditions))
     for k, cond in enumerate(conditions):
         xs = np.arange(len(kinds)) + (k - (len(conditions) - 1) / 2) * width
@@ -424,6 +424,8 @@ def plot(rc: Sequence[Mapping[str, Any]], table: Sequence[Mapping[str, Any]], pe
                 ax_tb.plot([k - 0.16, k + 0.16], [a, b], "o-", color="0.25", lw=0.8, ms=3)
             labels.append(f"{cond.replace('dystonia_', 'dyst. ')}\n{arm}")
             k += 1
+    if not labels:
+        ax_tb.text(0.5, 0.5, "not run (--no-ctbs)", ha="center", va="center", transform=ax_tb.transAxes)
     ax_tb.set_xticks(range(len(labels)), labels, fontsize=8)
     ax_tb.set_ylabel("test MEP (mV): left bar before, right after")
     ax_tb.set_title("cerebellar cTBS vs sham: test MEP before and after", fontsize=10)
