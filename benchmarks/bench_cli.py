@@ -35,16 +35,17 @@ FLOOR = "import brian2, hydra, matplotlib.pyplot, scipy.signal, scipy.stats"
 
 def timed(args, env) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=ROOT)
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=tempfile.gettempdir())
     wall = time.perf_counter() - t0
     if proc.returncode:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"{' '.join(args)} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
     return wall
 
 
 def cli_run(env, out: Path, duration: float) -> dict:
+    extra = ["sim.transient=0s", "readout.plots=[]"] if duration < 0.5 else []
     wall = timed(["-m", "circuitsim.cli", f"sim.duration={duration}s", "sim.progress=false",
-                  f"hydra.run.dir={out}"], env)
+                  f"hydra.run.dir={out}", *extra], env)
     run = json.loads((out / "metrics.json").read_text())["run"]
     return {"wall": wall, "sim": run["sim_s"], "reused": run["build_reused"]}
 
@@ -64,6 +65,9 @@ def main() -> int:
         subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
         trees = {"baseline": {**os.environ, "PYTHONPATH": str(base)}, "candidate": dict(os.environ)}
         trees["candidate"].pop("PYTHONPATH", None)
+        where = subprocess.run([sys.executable, "-c", "import circuitsim; print(circuitsim.__file__)"], env=trees["baseline"],
+                               cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True).stdout
+        assert where.startswith(str(base)), f"the baseline run would import {where}"   # (not the current directory's)
         for name, env in trees.items():          # build (or find) each tree's program
             cli_run(env, tmp / f"warm-{name}", 0.05)
         rows = {(name, d): [] for name in trees for d in (args.short, args.long)}

@@ -13,12 +13,24 @@ from circuitsim.plots import FIGURES, background, write_figures
 DEFAULT = ["raster", "rates", "spectra", "channels", "muscle", "summary"]
 
 
+def run(duration: str = "0.4s", transient: str = "0.1s", start: str = "0.15s", stop: str = "0.3s"):
+    # the structure of tests/test_performance_identity.py (one cached build for both)
+    return simulate(compose(["circuit.scale=0.25", f"sim.duration={duration}", f"sim.transient={transient}",
+                             "sim.progress=false", "readout.plots=[]", "task=turn_left",
+                             f"task.command.start={start}", f"task.command.stop={stop}", "sim.seed=0"]))
+
+
 @pytest.fixture(scope="module")
 def result():
-    # the structure of tests/test_performance_identity.py (one cached build for both)
-    return simulate(compose(["circuit.scale=0.25", "sim.duration=0.4s", "sim.transient=0.1s", "sim.progress=false",
-                             "readout.plots=[]", "task=turn_left", "task.command.start=0.15s",
-                             "task.command.stop=0.3s", "sim.seed=0"]))
+    return run()
+
+
+def test_a_run_shorter_than_the_smoothing_kernel_has_its_figures(tmp_path):
+    """50 ms of rates are shorter than the 20 ms-sd Gaussian's 161 bins: the kernel is cut to the
+    record (np.convolve's "same" output would otherwise be longer than the time axis)."""
+    short = run("0.05s", "0s", "0.01s", "0.04s")
+    write_figures(tmp_path, short, ["rates", "channels"])
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["channels.png", "rates.png"]
 
 
 def test_default_figures_have_no_layout_pass(result):

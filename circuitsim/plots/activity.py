@@ -53,7 +53,9 @@ def plot_rates(result: Result, smooth_s: float = 0.02) -> Figure:
     fig = figure(10, 1.4 * len(regions) + 1, left=0.85, top=0.4, bottom=0.5, rows=len(regions), hspace=0.15)
     axes = fig.subplots(len(regions), 1, sharex=True, squeeze=False)[:, 0]
     sd = max(1, int(round(smooth_s / result.rate_dt)))
-    x = np.arange(-4 * sd, 4 * sd + 1)
+    # (a kernel longer than the record would make np.convolve's "same" output longer than it)
+    half = min(4 * sd, max(0, (min(r.size for r in result.rates.values()) - 1) // 2)) if result.rates else 4 * sd
+    x = np.arange(-half, half + 1)
     kernel = np.exp(-0.5 * (x / sd) ** 2)
     kernel /= kernel.sum()
     for ax, (region, pops) in zip(axes, regions.items()):

@@ -30,7 +30,8 @@ def plot_spectra(result: Result) -> Figure:
 
 def _smooth(r: np.ndarray, dt: float, sd_s: float = 0.025) -> np.ndarray:
     sd = max(1, int(round(sd_s / dt)))
-    x = np.arange(-4 * sd, 4 * sd + 1)
+    half = min(4 * sd, max(0, (r.size - 1) // 2))   # no longer than the record (see plot_rates)
+    x = np.arange(-half, half + 1)
     k = np.exp(-0.5 * (x / sd) ** 2)
     return np.convolve(r, k, mode="same") / np.convolve(np.ones_like(r), k, mode="same")
 
