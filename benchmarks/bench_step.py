@@ -1,0 +1,103 @@
+"""Benchmark: the compiled program of the default circuit, this tree against a baseline revision.
+
+Both trees build their own program (the build cache is keyed by the code that writes it), then
+each repeat runs the default circuit (``--duration`` s, no figures) once with the baseline tree
+(``git archive`` of ``--baseline`` first on ``PYTHONPATH``) and once with this tree, in fresh
+processes, one after the other. Printed: medians of the program's wall time and Brian2's
+simulation-loop time per simulated second, the candidate / baseline ratio, and whether the spike
+trains of every seed are identical (``--seeds``: each seed is one more pair of runs per repeat).
+
+    python benchmarks/bench_step.py --baseline 5a2a935 --repeat 3 --seeds 0 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, table  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(env, out: Path, duration: float, seed: int) -> dict:
+    extra = ["sim.transient=0s"] if duration < 0.5 else []
+    proc = subprocess.run([sys.executable, "-m", "circuitsim.cli", f"sim.duration={duration}s", f"sim.seed={seed}",
+                           "sim.progress=false", "readout.plots=[]", f"hydra.run.dir={out}", *extra],
+                          capture_output=True, text=True, env=env, cwd=tempfile.gettempdir())
+    if proc.returncode:
+        raise RuntimeError((proc.stdout + proc.stderr)[-3000:])
+    metrics = json.loads((out / "metrics.json").read_text())
+    with np.load(out / "spikes.npz") as z:
+        spikes = {k: z[k].copy() for k in z.files if not k.startswith("_")}
+    return {"run": metrics["run"], "spikes": spikes,
+            "rates": {p: m["rate_hz"] for p, m in metrics["populations"].items()}}
+
+
+def identical(a: dict, b: dict) -> bool:
+    keys = sorted(k for k in a if k.endswith((".i", ".t")))
+    return keys == sorted(k for k in b if k.endswith((".i", ".t"))) and all(np.array_equal(a[k], b[k]) for k in keys)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline", default="HEAD")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=2.0)
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        base = tmp / "baseline"
+        base.mkdir()
+        archive = subprocess.run(["git", "archive", args.baseline], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        trees = {"baseline": {**os.environ, "PYTHONPATH": str(base)}, "candidate": dict(os.environ)}
+        trees["candidate"].pop("PYTHONPATH", None)
+        where = subprocess.run([sys.executable, "-c", "import circuitsim; print(circuitsim.__file__)"], env=trees["baseline"],
+                               cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True).stdout
+        assert where.startswith(str(base)), f"the baseline run would import {where}"   # (not the current directory's)
+        for name, env in trees.items():
+            run(env, tmp / f"warm-{name}", 0.05, 0)
+        runs = {name: [] for name in trees}
+        same = {}
+        k = 0
+        for r in range(args.repeat):
+            for seed in args.seeds:
+                pair = {}
+                for name, env in trees.items():
+                    k += 1
+                    pair[name] = run(env, tmp / f"run{k}", args.duration, seed)
+                    runs[name].append(pair[name]["run"])
+                if r == 0:
+                    same[seed] = (identical(pair["baseline"]["spikes"], pair["candidate"]["spikes"]),
+                                  pair["baseline"]["rates"], pair["candidate"]["rates"])
+    d = args.duration
+    med = {name: {key: float(np.median([x[key] for x in rs])) / d for key in ("sim_s", "sim_loop_s", "sim_cpu_s")}
+           for name, rs in runs.items()}
+    rows = [{"tree": name, "program wall s / sim s": m["sim_s"], "CPU s / sim s": m["sim_cpu_s"],
+             "loop s / sim s": m["sim_loop_s"]} for name, m in med.items()]
+    rows.append({"tree": "candidate / baseline",
+                 **{col: med["candidate"][key] / med["baseline"][key] for col, key in
+                    (("program wall s / sim s", "sim_s"), ("CPU s / sim s", "sim_cpu_s"),
+                     ("loop s / sim s", "sim_loop_s"))}})
+    print(f"# Compiled program, default circuit, {d:g} s: baseline {args.baseline} vs this tree, medians of "
+          f"{args.repeat} x {len(args.seeds)} seed(s), interleaved\n\nmachine: {machine()}\n")
+    print(table(rows, ["tree", "program wall s / sim s", "CPU s / sim s", "loop s / sim s"]))
+    print()
+    for seed, (eq, rb, rc) in same.items():
+        worst = max(abs(rc[p] - rb[p]) for p in rb)
+        print(f"seed {seed}: spike trains {'identical' if eq else 'DIFFER'}; largest rate difference {worst:.3g} Hz")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
