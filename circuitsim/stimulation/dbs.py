@@ -52,6 +52,10 @@ Axonal failure at high frequency (``axonal_failure``, off by default): each axon
 transmits a pulse with probability ``1 / (1 + (f / f_half)**exponent)``, a static stand-in
 (model choice) for the frequency-dependent failures of Rosenbaum et al. 2014.
 
+Short-term depression of the stimulated synapses (``synaptic_depression``, on by default for the
+afferent fibres' synapses): :mod:`~circuitsim.stimulation.dbs_synapses`. What a microelectrode
+would record (target and efferent rates, release efficacy): :mod:`~circuitsim.stimulation.dbs_responses`.
+
 Metrics (``metrics.stim.<name>``)
 ---------------------------------
 ``activated_fraction`` (over all selected elements, averaged over delivered pulses, i.e. those
