@@ -7,7 +7,7 @@ cohort has 9 or 900 patients and can be rebuilt on its own (:func:`draw_patient`
 
 A patient is
 
-* a **class** (``healthy``, ``dystonia_bg``, ...) and its condition preset;
+* a **class** (``healthy`` or a condition file's name, from the cohort config) and its condition preset;
 * a **disease dose** ``d`` (0 = healthy ... 1 = the full condition; uniform in ``dose.low..high``
   for the dystonia classes, 0 for the healthy class). The condition's changes are read from
   ``configs/condition/<c>.yaml`` and scaled (:func:`dosed_changes`): a multiplier ``m``
@@ -51,7 +51,7 @@ class CohortError(ValueError):
 @dataclass(frozen=True)
 class Patient:
     index: int
-    label: str                  # folder-safe, e.g. p007_dystonia_bg
+    label: str                  # folder-safe: p<index>_<class>
     cls: str
     condition: str
     dose: float
