@@ -395,6 +395,20 @@ METRICS: List[Tuple[str, str, str]] = [
     ("stim.<name>.locking_activated", "DBS: fraction of pulses followed within 2 ms by a spike of an activated "
                                       "target soma.", "dbs"),
     ("stim.<name>.locking_not_activated", "DBS: the same for the other target somata.", "dbs"),
+    ("stim.<name>.target_rate_before_hz", "DBS: mean rate of the target somata the pulses do not excite, "
+                                          "before stimulation (Hz; a microelectrode's view).", "dbs"),
+    ("stim.<name>.target_rate_during_hz", "DBS: the same during stimulation, after a 0.1 s settling time (Hz).", "dbs"),
+    ("stim.<name>.target_rate_ratio", "DBS: during / before for those somata.", "dbs"),
+    ("stim.<name>.activated_rate_during_hz", "DBS: rate of the directly excited target somata during stimulation "
+                                             "(Hz).", "dbs"),
+    ("stim.<name>.efferent_rate_before_hz_<pop>", "DBS: rate of a population the stimulated efferent axons reach, "
+                                                  "before stimulation (Hz).", "dbs"),
+    ("stim.<name>.efferent_rate_during_hz_<pop>", "DBS: the same during stimulation (Hz).", "dbs"),
+    ("stim.<name>.efferent_rate_ratio_<pop>", "DBS: during / before for that population.", "dbs"),
+    ("stim.<name>.release_efficacy", "DBS: resources of the active stimulated synapses at the last pulse, relative "
+                                     "to a rested synapse (Tsodyks-Markram depression; 1 without it).", "dbs"),
+    ("stim.<name>.release_efficacy_expected", "DBS: the Tsodyks-Markram steady state at the stimulation frequency.",
+     "dbs"),
     ("stim.<name>.fraction_time_on", "Closed-loop DBS: fraction of time stimulating.", "closed_loop"),
     ("stim.<name>.mean_amplitude_ma", "Closed-loop DBS: mean amplitude.", "closed_loop"),
     ("stim.<name>.mean_biomarker", "Closed-loop DBS: mean biomarker.", "closed_loop"),

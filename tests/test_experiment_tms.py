@@ -120,9 +120,11 @@ def test_quick_variant(tmp_path):
         pts = dict(sorted((float(r["intensity_mso"]), float(r["mep_mv_mean"])) for r in rc if r["condition"] == cond))
         assert 0.0 in pts and math.isfinite(pts[max(pts)]), (cond, pts)
         assert pts[max(pts)] > pts[0.0], (cond, pts)     # above the EMG without a pulse
-    # in the healthy circuit, whose muscles are silent at rest, by more than tenfold
+    # in the healthy circuit, whose muscles are nearly silent at rest, by more than fivefold (a
+    # window without a pulse can catch one of the single motor-unit twitches of the healthy rest,
+    # docs/validation.md: about 1 mV in a mean over 3 trials)
     healthy_rc = {float(r["intensity_mso"]): float(r["mep_mv_mean"]) for r in rc if r["condition"] == "healthy"}
-    assert healthy_rc[max(healthy_rc)] > 10 * max(healthy_rc[0.0], 0.01), healthy_rc
+    assert healthy_rc[max(healthy_rc)] > 5 * max(healthy_rc[0.0], 0.01), healthy_rc
     healthy = table["healthy"]
     rmt = float(healthy["rmt_mso_mean"])
     levels = [float(r["intensity_mso"]) for r in rc if r["condition"] == "healthy"]
