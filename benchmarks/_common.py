@@ -58,3 +58,26 @@ def table(rows: Iterable[Dict[str, Any]], columns: List[str]) -> str:
             cells.append(f"{v:.3g}" if isinstance(v, float) else str(v))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def baseline_trees(tmp, rev: str) -> Dict[str, Dict[str, str]]:
+    """Environments for the same interpreter importing circuitsim from git revision ``rev``
+    (extracted under ``tmp/baseline``) and from this working tree: {"baseline": env, "candidate": env}.
+
+    Run the benchmark from outside the repository: from inside it Python imports the current tree
+    ahead of ``PYTHONPATH``, which is checked here."""
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    base = Path(tmp) / "baseline"
+    base.mkdir()
+    archive = subprocess.run(["git", "archive", rev], cwd=root, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+    trees = {"baseline": {**os.environ, "PYTHONPATH": str(base)}, "candidate": dict(os.environ)}
+    trees["candidate"].pop("PYTHONPATH", None)
+    where = subprocess.run([sys.executable, "-c", "import circuitsim; print(circuitsim.__file__)"], env=trees["baseline"],
+                           cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True).stdout
+    assert where.startswith(str(base)), f"the baseline run would import {where}"   # (not the current directory's)
+    return trees
+

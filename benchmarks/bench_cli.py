@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -27,9 +26,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, table  # noqa: E402
+from _common import baseline_trees, machine, table  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 FLOOR = "import brian2, hydra, matplotlib.pyplot, scipy.signal, scipy.stats"
 
 
@@ -59,15 +57,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        base = tmp / "baseline"
-        base.mkdir()
-        archive = subprocess.run(["git", "archive", args.baseline], cwd=ROOT, check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
-        trees = {"baseline": {**os.environ, "PYTHONPATH": str(base)}, "candidate": dict(os.environ)}
-        trees["candidate"].pop("PYTHONPATH", None)
-        where = subprocess.run([sys.executable, "-c", "import circuitsim; print(circuitsim.__file__)"], env=trees["baseline"],
-                               cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True).stdout
-        assert where.startswith(str(base)), f"the baseline run would import {where}"   # (not the current directory's)
+        trees = baseline_trees(tmp, args.baseline)
         for name, env in trees.items():          # build (or find) each tree's program
             cli_run(env, tmp / f"warm-{name}", 0.05)
         rows = {(name, d): [] for name in trees for d in (args.short, args.long)}
