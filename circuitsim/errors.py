@@ -2,6 +2,11 @@
 
 import re
 
+#: folders of configs/ that are not a run's config group (they hold files that other commands
+#: read), with what to do instead; kept out of ``circuitsim --help``
+NOT_RUN_GROUPS = {"cohort": "a cohort is not a simulation override; run one with "
+                            "python experiments/virtual_patients/run.py --cohort <name>"}
+
 
 class CircuitsimError(Exception):
     """Base class of circuitsim's own errors."""
@@ -154,6 +159,8 @@ def config_error_from(exc: BaseException):
             return ConfigError(group.group(1) if group else "config",
                                f"{_one_line(head)}; available: {', '.join(options)}")
         quoted = re.search(r"'[+~]*([A-Za-z_][\w.]*)'", text)   # the key Hydra names, if any
+        if quoted and quoted.group(1) in NOT_RUN_GROUPS:
+            return ConfigError(quoted.group(1), NOT_RUN_GROUPS[quoted.group(1)])
         kind = "override" if "override" in type(hydra_error).__name__.lower() else "config"
         return ConfigError(quoted.group(1) if quoted else kind, _one_line(text))
     for err in chain:

@@ -114,7 +114,10 @@ def group_options(loader=None) -> Dict[str, List[str]]:
         from hydra.core.global_hydra import GlobalHydra
 
         loader = GlobalHydra.instance().config_loader()
-    groups = [g for g in loader.list_groups("") if g != "hydra" and not g.startswith("hydra/")]
+    from circuitsim.errors import NOT_RUN_GROUPS
+
+    groups = [g for g in loader.list_groups("") if g != "hydra" and not g.startswith("hydra/")
+              and g not in NOT_RUN_GROUPS]
     order = {g: k for k, g in enumerate(HELP_GROUPS)}
     out = {}
     for group in sorted(groups, key=lambda g: (order.get(g, len(order)), g)):

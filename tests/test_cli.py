@@ -61,6 +61,8 @@ def _one_line_refusal(out, tmp_path, fragment):
     (["circuit.scale=1e6"], "+sim.allow_large=true"),
     (["circuit.populations.gpi.n=1e9"], "circuit.populations.gpi.n"),
     (["condition=nope"], "condition"),
+    (["cohort=quick"], "cohort: a cohort is not a simulation override; run one with python "
+                       "experiments/virtual_patients/run.py --cohort"),
 ])
 def test_bad_input_exits_2_with_one_line_naming_the_field(tmp_path, args, fragment):
     _one_line_refusal(_run([*args, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path), tmp_path, fragment)
@@ -74,3 +76,11 @@ def test_yaml_error_in_a_config_dir_is_one_line_with_file_and_line(tmp_path):
     out = _run([f"--config-dir={tmp_path / 'mine'}", "condition=broken", f"hydra.run.dir={tmp_path / 'run'}"],
                cwd=tmp_path)
     _one_line_refusal(out, tmp_path, f"{broken}:4:")
+
+
+def test_help_lists_only_run_groups(tmp_path):
+    """configs/cohort/ holds cohort files for the virtual-patients experiment, not a run's group."""
+    out = _run(["--help"], cwd=tmp_path)
+    assert out.returncode == 0 and "condition:" in out.stdout
+    assert "cohort" not in out.stdout
+
