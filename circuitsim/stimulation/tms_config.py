@@ -163,17 +163,10 @@ def _validate_sites(given: Any, path: str, ctx: StimulusContext) -> Dict[str, An
         gb = site.get("gabab")
         if gb:
             gp = f"{sp}.gabab"
-            for key in gb:
-                require(key in GABAB_KEYS, f"{gp}.{key}", f"unknown key; allowed: {', '.join(GABAB_KEYS)}")
-            check_population(gb.get("population"), f"{gp}.population", ctx)
+            g = _slow_synapse(gb, gp, GABAB_KEYS, ctx)
             require(gb.get("element") in elements and elements[gb.get("element")]["kind"] == "soma",
                     f"{gp}.element", f"must name a soma element of site {sname}: {', '.join(elements)}")
-            g = {"population": gb["population"], "element": gb["element"],
-                 "conductance": to_si(gb.get("conductance"), "conductance", f"{gp}.conductance"),
-                 "tau_rise": to_si(gb.get("tau_rise"), "time", f"{gp}.tau_rise"),
-                 "tau_decay": to_si(gb.get("tau_decay"), "time", f"{gp}.tau_decay")}
-            require(g["conductance"] >= 0, f"{gp}.conductance", "cannot be negative")
-            require(0 < g["tau_rise"] < g["tau_decay"], f"{gp}.tau_rise", "need 0 < tau_rise < tau_decay")
+            g["element"] = gb["element"]
             # its own recruitment threshold (GABA-B effects need stronger pulses than GABA-A ones);
             # without one, the element's
             el = elements[gb["element"]]
@@ -184,21 +177,27 @@ def _validate_sites(given: Any, path: str, ctx: StimulusContext) -> Dict[str, An
         nm = site.get("nmda")
         if nm:
             np_ = f"{sp}.nmda"
-            for key in nm:
-                require(key in NMDA_KEYS, f"{np_}.{key}", f"unknown key; allowed: {', '.join(NMDA_KEYS)}")
-            check_population(nm.get("population"), f"{np_}.population", ctx)
-            g = {"population": nm["population"],
-                 "conductance": to_si(nm.get("conductance"), "conductance", f"{np_}.conductance"),
-                 "tau_rise": to_si(nm.get("tau_rise"), "time", f"{np_}.tau_rise"),
-                 "tau_decay": to_si(nm.get("tau_decay"), "time", f"{np_}.tau_decay"),
-                 "threshold": _mso(nm.get("threshold"), f"{np_}.threshold"),
-                 "slope": _mso(nm.get("slope"), f"{np_}.slope")}
-            require(g["conductance"] >= 0, f"{np_}.conductance", "cannot be negative")
-            require(0 < g["tau_rise"] < g["tau_decay"], f"{np_}.tau_rise", "need 0 < tau_rise < tau_decay")
+            g = _slow_synapse(nm, np_, NMDA_KEYS, ctx)
+            g["threshold"] = _mso(nm.get("threshold"), f"{np_}.threshold")
+            g["slope"] = _mso(nm.get("slope"), f"{np_}.slope")
             require(g["slope"] > 0, f"{np_}.slope", "must be positive")
             out["nmda"] = g
         sites[sname] = out
     return sites
+
+
+def _slow_synapse(node: Mapping[str, Any], path: str, allowed: Any, ctx: Optional[StimulusContext]) -> Dict[str, Any]:
+    """The keys every slow synaptic node of a site shares (``gabab``, ``nmda``), checked and in SI."""
+    for key in node:
+        require(key in allowed, f"{path}.{key}", f"unknown key; allowed: {', '.join(allowed)}")
+    check_population(node.get("population"), f"{path}.population", ctx)
+    g = {"population": node["population"],
+         "conductance": to_si(node.get("conductance"), "conductance", f"{path}.conductance"),
+         "tau_rise": to_si(node.get("tau_rise"), "time", f"{path}.tau_rise"),
+         "tau_decay": to_si(node.get("tau_decay"), "time", f"{path}.tau_decay")}
+    require(g["conductance"] >= 0, f"{path}.conductance", "cannot be negative")
+    require(0 < g["tau_rise"] < g["tau_decay"], f"{path}.tau_rise", "need 0 < tau_rise < tau_decay")
+    return g
 
 
 def _validate_measure(given: Any, path: str, ctx: Optional[StimulusContext] = None) -> Dict[str, Any]:
