@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from circuitsim import compose, simulate
-from circuitsim.analysis.spectra import welch_psd
+from circuitsim.analysis.spectra import peak_frequency, welch_psd
 from circuitsim.spec import build_spec
 
 TUNING_SEEDS = (0, 1, 5)
@@ -229,18 +229,16 @@ def test_a_subcortical_condition_raises_co_contraction_and_severity(healthy_rest
 
 
 def _stn_spectrum(condition, seed, extra=()):
-    """metrics and (peak frequency, relative 13-30 Hz power) of the STN population rate at rest, 2.5 s."""
+    """metrics and the 1-100 Hz peak frequency of the STN population rate at rest, 2.5 s."""
     r = simulate(compose([f"condition={condition}", "task=rest", f"sim.seed={seed}", "sim.duration=2.5s",
                           *COMMON, *extra]))
-    rate = np.asarray(r.rates["stn"], float)[int(0.2 / r.rate_dt):]   # after the transient
-    f, psd = welch_psd(rate, 1.0 / r.rate_dt)
-    band, beta = (f >= 1) & (f <= 100), (f >= 13) & (f <= 30)
-    return r.metrics, (float(f[band][np.argmax(psd[band])]), float(psd[beta].sum() / psd[band].sum()))
+    rate = np.asarray(r.rates["stn"], float)[int(round(r.spec["sim"]["transient"] / r.rate_dt)):]
+    return r.metrics, peak_frequency(*welch_psd(rate, 1.0 / r.rate_dt))
 
 
 @pytest.fixture(scope="module")
 def parkinsonian_rest():
-    """The parkinsonian circuit at rest on the ten held-out seeds: metrics and STN spike spectrum."""
+    """The parkinsonian circuit at rest on the ten held-out seeds: metrics and STN spike-spectrum peak."""
     return [_stn_spectrum("parkinsonian", s) for s in TEN_SEEDS]
 
 
@@ -302,7 +300,7 @@ def test_parkinsonian_pallidum(rest_runs, healthy_rest, parkinsonian_rest):
 def test_parkinsonian_beta_peak_on_nine_of_ten_seeds(parkinsonian_rest):
     """A 13-30 Hz peak in STN spikes (population rate) and in the STN LFP on at least 9 of the 10
     held-out seeds (issue 15; beta in parkinsonian STN: Brown et al. 2001; Levy et al. 2002)."""
-    spikes = [peak for _, (peak, _) in parkinsonian_rest]
+    spikes = [peak for _, peak in parkinsonian_rest]
     lfp = [_get(m, "lfp.stn.peak_hz") for m, _ in parkinsonian_rest]
     assert sum(13 <= f <= 30 for f in spikes) >= 9, f"STN spike spectrum peaks {spikes} Hz"
     assert sum(13 <= f <= 30 for f in lfp) >= 9, f"STN LFP peaks {lfp} Hz"
@@ -320,7 +318,7 @@ def test_parkinsonian_beta_survives_loop_weight_changes(pathway, factor):
     """The beta peak is not a knife-edge: +-20 % of each loop weight (held-out seed 10) keeps the
     STN spike and LFP peaks in 13-30 Hz."""
     weight = build_spec(compose([])).pathways[pathway].weight * factor
-    metrics, (peak, _) = _stn_spectrum("parkinsonian", TEST_SEEDS[0],
+    metrics, peak = _stn_spectrum("parkinsonian", TEST_SEEDS[0],
                                        [f"circuit.pathways.{pathway}.weight={weight * 1e9:.6g}*nS"])
     lfp_peak = _get(metrics, "lfp.stn.peak_hz")
     assert 13 <= peak <= 30 and 13 <= lfp_peak <= 30, (pathway, factor, peak, lfp_peak)
