@@ -12,6 +12,7 @@ import numpy as np
 
 from circuitsim.io.results import Result
 from circuitsim.muscle import MuscleParams, muscle_readout
+from circuitsim.plugins import STIMULI
 from circuitsim.spec import RunSpec
 
 CORTICOSPINAL_POPULATION = "ctx_e"
@@ -54,11 +55,9 @@ def add_muscle_readout(spec: RunSpec, result: Result) -> None:
 
 def add_stimulus_measures(spec: RunSpec, result: Result) -> None:
     """Each stimulus kind's registered measure; adds ``metrics['stim'][<name>]`` (see the registry)."""
-    from circuitsim.circuit.registry import STIMULUS_MEASURES
-
     stim_metrics = {}
     for name, params in spec.stimuli.items():
-        measure = STIMULUS_MEASURES.get(params["kind"])
+        measure = STIMULI[params["kind"]].measure
         if measure is not None:
             stim_metrics[name] = measure(spec, result, name, params)
     if stim_metrics:

@@ -20,11 +20,12 @@ import os
 import re
 import typing
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from circuitsim.errors import ConfigError, config_error_from, did_you_mean, unknown_key
+from circuitsim.plugins import STIMULI, register
 from circuitsim.units import to_si
 
 logger = logging.getLogger(__name__)
@@ -794,30 +795,21 @@ class StimulusContext:
     sim: SimSpec
 
 
-#: stimulus kind -> ``fn(stim, path, ctx) -> dict`` that checks a stimulus node and returns its
-#: parameters in SI units (always with ``"kind"``). A validated stimulus that needs Python during
-#: the run sets ``"runtime_only"`` to the reason; the run then uses the runtime device.
-STIMULUS_VALIDATORS: Dict[str, Callable[[Mapping[str, Any], str, StimulusContext], Dict[str, Any]]] = {}
+#: stimulus kind -> its validator ``fn(stim, path, ctx) -> dict`` (a view onto the one stimulus
+#: registry, :data:`circuitsim.plugins.STIMULI`; register with ``@register(kind).validator``).
+STIMULUS_VALIDATORS = STIMULI.role("validator")
 
 
 def register_stimulus_validator(kind: str):
-    """Register ``fn(stim, path, ctx)`` as the validator of stimulus ``kind`` (see STIMULUS_VALIDATORS)."""
-
-    def decorator(fn):
-        STIMULUS_VALIDATORS[kind] = fn
-        return fn
-
-    return decorator
+    """Register ``fn(stim, path, ctx)`` as the validator of stimulus ``kind`` (``register(kind).validator``)."""
+    return register(kind).validator
 
 
 def _validate_stimulus(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Dict[str, Any]:
     """Check a stimulus node with its kind's registered validator; SI values out."""
-    import circuitsim.stimulation  # noqa: F401  (registers the stimulus kinds)
-
     _require(isinstance(stim, Mapping), path, "a stimulus is a mapping with at least 'kind'")
-    kinds = tuple(sorted(STIMULUS_VALIDATORS))
-    kind = _check_choice(stim.get("kind"), kinds, f"{path}.kind")
-    out = STIMULUS_VALIDATORS[kind](stim, path, ctx)
+    kind = _check_choice(stim.get("kind"), STIMULI.kinds("validator"), f"{path}.kind")
+    out = STIMULI[kind].validator(stim, path, ctx)
     out["kind"] = kind
     return out
 

@@ -1,23 +1,14 @@
-"""Registry of stimulus kinds (Nengo-style): a new kind of input is new registered functions,
-never an edit to the core builder, the metrics or the plots.
+"""What a stimulus build function receives (:class:`BuildContext`), and the older per-role names.
 
-A kind ``k`` registers up to four functions, each in its own module of
-:mod:`circuitsim.stimulation`:
+The stimulus kinds themselves live in one registry, :mod:`circuitsim.plugins` (one
+:class:`~circuitsim.plugins.StimulusKind` per kind: validator, builder, measure, plot, structure;
+a second, different function for a role is an error). A new kind of input is new registered
+functions, never an edit to the core builder, the metrics or the plots.
 
-* a validator, ``circuitsim.spec.register_stimulus_validator(k)``: config node -> SI parameters;
-* a build function, :func:`register_stimulus`: ``fn(ctx, name, params)`` adds Brian2 objects
-  (to ``ctx.objects``) and constants (to ``ctx.namespace``), and may ask for extra recordings
-  through ``ctx.recorders`` (called after the run, their return values land in
-  ``result.extra["stim_data"][name]``);
-* a measure, :func:`register_measure`: ``fn(spec, result, name, params) -> dict`` computed after
-  the run and the muscle readout; the dict is stored at ``metrics["stim"][name]``, and may also
-  write other top-level sections of ``result.metrics`` (e.g. ``tms``);
-* a plot, :func:`register_plot`: ``fn(result, name, params, subfig)`` draws the stimulus's row of
-  ``stim.png`` into a matplotlib ``SubFigure``;
-* a structure, :func:`register_structure`: ``fn(spec, params) -> dict``, the parameters that
-  shape the generated code (the compile-once build cache keys the stimulus on this only; every
-  other parameter must reach the program as array *values*). A kind without one is keyed on all
-  its parameters, so changing any of them builds a new program.
+``register_stimulus``, ``register_measure``, ``register_plot`` and ``register_structure`` below, and
+the ``STIMULUS_*`` mappings, are views onto that registry kept for existing code; new code uses
+``@circuitsim.plugins.register(kind).builder`` (``.measure``, ``.plot``, ``.structure``) and
+``circuitsim.plugins.STIMULI[kind]``.
 """
 
 from __future__ import annotations
@@ -28,6 +19,7 @@ from typing import Any, Callable, Dict, List, Mapping
 from brian2 import NeuronGroup
 
 from circuitsim.circuit.layout import Layout
+from circuitsim.plugins import STIMULI, register
 from circuitsim.spec import RunSpec
 
 
@@ -47,51 +39,31 @@ class BuildContext:
 
 
 StimulusBuilder = Callable[[BuildContext, str, Mapping[str, Any]], None]
-STIMULUS_BUILDERS: Dict[str, StimulusBuilder] = {}
-STIMULUS_MEASURES: Dict[str, Callable[..., Dict[str, Any]]] = {}
-STIMULUS_PLOTS: Dict[str, Callable[..., None]] = {}
-STIMULUS_STRUCTURES: Dict[str, Callable[..., Dict[str, Any]]] = {}
+STIMULUS_BUILDERS = STIMULI.role("builder")
+STIMULUS_MEASURES = STIMULI.role("measure")
+STIMULUS_PLOTS = STIMULI.role("plot")
+STIMULUS_STRUCTURES = STIMULI.role("structure")
 
 
 def register_stimulus(kind: str) -> Callable[[StimulusBuilder], StimulusBuilder]:
-    """Register ``fn(ctx, name, params)`` as the build function of stimulus ``kind``."""
-
-    def decorator(fn: StimulusBuilder) -> StimulusBuilder:
-        STIMULUS_BUILDERS[kind] = fn
-        return fn
-
-    return decorator
+    """Register ``fn(ctx, name, params)`` as the builder of stimulus ``kind`` (``register(kind).builder``)."""
+    return register(kind).builder
 
 
 def register_measure(kind: str):
-    """Register ``fn(spec, result, name, params) -> dict`` as the measure of stimulus ``kind``."""
-
-    def decorator(fn):
-        STIMULUS_MEASURES[kind] = fn
-        return fn
-
-    return decorator
+    """Register ``fn(spec, result, name, params) -> dict`` as the measure of ``kind`` (``register(kind).measure``)."""
+    return register(kind).measure
 
 
 def register_plot(kind: str):
-    """Register ``fn(result, name, params, subfig)`` as the ``stim.png`` panel of stimulus ``kind``."""
-
-    def decorator(fn):
-        STIMULUS_PLOTS[kind] = fn
-        return fn
-
-    return decorator
+    """Register ``fn(result, name, params, subfig)`` as the ``stim.png`` panel of ``kind`` (``register(kind).plot``)."""
+    return register(kind).plot
 
 
 def register_structure(kind: str):
-    """Register ``fn(spec, params) -> dict``: what of stimulus ``kind`` shapes the generated code.
+    """Register ``fn(spec, params) -> dict``: what of ``kind`` shapes the generated code (``register(kind).structure``).
 
     Only parameters whose change alters code, constants compiled into it, or the set of Brian2
     objects belong here; sizes of data arrays are checked separately by the build cache.
     """
-
-    def decorator(fn):
-        STIMULUS_STRUCTURES[kind] = fn
-        return fn
-
-    return decorator
+    return register(kind).structure
