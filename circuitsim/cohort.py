@@ -292,3 +292,24 @@ def run_cohort(items: Sequence[Tuple[Patient, str, Sequence[str]]], out: str | P
         for row in run_points(points, [seed], out, measures, **run_options):
             rows[Path(row["folder"]).name] = row
     return [rows[label] for label in labels]
+
+
+def collect_finished(items: Sequence[Tuple[Patient, str, Sequence[str]]], out: str | Path,
+                     measures: Mapping[str, str]) -> List[Dict[str, Any]]:
+    """The rows of the items of :func:`plan` whose runs already finished in ``<out>/runs`` (as
+    :func:`run_cohort` names them), read from their ``metrics.json`` without composing or running
+    anything; items not yet run are left out. For the analysis of a cohort still running."""
+    import json
+
+    from circuitsim.experiments import lookup
+    from circuitsim.io import results as rio
+
+    rows = []
+    for p, name, _ in items:
+        folder = Path(out) / "runs" / f"{p.label}_{name}_seed{p.sim_seed}"
+        if not rio.is_complete(folder):
+            continue
+        metrics = json.loads((folder / rio.METRICS).read_text())
+        rows.append({**p.factors(), "measurement": name, "seed": p.sim_seed, "folder": str(folder),
+                     **{key: lookup(metrics, dotted) for key, dotted in measures.items()}})
+    return rows

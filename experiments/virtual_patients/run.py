@@ -35,7 +35,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from circuitsim.analysis.connectivity import feature_names
-from circuitsim.cohort import draw_patient, draw_patients, load_cohort, patient_table, plan, run_cohort
+from circuitsim.cohort import (collect_finished, draw_patient, draw_patients, load_cohort, patient_table, plan,
+                               run_cohort)
 from circuitsim.diagnosis import RESPONDER_IMPROVEMENT, classify, detection_by_dose, improvement, responder_rate
 from circuitsim.experiments import argument_parser, configure_logging, launch_options, save_figure, write_rows
 
@@ -46,9 +47,16 @@ MUSCLE = {"severity": "muscle.severity_score", "co_contraction": "muscle.co_cont
           "head_angle_deg": "muscle.head_angle_deg.mean",
           "force_left": "muscle.rotator_left.mean_force", "force_right": "muscle.rotator_right.mean_force"}
 MUSCLE_FEATURES = ("severity", "co_contraction", "abs_head_angle_deg")
-#: treatments: name -> overrides (each an existing preset)
+#: treatments: name -> overrides (each an existing preset; the cTBS ones from ctbs_treatment)
 TREATMENTS = {"botulinum_toxin": ["treatment=botulinum_toxin"], "dbs_gpi": ["stim=dbs_gpi"],
-              "dbs_thal": ["stim=dbs_thal"], "ctbs_cerebellum": ["stim=ctbs_cerebellum"]}
+              "dbs_thal": ["stim=dbs_thal"], "ctbs_cerebellum": None, "ctbs_sham": None}
+CTBS = "ctbs_cerebellum"
+#: cTBS train shortened by the preset's documented time_scale (30 pulses in 2 s instead of 600 in
+#: 40 s, Huang et al. 2005): a model choice for the cost (the full train is 43 s of simulation per
+#: patient); the plastic change per pulse is the preset's, so the full train's effect is larger
+CTBS_TIME_SCALE = 0.05
+#: the post-cTBS severity is measured from this long after the last pulse of the train
+CTBS_WAIT_S = 0.5
 #: states (model choices): stress raises and fatigue lowers the arousal modulator, a global gain on
 #: every population's background drive (configs/circuit/default.yaml, gain 0.5: drive x1.15 and
 #: x0.9); patients report that stress and fatigue worsen their dystonia (Jahanshahi 2000, Mov
@@ -56,13 +64,58 @@ TREATMENTS = {"botulinum_toxin": ["treatment=botulinum_toxin"], "dbs_gpi": ["sti
 STATES = {"stress": ["circuit.modulators.arousal.level=1.3"], "fatigue": ["circuit.modulators.arousal.level=0.8"]}
 
 QUICK = {"cohort": "quick", "doses": [0.3, 1.0], "treatments": ["botulinum_toxin"], "n_permutations": 39}
-#: ctbs_cerebellum runs 58 s per patient (its protocol): add it with --treatments when the cores allow
-FULL = {"cohort": "default", "doses": [0.1, 0.25, 0.5, 0.75, 1.0], "treatments": ["botulinum_toxin", "dbs_gpi"],
-        "n_permutations": 500}
+FULL = {"cohort": "default", "doses": [0.1, 0.25, 0.5, 0.75, 1.0],
+        "treatments": ["botulinum_toxin", "dbs_gpi", "ctbs_cerebellum", "ctbs_sham"], "n_permutations": 500}
 
 
 def _dystonic(extra: Sequence[str]):
     return lambda p: list(extra) if p.cls != "healthy" else None
+
+
+def _hydra_value(obj: Any) -> str:
+    """A Python value as a Hydra override value (dicts and lists in Hydra's grammar)."""
+    if isinstance(obj, Mapping):
+        return "{" + ", ".join(f"{k}: {_hydra_value(v)}" for k, v in obj.items()) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ", ".join(_hydra_value(v) for v in obj) + "]"
+    return str(obj)
+
+
+def ctbs_treatment(window_s: float, sham: bool = False, time_scale: float = CTBS_TIME_SCALE) -> List[str]:
+    """Cerebellar cTBS as a treatment: the ``ctbs_cerebellum`` preset's theta-burst train alone
+    (``time_scale``; no m1 test pulses, which would twitch the muscles whose severity is
+    measured), from 0.5 s on, and the measures taken over ``window_s`` (the baseline's window) from
+    ``CTBS_WAIT_S`` after the train's last pulse on (``sim.transient``): the after-effect, not the
+    stimulation itself. ``sham``: the same run with the train at 0 %MSO (the noise floor of a
+    'response')."""
+    from omegaconf import OmegaConf
+
+    from circuitsim import compose
+    from circuitsim.stimulation.protocols import generate_pulses, validate_protocol
+
+    dt = 1e-4   # s, sim.dt of the default config
+    preset = OmegaConf.to_container(compose([f"stim={CTBS}"]).stim[CTBS].protocol, resolve=True)
+    train = next(b for b in preset if b["type"] == "theta_burst")
+    train.update(start="0.5*second", time_scale=time_scale)
+    if sham:
+        train["intensity"] = "0%MSO"
+    table = generate_pulses(validate_protocol([train], "protocol", ("m1", "cerebellum"), dt), dt)
+    start = math.ceil((float(table.time.max()) + CTBS_WAIT_S) * 10) / 10
+    return [f"stim={CTBS}", f"stim.{CTBS}.protocol={_hydra_value([train])}",
+            f"sim.transient={start:g}*second", f"sim.duration={start + window_s:g}*second"]
+
+
+def treatment_overrides(name: str, cohort: Mapping[str, Any]) -> List[str]:
+    """The overrides of treatment ``name`` for this cohort (the cTBS window: as long as the cohort's
+    runs after their transient)."""
+    if name in ("ctbs_cerebellum", "ctbs_sham"):
+        from circuitsim import compose
+        from circuitsim.units import to_si
+
+        transient = to_si(compose([]).sim.transient, "time", "sim.transient")
+        window = to_si(str(cohort["duration"]), "time", "cohort.duration") - transient
+        return ctbs_treatment(window, sham=name == "ctbs_sham")
+    return list(TREATMENTS[name])
 
 
 def _features(row: Mapping[str, Any]) -> Dict[str, float]:
@@ -90,15 +143,53 @@ def diagnose(baseline: Sequence[Mapping[str, Any]], n_permutations: int) -> Dict
     return out
 
 
+#: pre-treatment clinical measures tested as predictors of response, besides connectivity
+CLINICAL = ("dose", "severity", "co_contraction", "abs_head_angle_deg")
+
+
+def predictors(pre_rows: Sequence[Mapping[str, Any]], improvements: Sequence[float], top: int = 5) -> Dict[str, Any]:
+    """Which pre-treatment features go with a larger improvement: Spearman's rho of every clinical
+    measure and connectivity feature with the improvement, the ``top`` connectivity features by
+    |rho| (raw p-values: with 420 features about 21 pass p < 0.05 by chance; ``n_bh_005`` counts
+    those that pass the Benjamini-Hochberg false discovery rate of 0.05)."""
+    from scipy.stats import false_discovery_control, spearmanr
+
+    y = np.asarray(improvements, dtype=float)
+
+    def rho(column: str):
+        x = np.array([float(r.get(column, np.nan)) for r in pre_rows], dtype=float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.sum() < 4 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+            return None
+        res = spearmanr(x[ok], y[ok])
+        return {"name": column, "rho": float(res.statistic), "p": float(res.pvalue), "n": int(ok.sum())}
+
+    clinical = [c for c in (rho(k) for k in CLINICAL) if c is not None]
+    conn = [c for c in (rho(k) for k in CONNECTIVITY) if c is not None]
+    n_bh = int(np.sum(false_discovery_control([c["p"] for c in conn]) < 0.05)) if conn else 0
+    conn.sort(key=lambda c: -abs(c["rho"]))
+    return {"clinical": clinical, "connectivity_top": conn[:top], "n_connectivity_tested": len(conn),
+            "n_bh_005": n_bh}
+
+
 def treatment_outcomes(baseline, treated: Mapping[str, Sequence[Mapping]], n_permutations: int):
-    """Per patient and treatment: severity before and after, improvement, responder; rates; prediction."""
+    """Per patient and treatment: severity before and after, improvement, responder; rates overall
+    and per class (with exact 95 % intervals); prediction of response from pre-treatment
+    connectivity (cross-validated) and the features that go with it."""
     pre = {r["patient"]: r for r in baseline}
     table, summary = [], {}
     for name, rows in treated.items():
+        rows = [r for r in rows if r["patient"] in pre]    # a cohort still running: its finished pairs
+        if not rows:
+            continue
         before = [pre[r["patient"]]["severity"] for r in rows]
         after = [r["severity"] for r in rows]
         summary[name] = responder_rate(before, after)
-        labels = []
+        summary[name]["by_class"] = {
+            cls: responder_rate([b for r, b in zip(rows, before) if r["class"] == cls],
+                                [a for r, a in zip(rows, after) if r["class"] == cls])
+            for cls in sorted({r["class"] for r in rows})}
+        labels, imps = [], []
         for r, b, a in zip(rows, before, after):
             imp = improvement(b, a)
             responder = bool(imp >= RESPONDER_IMPROVEMENT) if math.isfinite(imp) else None
@@ -109,6 +200,8 @@ def treatment_outcomes(baseline, treated: Mapping[str, Sequence[Mapping]], n_per
                           "side_force_before": pre[r["patient"]].get(f"force_{r['side']}", math.nan),
                           "side_force_after": r.get(f"force_{r['side']}", math.nan)})
             labels.append(responder)
+            imps.append(imp)
+        summary[name]["predictors"] = predictors([pre[r["patient"]] for r in rows], imps)
         # does pre-treatment connectivity predict response? (cross-validated, needs 2+ of each)
         ok = [k for k, lab in enumerate(labels) if lab is not None]
         y = ["responder" if labels[k] else "non-responder" for k in ok]
@@ -129,6 +222,9 @@ def state_changes(baseline, states: Mapping[str, Sequence[Mapping]]):
     pre = {r["patient"]: r["severity"] for r in baseline}
     table, summary = [], {}
     for name, rows in states.items():
+        rows = [r for r in rows if r["patient"] in pre]
+        if not rows:
+            continue
         diff = np.array([r["severity"] - pre[r["patient"]] for r in rows])
         for r, d in zip(rows, diff):
             table.append({"patient": r["patient"], "class": r["class"], "state": name,
@@ -169,9 +265,31 @@ def figures(out: Path, diagnosis: Mapping[str, Any], treat_table: Sequence[Mappi
         _conf_panel(ax, diagnosis[key], title)
     save_figure(fig, out, "confusion", also=also)
 
-    dose = diagnosis["dose_detection"]
-    fig = Figure(figsize=(5.5, 4), layout="constrained")
+    dose = diagnosis.get("dose_detection")
+    fig = Figure(figsize=(5.5, 4), layout="constrained") if dose else None
+    if dose:
+        _dose_panel(fig.subplots(), dose)
+        save_figure(fig, out, "dose_detection")
+
+    fig = Figure(figsize=(1.5 + 1.4 * max(1, len({r["treatment"] for r in treat_table})), 4), layout="constrained")
     ax = fig.subplots()
+    names = list(dict.fromkeys(r["treatment"] for r in treat_table))
+    classes = sorted({r["class"] for r in treat_table})
+    for k, name in enumerate(names):
+        for c, cls in enumerate(classes):
+            imp = np.array([r["improvement"] for r in treat_table if r["treatment"] == name and r["class"] == cls],
+                           dtype=float)
+            imp = imp[np.isfinite(imp)]
+            ax.plot(k + (c - (len(classes) - 1) / 2) * 0.15 + np.linspace(-0.05, 0.05, imp.size), 100 * imp, "o",
+                    ms=4, color=f"C{c}", label=cls.replace("dystonia_", "d. ") if k == 0 else None)
+    ax.axhline(100 * RESPONDER_IMPROVEMENT, color="k", ls="--", lw=1, label="responder threshold")
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.set_ylabel("severity improvement (%)")
+    ax.legend(fontsize=7)
+    save_figure(fig, out, "responders")
+
+
+def _dose_panel(ax, dose: Mapping[str, Any]) -> None:
     for k, name in enumerate(("connectivity", "muscle")):
         acc, p = np.array(dose[name]["balanced_accuracy"]), np.array(dose[name]["p_value"])
         ax.plot(dose["doses"], acc, "o-", color=f"C{k}", label=name)
@@ -183,20 +301,6 @@ def figures(out: Path, diagnosis: Mapping[str, Any], treat_table: Sequence[Mappi
     ax.set_ylim(0, 1.05)
     ax.set_title("detection by dose (star: permutation p < 0.05)", fontsize=10)
     ax.legend()
-    save_figure(fig, out, "dose_detection")
-
-    fig = Figure(figsize=(5.5, 4), layout="constrained")
-    ax = fig.subplots()
-    names = sorted({r["treatment"] for r in treat_table})
-    for k, name in enumerate(names):
-        imp = np.array([r["improvement"] for r in treat_table if r["treatment"] == name], dtype=float)
-        imp = imp[np.isfinite(imp)]
-        ax.plot(k + np.linspace(-0.15, 0.15, imp.size), 100 * imp, "o", color=f"C{k}")
-    ax.axhline(100 * RESPONDER_IMPROVEMENT, color="k", ls="--", lw=1, label="responder threshold")
-    ax.set_xticks(range(len(names)), names)
-    ax.set_ylabel("severity improvement (%)")
-    ax.legend(fontsize=8)
-    save_figure(fig, out, "responders")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -209,6 +313,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                         help="states to measure (default: all, stress and fatigue)")
     parser.add_argument("--permutations", dest="n_permutations", type=int, default=None,
                         help="label permutations of each permutation test (default: the variant's)")
+    parser.add_argument("--collect-only", action="store_true",
+                        help="run nothing: analyse the runs already finished in --out (a cohort still running)")
     args = parser.parse_args(argv)
     configure_logging()
     variant = dict(QUICK if args.quick else FULL)
@@ -224,13 +330,21 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     write_rows(patient_table(patients), out, "patients")
     measures = {**MUSCLE, **{key: key for key in CONNECTIVITY}}
     options = dict(resume=args.resume, **launch_options(args))
-    measurements: Dict[str, Any] = {"baseline": []}
-    measurements.update({t: _dystonic(TREATMENTS[t]) for t in variant["treatments"]})
-    measurements.update({s: _dystonic(STATES[s]) for s in variant["states"]})
+    dystonic = [p for p in patients if p.cls != "healthy"]
     sweep = [dataclasses.replace(draw_patient(cohort, p.index, dose=d), label=f"{p.label}_dose{d:g}")
-             for d in variant["doses"] for p in patients if p.cls != "healthy"]
-    rows = run_cohort(plan(patients, measurements) + plan(sweep, {"dose_sweep": []}), out, cohort, measures,
-                      **options)
+             for d in variant["doses"] for p in dystonic]
+    # stages, run one after another so that a cohort stopped part-way has whole measurements
+    # (every baseline first); each is resumed when the experiment is rerun
+    stages = [plan(patients, {"baseline": []})]
+    stages += [plan(dystonic, {t: treatment_overrides(t, cohort)}) for t in variant["treatments"]]
+    if sweep:
+        stages.append(plan(sweep, {"dose_sweep": []}))
+    stages += [plan(dystonic, {s: STATES[s]}) for s in variant["states"]]
+    if args.collect_only:
+        rows = collect_finished([item for stage in stages for item in stage], out, measures)
+        print(f"--collect-only: {len(rows)} of {sum(map(len, stages))} runs finished")
+    else:
+        rows = [row for stage in stages for row in run_cohort(stage, out, cohort, measures, **options)]
     for r in rows:
         r.update(_features(r))
     write_rows(rows, out, "cohort_table")
@@ -241,10 +355,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                                  "n_patients": len(patients)}
     diagnosis.update(diagnose(baseline, n_perm))
     sweep_rows = [r for r in rows if r["measurement"] == "dose_sweep"]
+    # (a cohort still running: the doses with at least 2 patients finished)
+    per_dose = {d: sum(1 for r in sweep_rows if r["dose"] == d) for d in {r["dose"] for r in sweep_rows}}
+    sweep_rows = [r for r in sweep_rows if per_dose[r["dose"]] >= 2]
     healthy = [r for r in baseline if r["class"] == "healthy"]
-    diagnosis["dose_detection"] = detection_by_dose(sweep_rows, {"connectivity": CONNECTIVITY,
-                                                                 "muscle": MUSCLE_FEATURES},
-                                                    healthy, n_permutations=n_perm)
+    if sweep_rows:
+        diagnosis["dose_detection"] = detection_by_dose(sweep_rows, {"connectivity": CONNECTIVITY,
+                                                                     "muscle": MUSCLE_FEATURES},
+                                                        healthy, n_permutations=n_perm)
     treat_table, diagnosis["treatments"] = treatment_outcomes(
         baseline, {t: [r for r in rows if r["measurement"] == t] for t in variant["treatments"]}, n_perm)
     state_table, diagnosis["states"] = state_changes(baseline, {s: [r for r in rows if r["measurement"] == s]
@@ -272,8 +390,8 @@ def summary(d: Mapping[str, Any]) -> str:
     lines.append(f"- healthy vs dystonia from the muscles: {_p(d['healthy_vs_dystonia_muscle'])}")
     if "subtypes" in d:
         lines.append(f"- subtypes from connectivity: {_p(d['subtypes'])}")
-    dd = d["dose_detection"]
-    for name in ("connectivity", "muscle"):
+    dd = d.get("dose_detection") or {}
+    for name in ("connectivity", "muscle") if dd else ():
         cells = ", ".join(f"{x:g}: {a:.2f} (p {p:.3f})" for x, a, p in
                           zip(dd["doses"], dd[name]["balanced_accuracy"], dd[name]["p_value"]))
         lines.append(f"- detection by dose, {name}: {cells}; lowest dose detected: {dd[name]['lowest_dose_detected']}")
@@ -283,6 +401,14 @@ def summary(d: Mapping[str, Any]) -> str:
         lines.append(f"- {name}: {t['responders']} of {t['n']} responders (>= 25 % lower severity), rate "
                      f"{t['rate']:.2f}, 95 % CI {t['ci95'][0]:.2f}-{t['ci95'][1]:.2f}; median improvement "
                      f"{t['improvement_median']:.2f}; prediction from pre-treatment connectivity: {pred_text}")
+        lines.append("  - by class: " + "; ".join(
+            f"{c.replace('dystonia_', '')} {b['responders']}/{b['n']} ({b['ci95'][0]:.2f}-{b['ci95'][1]:.2f})"
+            for c, b in t["by_class"].items()))
+        pr = t["predictors"]
+        lines.append("  - pre-treatment features and improvement (Spearman): " + ", ".join(
+            f"{c['name']} {c['rho']:+.2f} (p {c['p']:.3f})" for c in pr["clinical"]) + "; connectivity: "
+            + ", ".join(f"{c['name'].replace('connectivity.', '')} {c['rho']:+.2f}" for c in pr["connectivity_top"][:3])
+            + f" ({pr['n_bh_005']} of {pr['n_connectivity_tested']} pass FDR 0.05)")
     for name, s in d["states"].items():
         lines.append(f"- {name}: mean severity change {s['mean_change']:+.3f}, worse in {s['worse']}, better in "
                      f"{s['better']} of {s['n']} (Wilcoxon p = {s['wilcoxon_p']:.3f})")
