@@ -12,6 +12,8 @@ from circuitsim import compose, simulate
 from circuitsim.errors import ConfigError
 from circuitsim.spec import build_spec
 from circuitsim.stimulation.closed_loop import OnOffController, PIDController, relative_band_power
+from circuitsim.stimulation.closed_loop_laws import (DualThresholdController, make_controller, reversals_per_s,
+                                                     switches_per_s)
 from circuitsim.stimulation.closed_loop_sensing import remove_stimulus_locked
 from circuitsim.stimulation.dbs_synapses import DEFAULT_DEPRESSION, efficacy_train, steady_state_efficacy
 
@@ -65,6 +67,9 @@ def test_bad_input_is_refused_before_compiling(override, path, message):
     ("stim.dbs_gpi_cl.controller.sensing.method=notch", "stim.dbs_gpi_cl.controller.sensing.method"),
     ("+stim.dbs_gpi_cl.controller.sensing.blank=-1*ms", "stim.dbs_gpi_cl.controller.sensing.blank"),
     ("stim.dbs_gpi_cl.controller.biomarker=emg", "stim.dbs_gpi_cl.controller.biomarker"),
+    ("stim.dbs_gpi_cl.controller.mode=dual_threshold", "stim.dbs_gpi_cl.controller.upper"),
+    ("+stim.dbs_gpi_cl.controller.ramp=-1*ms", "stim.dbs_gpi_cl.controller.ramp"),
+    ("+stim.dbs_gpi_cl.controller.min_on=1*mV", "stim.dbs_gpi_cl.controller.min_on"),
 ])
 def test_bad_controller_is_refused(override, path):
     with pytest.raises(ConfigError) as err:
@@ -140,6 +145,45 @@ def test_on_off_hysteresis():
     c = OnOffController(on_above=0.2, off_below=0.1)
     out = [c.update(b) for b in (0.15, 0.25, 0.15, 0.12, 0.05, 0.15, 0.3)]
     assert out == [0, 1, 1, 1, 0, 0, 1]
+
+
+def test_on_off_minimum_on_and_off_times():
+    c = OnOffController(on_above=0.2, off_below=0.1, min_on=0.3, min_off=0.2, period=0.1)
+    out = [c.update(b) for b in (0.3, 0.0, 0.0, 0.0, 0.3, 0.3, 0.0)]
+    # on at once; held 0.3 s before it may go off; then held off 0.2 s before it may come on again
+    assert out == [1, 1, 1, 0, 0, 1, 1]
+
+
+def test_dual_threshold_ramps_and_holds():
+    """Velisar et al. 2019: up above the upper, down below the lower threshold, hold in between."""
+    c = DualThresholdController(upper=0.6, lower=0.4, step=0.25)
+    out = [c.update(b) for b in (0.7, 0.7, 0.5, 0.5, 0.3, 0.7, 0.7, 0.7, 0.7)]
+    assert out == pytest.approx([0.25, 0.5, 0.5, 0.5, 0.25, 0.5, 0.75, 1.0, 1.0])
+    with pytest.raises(ValueError):
+        DualThresholdController(upper=0.4, lower=0.6, step=0.1)
+
+
+def test_ramp_and_smoothing_shape_every_law():
+    # a 250 ms ramp (Little et al. 2013) at a 100 ms period: at most 0.4 of full scale per period
+    c = make_controller({"mode": "on_off", "period": 0.1, "ramp": 0.25, "on_above": 0.6, "off_below": 0.4})
+    assert [c.update(b) for b in (0.7, 0.7, 0.7, 0.3, 0.3)] == pytest.approx([0.4, 0.8, 1.0, 0.6, 0.2])
+    # smoothing: one outlying window does not switch the law on
+    c = make_controller({"mode": "on_off", "period": 0.1, "smoothing": 0.4, "on_above": 0.6, "off_below": 0.4})
+    assert [c.update(b) for b in (0.5, 0.9, 0.5, 0.5)] == [0, 0, 0, 0]
+    assert [c.update(0.9) for _ in range(10)][-1] == 1
+    # without either option the law's own output passes unchanged
+    c = make_controller({"mode": "proportional", "period": 0.1, "setpoint": 0.1, "kp": 0.5})
+    assert c.update(0.2) == pytest.approx(0.5)
+    dual = make_controller({"mode": "dual_threshold", "period": 0.1, "ramp": 0.5, "upper": 0.6, "lower": 0.4})
+    assert [dual.update(0.7) for _ in range(3)] == pytest.approx([0.2, 0.4, 0.6])
+
+
+def test_switch_and_reversal_counts():
+    t = np.arange(6) * 0.1
+    assert switches_per_s(t, [0, 1, 0, 1, 1, 0]) == pytest.approx(4 / 0.5)
+    assert switches_per_s(t, [0, 0.2, 0.4, 0.4, 0.6, 0.6]) == pytest.approx(1 / 0.5)
+    assert reversals_per_s(t, [0, 0.2, 0.4, 0.4, 0.6, 0.6]) == 0.0
+    assert reversals_per_s(t, [0, 0.2, 0.0, 0.2, 0.0, 0.0]) == pytest.approx(3 / 0.5)
 
 
 def test_proportional_and_pid():

@@ -19,13 +19,11 @@ Biomarkers
     ``emg_envelope``: a wearable's view, the neck muscles' EMG envelope from the readout's muscle
     model (microvolts; :mod:`~circuitsim.stimulation.closed_loop_sensing`).
 
-Control laws (gains in config; the error is relative, ``e = (b - setpoint) / setpoint``, so
-gains are dimensionless whatever the biomarker's unit)
-    ``on_off``: level 1 once the biomarker exceeds ``on_above``, 0 once it falls below
-    ``off_below``, unchanged in between (hysteresis, ``off_below <= on_above``).
-    ``proportional``: level = clip(kp * e, 0, 1).
-    ``pid``: level = clip(kp * e + ki * integral(e dt) + kd * de/dt, 0, 1); the integral stops
-    growing while the output is saturated (anti-windup by conditional integration).
+Control laws (:mod:`~circuitsim.stimulation.closed_loop_laws`): ``on_off`` (hysteresis, optional
+minimum on/off times), ``dual_threshold`` (ramp up above an upper, down below a lower threshold,
+hold in between; Velisar et al. 2019), ``proportional`` and ``pid`` (relative error, so gains are
+dimensionless whatever the biomarker's unit); every law can smooth the biomarker and ramp the
+amplitude (Little et al. 2013).
 
 The level is 0 until the first full window has been analysed. The controller needs Python
 during the run (a Brian2 ``network_operation``), so a closed-loop stimulus runs on the runtime
@@ -41,84 +39,14 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import numpy as np
 
+from circuitsim.stimulation.closed_loop_laws import (MODES, DualThresholdController, OnOffController,  # noqa: F401
+                                                     PIDController, make_controller)
+
 logger = logging.getLogger(__name__)
 
-MODES = ("on_off", "proportional", "pid")
 BIOMARKERS = ("lfp_band_power", "corticospinal_rate", "emg_envelope")
 #: total range of the relative band power, as in circuitsim.metrics (Hz)
 TOTAL_RANGE_HZ = (1.0, 100.0)
-
-
-# ------------------------------------------------------------------------- control laws
-
-
-@dataclass
-class OnOffController:
-    """Hysteresis switch: on above ``on_above``, off below ``off_below``."""
-
-    on_above: float
-    off_below: float
-    state: bool = False
-
-    def __post_init__(self) -> None:
-        if self.off_below > self.on_above:
-            raise ValueError(f"off_below ({self.off_below}) must not exceed on_above ({self.on_above})")
-
-    def update(self, biomarker: float) -> float:
-        if biomarker > self.on_above:
-            self.state = True
-        elif biomarker < self.off_below:
-            self.state = False
-        return 1.0 if self.state else 0.0
-
-
-@dataclass
-class PIDController:
-    """PID on the relative error ``(b - setpoint)/setpoint``, output clipped to [0, 1].
-
-    ``ki = kd = 0`` is the proportional controller.
-    """
-
-    setpoint: float
-    kp: float
-    ki: float = 0.0     # 1/s
-    kd: float = 0.0     # s
-    period: float = 0.1  # s, time between updates
-    integral: float = 0.0
-    last_error: Optional[float] = None
-
-    def __post_init__(self) -> None:
-        if not self.setpoint > 0:
-            raise ValueError(f"setpoint must be positive (got {self.setpoint})")
-        if min(self.kp, self.ki, self.kd) < 0:
-            raise ValueError("gains cannot be negative")
-        if not self.period > 0:
-            raise ValueError("period must be positive")
-
-    def update(self, biomarker: float) -> float:
-        e = (biomarker - self.setpoint) / self.setpoint
-        de = 0.0 if self.last_error is None else (e - self.last_error) / self.period
-        self.last_error = e
-        trial_integral = self.integral + e * self.period
-        u = self.kp * e + self.ki * trial_integral + self.kd * de
-        level = min(1.0, max(0.0, u))
-        # conditional integration: keep the new integral only if it does not push further into saturation
-        if (u > 1.0 and e > 0) or (u < 0.0 and e < 0):
-            u = self.kp * e + self.ki * self.integral + self.kd * de
-            level = min(1.0, max(0.0, u))
-        else:
-            self.integral = trial_integral
-        return level
-
-
-def make_controller(params: Mapping[str, Any]):
-    """A controller object for validated controller parameters (see :func:`validate_controller`)."""
-    mode = params["mode"]
-    if mode == "on_off":
-        return OnOffController(params["on_above"], params["off_below"])
-    if mode == "proportional":
-        return PIDController(params["setpoint"], params["kp"], 0.0, 0.0, params["period"])
-    return PIDController(params["setpoint"], params["kp"], params["ki"], params["kd"], params["period"])
 
 
 # --------------------------------------------------------------------------- biomarkers
@@ -155,7 +83,8 @@ def validate_controller(node: Mapping[str, Any], path: str, ctx, frequency: floa
     from circuitsim.stimulation.closed_loop_sensing import validate_sensing
 
     allowed = ("mode", "biomarker", "region", "band", "period", "window", "sample_dt", "neurons", "sensing", "power",
-               "on_above", "off_below", "setpoint", "kp", "ki", "kd")
+               "on_above", "off_below", "min_on", "min_off", "upper", "lower", "floor", "setpoint", "kp", "ki", "kd",
+               "ramp", "smoothing")
     require(isinstance(node, Mapping), path, "a controller is a mapping (mode, biomarker, ...)")
     check_stimulus_keys(node, path, allowed)
     mode = check_choice(node.get("mode"), MODES, f"{path}.mode")
@@ -205,6 +134,22 @@ def validate_controller(node: Mapping[str, Any], path: str, ctx, frequency: floa
         off = to_si(node["off_below"], dim, f"{path}.off_below")
         require(off <= on, f"{path}.off_below", "must not exceed on_above (hysteresis)")
         out.update(on_above=on, off_below=off)
+        for key in ("min_on", "min_off"):
+            value = to_si(node.get(key, "0*ms"), "time", f"{path}.{key}")
+            require(value >= 0, f"{path}.{key}", "cannot be negative")
+            out[key] = value
+    elif mode == "dual_threshold":
+        for key in ("upper", "lower"):
+            require(key in node, f"{path}.{key}", f"the dual_threshold controller needs {key} "
+                                                  f"({_EXAMPLE[biomarker]})")
+        upper = to_si(node["upper"], dim, f"{path}.upper")
+        lower = to_si(node["lower"], dim, f"{path}.lower")
+        require(lower <= upper, f"{path}.lower", "must not exceed upper")
+        floor = float(node.get("floor", 0.0))
+        require(0 <= floor < 1, f"{path}.floor", "a level in [0, 1) of the maximum amplitude")
+        require("ramp" in node, f"{path}.ramp", "the dual_threshold controller needs a ramp time (0 to full "
+                                                 "amplitude), e.g. 250*ms (Little et al. 2013)")
+        out.update(upper=upper, lower=lower, floor=floor)
     else:
         require("setpoint" in node, f"{path}.setpoint", "the controller needs a setpoint of the biomarker")
         setpoint = to_si(node["setpoint"], dim, f"{path}.setpoint")
@@ -216,6 +161,12 @@ def validate_controller(node: Mapping[str, Any], path: str, ctx, frequency: floa
         require(ki >= 0, f"{path}.ki", "cannot be negative")
         require(kd >= 0, f"{path}.kd", "cannot be negative")
         out.update(setpoint=setpoint, kp=kp, ki=ki, kd=kd)
+    for key in ("ramp", "smoothing"):
+        value = to_si(node.get(key, "0*ms"), "time", f"{path}.{key}")
+        require(value >= 0, f"{path}.{key}", "cannot be negative (0: none)")
+        out[key] = value
+    if mode == "dual_threshold":
+        require(out["ramp"] > 0, f"{path}.ramp", "must be positive: the law ramps the amplitude")
     return out
 
 
