@@ -1,6 +1,7 @@
 """Exceptions raised by circuitsim, each naming what is wrong and where."""
 
 import re
+from typing import Dict, Tuple
 
 #: folders of configs/ that are not a run's config group (they hold files that other commands
 #: read), with what to do instead; kept out of ``circuitsim --help``
@@ -84,6 +85,11 @@ def _one_line(text: str) -> str:
     return " ".join(lines)
 
 
+#: keys a config may add to a schema node with a plus (node path -> keys); filled by the config
+#: layer (:data:`circuitsim.spec.OPTIONAL_KEYS` is this mapping), read here to name them in messages
+OPTIONAL_KEYS: Dict[str, Tuple[str, ...]] = {}
+
+
 def _chain(exc: BaseException):
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -135,8 +141,6 @@ def config_error_from(exc: BaseException):
         if full_key and applied and applied.group(1).endswith(f".{full_key}"):
             full_key = applied.group(1)
         if isinstance(err, (ConfigAttributeError, ConfigKeyError)) and full_key:
-            from circuitsim.spec import OPTIONAL_KEYS
-
             parent_path, _, key = str(full_key).rpartition(".")
             if key in OPTIONAL_KEYS.get(parent_path, ()):
                 return ConfigError(str(full_key), f"an optional key, added with a plus: +{full_key}=...")

@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from circuitsim import errors
 from circuitsim.errors import ConfigError, config_error_from, did_you_mean, unknown_key
 from circuitsim.plugins import STIMULI, register
 from circuitsim.units import to_si
@@ -392,8 +393,10 @@ BASE_BYTES = 512 * 2**20
 ALLOW_LARGE = "allow_large"
 
 #: keys a config may add to a schema node without being in the composed defaults (so stored
-#: configs of earlier runs stay equal): node path -> keys
-OPTIONAL_KEYS: Dict[str, Tuple[str, ...]] = {"sim": (ALLOW_LARGE,)}
+#: configs of earlier runs stay equal): node path -> keys. The mapping is the errors layer's, so
+#: that its messages know these keys without importing this module.
+OPTIONAL_KEYS: Dict[str, Tuple[str, ...]] = errors.OPTIONAL_KEYS
+OPTIONAL_KEYS["sim"] = (ALLOW_LARGE,)
 #: top-level keys besides the schemas: stimuli (each kind checks its own keys), the condition's
 #: name, the command's control keys (+resume, +fit; circuitsim.cli) and Hydra's node
 OTHER_TOP_KEYS = ("stim", "condition_name", "resume", "fit", "hydra")
