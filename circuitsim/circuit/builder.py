@@ -24,6 +24,7 @@ one row per population: 918 s of the default circuit record 0.2 GB instead of 4.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
@@ -31,13 +32,11 @@ import numpy as np
 from brian2 import (Hz, NeuronGroup, Network, SpikeMonitor, StateMonitor, Synapses, amp, farad,
                     mV, ms, second, siemens, volt)
 
-import circuitsim.stimulation  # noqa: F401  (registers the stimulus kinds)
 from circuitsim.circuit.connectivity import Connections
 from circuitsim.circuit.registry import STIMULUS_BUILDERS, BuildContext
 from circuitsim.circuit.layout import Layout
-from circuitsim.circuit.models import (ADEX_EQUATIONS, ADEX_REFRACTORY, ADEX_RESET,
-                                       ADEX_THRESHOLD, BACKGROUND_CODE, FIX_CODE, FUNCTIONS,
-                                       LFP_CHARGES, NEURON_BLOCK, NOISE_CODE)
+from circuitsim.circuit.models import (ADEX_REFRACTORY, ADEX_RESET, ADEX_THRESHOLD, FUNCTIONS,
+                                       LFP_CHARGES, NEURON_BLOCK, adex_equations, noise_code)
 from circuitsim.spec import NEURON_PARAMS, RECEPTOR_NAMES, Pathway, RunSpec
 
 logger = logging.getLogger(__name__)
@@ -65,6 +64,49 @@ def namespace_for(spec: RunSpec) -> Dict[str, Any]:
         ns[f"tau_{name}"] = rec.tau * second
         ns[f"E_{name}"] = rec.E * volt
     return ns
+
+
+def mechanisms(spec: RunSpec) -> Dict[str, bool]:
+    """Which optional mechanisms the circuit's neurons compute (structural: part of the build key).
+
+    ``nmda``: the NMDA conductance and its Mg2+ block, where a pathway or a population's
+    background uses the receptor, or a stimulus's parameters name it (the TMS fibres'); else
+    ``g_nmda`` would stay 0 in every neuron. ``command``: the motor command's Poisson stream,
+    where a ``cortical_command`` stimulus exists; else its counts would all be 0. Leaving a
+    mechanism out does not change a spike (tests/test_performance_identity.py); it saves the
+    neuron step an exp() (NMDA) and the noise a hash per neuron (command).
+    """
+    def names_nmda(x: Any) -> bool:
+        if isinstance(x, Mapping):
+            return any(names_nmda(k) or names_nmda(v) for k, v in x.items())
+        if isinstance(x, (list, tuple)):
+            return any(names_nmda(v) for v in x)
+        return isinstance(x, str) and "nmda" in x.lower()
+
+    nmda = (any(pw.receptor == "nmda" for pw in spec.pathways.values())
+            or any(pop.bg_receptor == "nmda" for pop in spec.populations.values())
+            or any(names_nmda(stim) for stim in spec.stimuli.values()))
+    command = any(stim["kind"] == "cortical_command" for stim in spec.stimuli.values())
+    return {"nmda": bool(nmda), "command": bool(command)}
+
+
+def _code_of(objects) -> str:
+    """The abstract code of Brian2 objects and of the objects they contain (run_regularly, pathways)."""
+    seen, texts, todo = set(), [], list(objects)
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        for attr in ("abstract_code", "code"):
+            code = getattr(obj, attr, None)
+            if isinstance(code, str):
+                texts.append(code)
+            elif isinstance(code, Mapping):
+                texts.extend(str(c) for c in code.values())
+        todo.extend(getattr(obj, "contained_objects", ()))
+        todo.extend(getattr(obj, "_pathways", ()))
+    return "\n".join(texts)
 
 
 def lfp_rows(spec: RunSpec, layout: Layout) -> Dict[str, np.ndarray]:
@@ -134,7 +176,8 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
     """
     n_real = layout.n
     n = padded_size(n_real)
-    group = NeuronGroup(n, ADEX_EQUATIONS, threshold=ADEX_THRESHOLD, reset=ADEX_RESET,
+    mech = mechanisms(spec)
+    group = NeuronGroup(n, adex_equations(nmda=mech["nmda"]), threshold=ADEX_THRESHOLD, reset=ADEX_RESET,
                         refractory=ADEX_REFRACTORY, method="euler", name="neurons")
     values: Dict[str, np.ndarray] = {key: np.empty(n) for key in NEURON_PARAMS}
     bg = {f"w_bg_{r}": np.zeros(n) for r in RECEPTOR_NAMES}
@@ -169,9 +212,10 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
     for key, unit in (("nu_cmd", Hz), ("w_cmd", siemens), ("t_cmd_on", second), ("t_cmd_off", second)):
         setattr(group, key, np.zeros(n) * unit)
     # background and command counts: settled in a vectorised loop, the rare rest in full, then added
-    group.run_regularly(NOISE_CODE, when="before_groups", order=-2, name="noise")
-    group.run_regularly(FIX_CODE, when="before_groups", order=-1, name="noise_fix")
-    group.run_regularly(BACKGROUND_CODE, when="before_groups", name="background")
+    noise, fix, background = noise_code(command=mech["command"], nmda=mech["nmda"])
+    group.run_regularly(noise, when="before_groups", order=-2, name="noise")
+    group.run_regularly(fix, when="before_groups", order=-1, name="noise_fix")
+    group.run_regularly(background, when="before_groups", name="background")
 
     synapses: Dict[str, Synapses] = {}
     n_syn: Dict[str, int] = {}
@@ -196,16 +240,18 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
     rows = {name: idx for name, idx in lfp_rows(spec, layout).items() if idx.size}
     lfp_monitor, lfp_objects, lfp_index = None, [], {}
     if rows:
-        # one row per population: the sums of its recorded neurons' charges, formed every step
-        # after the neurons' update (order 2: the summed-variable updater runs at order 1, after
-        # the group's state update at 0), recorded as charges (bin means in lfp_currents)
-        charges = list(LFP_CHARGES.values())
-        sums = NeuronGroup(len(rows), "\n".join(f"{q} : coulomb" for q in charges), order=2, name="lfp_sums")
-        adder = Synapses(group, sums, "\n".join(f"{q}_post = {q}_pre : coulomb (summed)" for q in charges),
+        # one row per population: the charges of its recorded neurons, dQ/dt = sum_i |I_i|. The
+        # summed-variable updater runs at the sums' order - 1 = -1, before the neurons' state
+        # update (order 0), so it sees the currents that update uses; recorded as charges (bin
+        # means in lfp_currents)
+        sums = NeuronGroup(len(rows), "\n".join(f"d{q}/dt = abs_{i} : coulomb\nabs_{i} : amp"
+                                                for i, q in LFP_CHARGES.items()),
+                           method="euler", order=0, name="lfp_sums")
+        adder = Synapses(group, sums, "\n".join(f"abs_{i}_post = abs({i}_pre) : amp (summed)" for i in LFP_CHARGES),
                          name="lfp_adder")
         adder.connect(i=np.concatenate(list(rows.values())),
                       j=np.repeat(np.arange(len(rows)), [idx.size for idx in rows.values()]))
-        lfp_monitor = StateMonitor(sums, charges, record=True, dt=spec.readout.lfp_dt * second, name="lfp_charges")
+        lfp_monitor = StateMonitor(sums, list(LFP_CHARGES.values()), record=True, dt=spec.readout.lfp_dt * second, name="lfp_charges")
         lfp_objects = [sums, adder, lfp_monitor]
         lfp_index = {name: np.array([k]) for k, name in enumerate(rows)}
 
@@ -213,6 +259,13 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
     for name, stim in spec.stimuli.items():
         STIMULUS_BUILDERS[stim["kind"]](ctx, name, stim)
 
+    # a mechanism left out (see mechanisms()) must be one nothing uses
+    if not mech["command"] and np.any(np.asarray(group.nu_cmd_[:]) != 0):
+        raise RuntimeError("a stimulus set the motor-command slot, but mechanisms() found no cortical_command "
+                           "(a circuitsim bug: extend mechanisms())")
+    if not mech["nmda"] and re.search(r"\bg_nmda", _code_of([group, *synapses.values(), *ctx.objects])):
+        raise RuntimeError("the circuit's code opens NMDA receptors, but mechanisms() left them out "
+                           "(a circuitsim bug: extend mechanisms())")
     objects = [group, *synapses.values(), spike_monitor, *ctx.objects]
     objects += lfp_objects
     net = Network(*objects, name="circuit")
