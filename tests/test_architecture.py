@@ -42,7 +42,6 @@ LEAVES = ("analysis", "muscle")
 KNOWN_VIOLATIONS: Dict[Tuple[str, str], str] = {
     ("stimulation.tms_measure", "api"): "measure_motor_threshold runs whole simulations; it belongs above the API",
     ("stimulation.closed_loop", "readouts"): "reads CORTICOSPINAL_POPULATION, a readout constant",
-    ("circuit.builder", "stimulation"): "imports the plug-ins to register them (the registry now loads them itself)",
     ("io.results", "io.nwb"): "Result.to_nwb / to_neo: the exporter imports stimulation modules for pulse times",
     ("device", ""): "__version__ from the package root, which imports the API",
     ("api", ""): "__version__ from the package root, which imports the API",
