@@ -204,6 +204,7 @@ def structure_key(spec: RunSpec, n_synapses: Dict[str, int], namespace: Optional
     """
     from circuitsim import __version__
     from circuitsim.circuit.registry import STIMULUS_STRUCTURES
+    from circuitsim.circuit.builder import mechanisms
 
     stimuli = {}
     for name, s in spec.stimuli.items():
@@ -224,6 +225,7 @@ def structure_key(spec: RunSpec, n_synapses: Dict[str, int], namespace: Optional
                 spec.sim.duration if spec.sim.device == "cuda_standalone" else None],
         "flags": compile_flags(spec) if spec.sim.device != "runtime" else None,
         "readout": [spec.readout.lfp_neurons, spec.readout.lfp_dt],
+        "mechanisms": mechanisms(spec),
         "namespace": _jsonable(namespace or {}),
         "queue": queue,
     }

@@ -8,11 +8,14 @@ per-neuron and per-synapse value is data, so it can change without new code.
 A new kind of stimulus is a build function registered in :mod:`circuitsim.circuit.registry`;
 the builder itself does not change.
 
-LFP readout: ``readout.lfp_neurons`` neurons of each population carry the charges ``Q_exc``,
-``Q_inh`` (integrals of the magnitudes of their synaptic currents since t = 0, see
-:mod:`circuitsim.circuit.models`). A small group ``lfp_sums``, one row per population, adds
-them up every time step (Brian2 summed variables, after the neurons' update), and its monitor
-records the sums every ``readout.lfp_dt``; :func:`lfp_currents` turns them into each bin's
+Only the mechanisms a circuit uses are generated (:func:`mechanisms`): no NMDA conductance and
+Mg2+ block where nothing opens NMDA receptors, no motor-command stream without a command.
+
+LFP readout: of ``readout.lfp_neurons`` neurons of each population, a small group ``lfp_sums``,
+one row per population, integrates the summed magnitudes of their synaptic currents into the
+charges ``Q_exc``, ``Q_inh`` (since t = 0; the sum is a Brian2 summed variable formed every step
+before the neurons' update, so the other neurons pay nothing; see
+:mod:`circuitsim.circuit.models`), and its monitor records them every ``readout.lfp_dt``; :func:`lfp_currents` turns them into each bin's
 mean, ``(Q[k+1] - Q[k]) / (t[k+1] - t[k])``: the population's ``sum_i |I_i|`` averaged over
 ``[k*lfp_dt, (k+1)*lfp_dt)``, exact to the time step (the edges are step times; the last edge is
 the end of the run, the sums' final state), not a point sample, so currents that change within a

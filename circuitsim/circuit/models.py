@@ -16,12 +16,14 @@ that never falls below ``V_h`` (e.g. a pacemaker firing from a reset above it) n
 The LFP proxy (Mazzoni et al. 2015) sums the magnitudes of neurons' synaptic currents, and it
 needs them averaged over a readout bin, not sampled at its edge: a current that jumps at every
 DBS pulse (130 Hz, events shorter than the 1 ms bin) point-sampled at 1 kHz folds its pulse
-harmonics into the 1-100 Hz band (aliasing). So the template also integrates the magnitudes into
-charges, ``dQ_exc/dt = |I_exc|`` and ``dQ_inh/dt = |I_inh|`` (:data:`LFP_CHARGES`); with the
-forward-Euler update each step adds exactly ``dt`` times the magnitude the step used, and the
-builder turns charge differences over a bin into the bin's mean magnitude (a box-car filter
-exact to the time step; see :func:`circuitsim.circuit.builder.lfp_currents`). The charges feed
-nothing back, so spike trains do not change.
+harmonics into the 1-100 Hz band (aliasing). So the readout integrates the magnitudes into
+charges, ``dQ_exc/dt = sum_i |I_exc,i|`` and ``dQ_inh/dt = sum_i |I_inh,i|`` over each
+population's recorded neurons (:data:`LFP_CHARGES`; in the builder's ``lfp_sums`` group, so only
+recorded neurons pay for it); with the forward-Euler update each step adds exactly ``dt`` times
+the magnitudes the neurons' step used, and the builder turns charge differences over a bin into
+the bin's mean magnitude (a box-car filter exact to the time step; see
+:func:`circuitsim.circuit.builder.lfp_currents`). The charges feed nothing back, so spike trains
+do not change.
 
 Noise comes from :data:`cs_poisson`, a counter-based Poisson generator: the count of a neuron in
 a time step is a pure function of (seed, stream, the neuron's index within its circuit, time
@@ -42,10 +44,8 @@ from circuitsim.circuit.rng import (FUNCTIONS, _COUNT01_CPP, _FIX_CPP, _POISSON_
 #: Per-neuron parameters of the AdEx template and its T-type current (names match
 #: circuitsim.spec.NEURON_PARAMS)
 #: plus the per-neuron background input, the per-neuron motor-command slot (rate, weight and
-#: time window; see circuitsim.stimulation.command), the keys of the neuron's random stream and
-#: the charges of the LFP readout (the integrals of I_exc and I_inh since t = 0).
-ADEX_EQUATIONS = Equations(
-    """
+#: time window; see circuitsim.stimulation.command) and the keys of the neuron's random stream.
+_ADEX_TEXT = """
     dv/dt = (gL*(EL - v) + gL*DeltaT*exp((v - VT)/DeltaT) - w + I_bias + I_exc + I_inh + I_T)/C : volt (unless refractory)
     dw/dt = (a*(v - EL) - w)/tau_w : amp
     I_T = g_T*h_T*int(v > V_h)*(E_T - v) : amp
@@ -55,8 +55,6 @@ ADEX_EQUATIONS = Equations(
     dg_gaba/dt = -g_gaba/tau_gaba : siemens
     I_exc = g_ampa*(E_ampa - v) + g_nmda*(E_nmda - v)/(1 + exp(-0.062*v/mV)/3.57) : amp
     I_inh = g_gaba*(E_gaba - v) : amp
-    dQ_exc/dt = abs(I_exc) : coulomb
-    dQ_inh/dt = abs(I_inh) : coulomb
     C : farad (constant)
     gL : siemens (constant)
     EL : volt (constant)
@@ -89,9 +87,25 @@ ADEX_EQUATIONS = Equations(
     pop : integer (constant)
     channel : integer (constant)
     """
-)
+_NMDA_TERM = " + g_nmda*(E_nmda - v)/(1 + exp(-0.062*v/mV)/3.57)"
+_NMDA_DECAY = "dg_nmda/dt = -g_nmda/tau_nmda : siemens"
 
-#: Recorded current -> the state variable integrating its magnitude (since t = 0), for the LFP proxy.
+
+def adex_equations(nmda: bool = True) -> Equations:
+    """The template; ``nmda=False`` leaves out the NMDA conductance's decay and Mg2+-blocked
+    current (for a circuit where nothing opens NMDA receptors: ``g_nmda`` stays 0, so the spikes
+    are the same, and the neuron step saves an exp() per neuron; see
+    :func:`circuitsim.circuit.builder.mechanisms`)."""
+    text = _ADEX_TEXT
+    if not nmda:
+        assert _NMDA_TERM in text and _NMDA_DECAY in text
+        text = text.replace(_NMDA_TERM, "").replace(_NMDA_DECAY, "g_nmda : siemens")
+    return Equations(text)
+
+
+ADEX_EQUATIONS = adex_equations()
+
+#: Recorded current -> the variable of the readout's `lfp_sums` group integrating its magnitudes (since t = 0).
 LFP_CHARGES = {"I_exc": "Q_exc", "I_inh": "Q_inh"}
 
 #: The neuron group's size is padded to a multiple of this many neurons (unconnected, silent).
@@ -135,3 +149,14 @@ g_nmda += w_bg_nmda*k_bg
 g_gaba += w_bg_gaba*k_bg
 g_ampa += w_cmd*k_cmd
 """
+
+
+def noise_code(command: bool = True, nmda: bool = True) -> tuple:
+    """(noise, fix, background) code: :data:`NOISE_CODE`, :data:`FIX_CODE` and
+    :data:`BACKGROUND_CODE`, less the motor command's stream where the circuit has no command
+    (its counts would all be 0) and the NMDA line where nothing opens NMDA receptors. The counts
+    that are left are the same, so are the spikes."""
+    def keep(code: str) -> str:
+        return "\n".join(line for line in code.split("\n")
+                         if (command or "cmd" not in line) and (nmda or "nmda" not in line))
+    return keep(NOISE_CODE), keep(FIX_CODE), keep(BACKGROUND_CODE)
