@@ -15,6 +15,9 @@ reference); add keys freely, rename none. Definitions:
 * ``connectivity.coherence.<a>__<b>.<band>``, ``connectivity.granger.<a>__<b>.<band>``: coherence
   of every pair of regions and spectral Granger causality a -> b of every ordered pair, per band
   (:mod:`circuitsim.analysis.connectivity`; absent with less than 1 s after the transient).
+* ``connectivity.bold.correlation.<a>__<b>``: correlation of the regions' BOLD-like signals
+  (Balloon-Windkessel, :mod:`circuitsim.analysis.bold`; only in runs of 20 s or more after the
+  transient).
 * ``channels.selectivity``: during the task's command, the thalamic rate increase of the
   commanded channel (a) against the other channel (b): max(0, (a - b)/(a + b)) with negative
   increases counted as 0; 1 = only the commanded channel active, 0 = both equally. ``null``
@@ -28,6 +31,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+from circuitsim.analysis import bold as bold_mod
 from circuitsim.analysis import channels as chan
 from circuitsim.analysis import connectivity as conn
 from circuitsim.analysis import lfp as lfp_mod
@@ -164,5 +168,9 @@ def compute_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
     connectivity = conn.connectivity_bands({r: x[skip:] for r, x in result.lfp.items()}, fs)
     if connectivity:
         metrics["connectivity"] = connectivity
+    activity = bold_mod.region_activity(spec.regions(), result.extra.get("lfp_currents", {}), skip)
+    bold = bold_mod.bold_correlation(activity, fs, min_duration_s=bold_mod.MIN_DURATION_S)
+    if bold:
+        metrics.setdefault("connectivity", {})["bold"] = bold
     metrics["channels"] = channel_metrics(spec, result)
     return metrics
