@@ -5,7 +5,8 @@ adaptive solver, and the correlation of regions that share slow or only fast flu
 import numpy as np
 import pytest
 
-from circuitsim.analysis.bold import BalloonParams, _rhs, balloon_bold, bold_correlation, neural_drive
+from circuitsim.analysis.bold import (BalloonParams, _rhs, balloon_bold, bold_correlation, neural_drive,
+                                     region_activity)
 
 
 def test_rest_is_the_fixed_point():
@@ -66,6 +67,14 @@ def test_neural_drive_is_relative_and_binned():
     assert np.all(neural_drive(np.zeros(40), 1000.0, 0.01) == 0)
     with pytest.raises(ValueError, match="shorter than one bin"):
         neural_drive(np.ones(5), 1000.0, 0.01)
+
+
+def test_region_activity_adds_excitatory_and_inhibitory_magnitudes():
+    currents = {"a": (np.array([[1.0, -2.0, 3.0], [1.0, 1.0, 1.0]]), np.array([[-1.0, 0.0, 1.0]])),
+                "b": (np.array([0.5, 0.5, 0.5]), np.array([-0.5, 0.5, -0.5]))}   # a population sum (1-D)
+    act = region_activity({"r1": ["a", "b"], "r2": ["c"]}, currents, skip=1)
+    assert set(act) == {"r1"}                               # r2 has no recorded currents
+    np.testing.assert_allclose(act["r1"], [3.0 + 0.0 + 1.0, 4.0 + 1.0 + 1.0])
 
 
 def test_bold_correlation_sees_shared_slow_fluctuations_not_shared_fast_ones():

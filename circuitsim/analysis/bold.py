@@ -81,11 +81,13 @@ class BalloonParams:
 def region_activity(regions: Mapping[str, Sequence[str]], currents: Mapping[str, Tuple[np.ndarray, np.ndarray]],
                     skip: int = 0) -> Dict[str, np.ndarray]:
     """Every region's synaptic activity: sum over its populations' recorded neurons of |excitatory|
-    + |inhibitory| synaptic current (``currents[pop] = (exc, inh)``, each neurons x time), from
+    + |inhibitory| synaptic current (``currents[pop] = (exc, inh)``, each neurons x time or a
+    population sum over time), from
     sample ``skip`` on; regions without recorded currents are left out."""
     out = {}
     for region, pops in regions.items():
-        parts = [np.abs(np.asarray(c, dtype=float)).sum(axis=0) for p in pops if p in currents for c in currents[p]]
+        parts = [np.abs(np.atleast_2d(np.asarray(c, dtype=float))).sum(axis=0) for p in pops if p in currents
+                 for c in currents[p]]
         if parts:
             out[region] = np.sum(parts, axis=0)[skip:]
     return out
