@@ -413,6 +413,12 @@ METRICS: List[Tuple[str, str, str]] = [
     ("stim.<name>.mean_amplitude_ma", "Closed-loop DBS: mean amplitude.", "closed_loop"),
     ("stim.<name>.mean_biomarker", "Closed-loop DBS: mean biomarker.", "closed_loop"),
     ("stim.<name>.n_updates", "Closed-loop DBS: controller updates.", "closed_loop"),
+    ("stim.<name>.switches_per_s", "Closed-loop DBS: on/off transitions per second of control.", "closed_loop"),
+    ("stim.<name>.reversals_per_s", "Closed-loop DBS: changes of direction of the amplitude per second "
+                                    "(how often a graded law hunts).", "closed_loop"),
+    ("stim.<name>.controller.<series>", "Closed-loop DBS: the controller trace, lists `t` (s), `level` (0-1 of "
+                                        "the maximum) and `biomarker` (null before the first full window).",
+     "closed_loop"),
     ("stim.<name>.**", "TMS: `n_test_pulses`, `protocol_span_s`, `rmt_mso`, `intensity_mso`, "
                        "`activated_fraction.<site>.<element>`, `plasticity.<pathway or site.element>.*` (see the "
                        "stimulation page).", "tms"),
