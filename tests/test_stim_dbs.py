@@ -388,3 +388,21 @@ def test_stimulated_synapses_depress_as_tsodyks_markram(response_run):
         assert m["release_efficacy"] == pytest.approx(efficacy_train(onsets, U, TAU_REC)[-1], abs=0.01)
     assert response_run.metrics["stim"]["high"]["release_efficacy"] < 0.15
     assert response_run.metrics["stim"]["low"]["release_efficacy"] > 0.6
+
+
+def test_stimulated_axons_release_with_their_own_synapses_weights():
+    """A lateralised pathway (side_scale) keeps its weakened synapses under stimulation: the pulses
+    that activate its axons release with the weights the circuit has, not the pathway's nominal one."""
+    from types import SimpleNamespace
+
+    from circuitsim.stimulation.dbs_build import synapse_weights
+
+    spec = build_spec(compose(["condition=dystonia_bg", "stim=dbs_gpi"]))
+    pw = spec.pathways["gpi_thal"]
+    assert pw.channel_scale and min(pw.channel_scale) < 1          # the condition weakens one side
+    layout = SimpleNamespace(channel=np.array([0, 0, 1, 1]))
+    conn = SimpleNamespace(n=4, j=np.array([0, 1, 2, 3]))
+    w = synapse_weights(pw, conn, layout)
+    np.testing.assert_allclose(w, pw.weight * np.asarray(pw.channel_scale)[[0, 0, 1, 1]])
+    plain = SimpleNamespace(weight=2e-9, channel_scale=())
+    np.testing.assert_allclose(synapse_weights(plain, conn, layout), 2e-9)

@@ -184,6 +184,17 @@ def build_dbs(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
                 params["frequency"], a_max * 1e3, params["pulse_width"] * 1e6, counts)
 
 
+def synapse_weights(pathway, conn, layout) -> np.ndarray:
+    """The weight (S) of each synapse of a pathway as the circuit builds it: the pathway's weight
+    times its target channel's factor where the pathway is lateralised (``side_scale``). A pulse
+    that activates an axon releases at that axon's own synapses, so a weakened synapse stays weak
+    under stimulation."""
+    w = np.full(conn.n, pathway.weight)
+    if pathway.channel_scale:
+        w = w * np.asarray(pathway.channel_scale)[layout.channel[conn.j]]
+    return w
+
+
 def _add_axon_synapses(add, spec, ctx, pathways, thr_source: np.ndarray, delay_of, label: str,
                        failure: bool, p_tx: float, depression: Mapping[str, Any]) -> None:
     """Deliver each stimulated axon's synapses of ``pathways`` (per receptor, with the pathways' weights).
@@ -200,7 +211,7 @@ def _add_axon_synapses(add, spec, ctx, pathways, thr_source: np.ndarray, delay_o
         pw = spec.pathways[p]
         s0 = ctx.layout.slices[pw.source][0]
         by_receptor.setdefault(pw.receptor, []).append(
-            (conn.j, thr_source[conn.i - s0], np.full(conn.n, delay_of(p)), np.full(conn.n, pw.weight)))
+            (conn.j, thr_source[conn.i - s0], np.full(conn.n, delay_of(p)), synapse_weights(pw, conn, ctx.layout)))
     from brian2 import second
 
     for receptor, parts in by_receptor.items():
