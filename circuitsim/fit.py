@@ -58,16 +58,17 @@ def targets_from_config(cfg: Mapping[str, Any]) -> Dict[str, Dict[str, float]]:
     fit = cfg.get("fit") or {}
     if fit.get("targets"):
         return {name: _target(name, spec) for name, spec in fit["targets"].items()}
+    from circuitsim.spec import TargetRateConf, build_spec
     from circuitsim.units import to_si
 
+    # the validated spec's target ranges (SI); a population left at the schema's unbounded
+    # default range has no target
+    unbounded = (to_si(TargetRateConf.low, "rate", ""), to_si(TargetRateConf.high, "rate", ""))
     targets = {}
-    for pop, pc in (cfg.get("circuit", {}).get("populations") or {}).items():
-        tr = pc.get("target_rate") or {}
-        if "low" in tr and "high" in tr:
-            path = f"circuit.populations.{pop}.target_rate"
-            low, high = to_si(tr["low"], "rate", f"{path}.low"), to_si(tr["high"], "rate", f"{path}.high")
-            if high > low:
-                targets[f"populations.{pop}.rate_hz"] = {"value": (low + high) / 2, "tol": (high - low) / 2}
+    for pop in build_spec(cfg).populations.values():
+        low, high = pop.target_low, pop.target_high
+        if high > low and (low, high) != unbounded:
+            targets[f"populations.{pop.name}.rate_hz"] = {"value": (low + high) / 2, "tol": (high - low) / 2}
     return targets
 
 

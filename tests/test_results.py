@@ -85,3 +85,23 @@ def test_muscle_time_series_are_written_and_read_back(tmp_path):
     assert np.array_equal(back["time"], res.extra["muscle"].time)
     for name in rio.MUSCLE_SERIES:
         assert np.array_equal(back[f"m2.{name}"], series[name]["m2"])
+
+
+def test_spec_of_is_the_stored_spec_else_the_config_validated_again():
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.to_container(compose(["stim=tms_sici", "sim.duration=20*second"]), resolve=True)
+    old = rio.Result(metrics={"run": {}}, config=config)          # a folder from before spec.json
+    spec = rio.spec_of(old)
+    assert spec["sim"]["duration"] == pytest.approx(20.0) and spec["stimuli"]["tms_sici"]["kind"] == "tms"
+    stored = rio.Result(metrics={"run": {}}, config=config, spec={"sim": {"duration": 1.0}})
+    assert rio.spec_of(stored) == {"sim": {"duration": 1.0}}
+    assert rio.spec_of(rio.Result(metrics={"run": {}}, config={"circuit": "not a mapping"})) == {}
+
+    # the teaching page's TMS markers are the protocol's pulses (conditioning ones too), not a
+    # reconstruction from the protocol blocks
+    from circuitsim.app.view import _stimuli
+
+    entry = next(e for e in _stimuli(spec) if e["name"] == "tms_sici")
+    times = np.unique(spec["stimuli"]["tms_sici"]["pulses"]["time"])
+    assert entry["pulses"] == pytest.approx(times, abs=1e-4) and len(entry["pulses"]) > 8

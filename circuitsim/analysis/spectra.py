@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "BANDS",
     "welch_psd",
+    "after_transient",
+    "psd_after_transient",
     "band_powers",
     "coherence_bands",
     "phase_locking_value",
@@ -81,6 +83,28 @@ def _freq_axis(f, psd, need_uniform: bool) -> tuple[np.ndarray, np.ndarray]:
         if not np.allclose(df, df[0], rtol=1e-6, atol=0.0):
             raise ValueError("f must be uniformly spaced (as returned by welch_psd)")
     return f, psd
+
+
+def after_transient(x, fs, transient_s) -> np.ndarray:
+    """``x`` without its first ``transient_s`` seconds: the samples from ``round(transient_s * fs)`` on.
+
+    The one transient cut of the package: every measure that skips a run's ``sim.transient``
+    (metrics, the muscle readout, the teaching page, the experiments) cuts the same samples.
+    """
+    transient_s = float(transient_s)
+    if not transient_s >= 0:
+        raise ValueError(f"transient_s must be >= 0, got {transient_s}")
+    return np.asarray(x)[int(round(transient_s * positive_float(fs, "fs (Hz)"))):]
+
+
+def psd_after_transient(x, fs, transient_s, segment_s):
+    """Welch PSD of ``x`` after its transient, as metrics.json's spectra are computed.
+
+    Segments of ``segment_s`` seconds, at most half the analysed time (so that at least two
+    segments are averaged); see :func:`welch_psd` for the rest. Returns ``(f, psd)``.
+    """
+    y = np.asarray(after_transient(x, fs, transient_s), dtype=float)
+    return welch_psd(y, fs, segment_s=min(float(segment_s), y.size / float(fs) / 2))
 
 
 def welch_psd(x, fs, segment_s=1.0, overlap=0.5, detrend="constant", window="hann"):

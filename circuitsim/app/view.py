@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from circuitsim.io.results import Result
+from circuitsim.io.results import Result, spec_of
 
 logger = logging.getLogger(__name__)
 
@@ -145,14 +145,11 @@ def _spectra(result: Result, transient: float, segment: float) -> Dict[str, Any]
     if spectra is None:
         spectra = {}
         fs = 1.0 / result.lfp_dt
-        skip = int(round(transient * fs))
         for region, x in result.lfp.items():
-            x = np.asarray(x, dtype=float)[skip:]
-            seg = min(segment, x.size / fs / 2)
-            if x.size < 8 or seg <= 0:
+            if sp.after_transient(x, fs, transient).size < 8:
                 continue
             try:
-                spectra[region] = sp.welch_psd(x, fs, segment_s=seg)
+                spectra[region] = sp.psd_after_transient(x, fs, transient, segment)
             except ValueError as err:
                 logger.warning("no spectrum of %s: %s", region, err)
     out = {}
@@ -184,7 +181,7 @@ def _muscle_series(result: Result) -> Optional[Dict[str, Any]]:
     if not stored or "time" not in stored or "head_angle" not in stored:
         return None
     time = np.asarray(stored["time"], dtype=float)
-    names = list(((result.config.get("readout") or {}).get("muscle") or {}).get("muscles") or [])
+    names = list(((spec_of(result).get("readout") or {}).get("muscle") or {}).get("muscles") or [])
     if not all(f"{m}.emg" in stored for m in names) or not names:
         names = [k[: -len(".emg")] for k in stored if k.endswith(".emg")]
     fs = 1.0 / float(time[1] - time[0]) if time.size > 1 else 1.0
@@ -216,38 +213,19 @@ def _muscle(result: Result) -> Optional[Dict[str, Any]]:
             "head_angle_deg": _r(np.degrees(np.asarray(data["head_angle"], dtype=float))[::step], 2)}
 
 
-def _stimuli(config: Dict[str, Any]) -> List[Dict[str, Any]]:
-    from circuitsim.errors import ConfigError
-    from circuitsim.units import to_si
-
+def _stimuli(spec: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Each stimulus's kind, target, window and frequency (SI), and a TMS protocol's pulse times,
+    from the validated spec (the motor command is the stimulus named ``task``)."""
     out = []
-    items = list((config.get("stim") or {}).items())
-    command = (config.get("task") or {}).get("command")
-    if command:
-        items.append(("task", command))
-    for name, node in items:
-        if not isinstance(node, dict):
+    for name, params in (spec.get("stimuli") or {}).items():
+        if not isinstance(params, dict):
             continue
-        entry: Dict[str, Any] = {"name": name, "kind": node.get("kind"), "target": node.get("target")}
+        entry: Dict[str, Any] = {"name": name, "kind": params.get("kind"), "target": params.get("target")}
         for key in ("start", "stop", "frequency"):
-            try:
-                dim = "rate" if key == "frequency" else "time"
-                entry[key] = to_si(node[key], dim, key) if key in node else None
-            except (ConfigError, TypeError, ValueError):
-                entry[key] = None
-        if node.get("kind") == "tms":
-            pulses = []
-            for block in node.get("protocol") or []:
-                try:
-                    start = to_si(block.get("start", "0*second"), "time", "start")
-                    interval = to_si(block.get("interval", "1*second"), "time", "interval")
-                    n = int(block.get("n", 1))
-                    levels = block.get("intensity")
-                    n_levels = len(levels) if isinstance(levels, list) else 1
-                    pulses.extend(start + k * interval for k in range(n * n_levels))
-                except (ConfigError, TypeError, ValueError, AttributeError):
-                    continue
-            entry["pulses"] = _r(np.array(sorted(pulses)), 4)
+            entry[key] = _finite(params.get(key))
+        if params.get("kind") == "tms":
+            times = (params.get("pulses") or {}).get("time") or []
+            entry["pulses"] = _r(np.unique(np.asarray(times, dtype=float)), 4)
         out.append(entry)
     return out
 
@@ -283,14 +261,9 @@ def build_view(result: Result, info: Optional[Dict[str, Any]] = None) -> Dict[st
     ensure_muscle(result)
     metrics = result.metrics
     run = metrics.get("run", {})
-    config = result.config or {}
-    from circuitsim.units import to_si
-
-    transient = float(run.get("transient_s") or 0.0)
-    try:
-        segment = to_si((config.get("readout") or {}).get("spectrum_segment", "0.5*second"), "time", "segment")
-    except Exception:
-        segment = 0.5
+    spec = spec_of(result)
+    transient = float((spec.get("sim") or {}).get("transient", run.get("transient_s")) or 0.0)
+    segment = float((spec.get("readout") or {}).get("spectrum_segment") or 0.5)
     pops = metrics.get("populations", {})
     synchrony = {p: _finite(m.get("synchrony")) for p, m in pops.items()}
     values = [v for v in synchrony.values() if v is not None]
@@ -309,7 +282,7 @@ def build_view(result: Result, info: Optional[Dict[str, Any]] = None) -> Dict[st
         "band_power": {r: m.get("band_power") for r, m in metrics.get("lfp", {}).items()},
         "muscle": _muscle(result),
         "muscle_metrics": metrics.get("muscle"),
-        "stimuli": _stimuli(config),
+        "stimuli": _stimuli(spec),
         "summary": [{"label": label, "key": key, "unit": unit,
                      "value": None if _finite(dotted(metrics, key)) is None else _finite(dotted(metrics, key)) * scale}
                     for label, key, unit, scale in SUMMARY] + _stim_summary(metrics),

@@ -109,6 +109,28 @@ class Result:
         return to_neo(self)
 
 
+def spec_of(result: Result) -> Dict[str, Any]:
+    """The run's validated spec as plain JSON (SI units; the ``spec`` of ``spec.json``).
+
+    ``result.spec`` where the run has it; for a folder written before ``spec.json`` existed, the
+    spec validated again from its ``config.yaml`` (by :func:`circuitsim.spec.build_spec`, the only
+    parser of unit strings); ``{}`` when that config no longer validates. Consumers read values
+    from here instead of parsing ``config.yaml`` themselves.
+    """
+    if result.spec:
+        return result.spec
+    if not result.config:
+        return {}
+    from circuitsim.io.specfile import spec_to_dict
+    from circuitsim.spec import build_spec
+
+    try:
+        return spec_to_dict(build_spec(result.config))
+    except Exception as err:   # an old or foreign folder: its consumers fall back on their defaults
+        logger.warning("%s: no spec.json and its config.yaml does not validate (%s)", result.folder, err)
+        return {}
+
+
 def file_mode() -> int:
     """Permissions of a new file under the process's umask (0644 under umask 022)."""
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from circuitsim.io.results import Result
+from circuitsim.io.results import Result, spec_of
 from circuitsim.plots._layout import figure, thin
 
 BAND_ORDER = ("delta", "theta", "alpha", "beta", "gamma")
@@ -56,8 +56,7 @@ def plot_channels(result: Result) -> Figure:
     pops = [p for p in ("ctx_e", "gpi", "thal") if p in result.spikes]
     fig = figure(8, 2.2 * len(pops) + 0.6, left=0.8, top=0.4, bottom=0.5, rows=len(pops), hspace=0.15)
     axes = fig.subplots(len(pops), 1, sharex=True, squeeze=False)[:, 0]
-    task = result.config.get("task", {}) or {}
-    command = task.get("command") or {}
+    command = (spec_of(result).get("stimuli") or {}).get("task") or {}   # the motor command, SI
     for ax, pop in zip(axes, pops):
         for c, r in channel_rate_series(result, pop).items():
             t = (np.arange(r.size) + 0.5) * result.rate_dt
@@ -65,9 +64,7 @@ def plot_channels(result: Result) -> Figure:
         ax.set_ylabel(f"{pop} (Hz)")
         ax.legend(fontsize=8, loc="upper left")
     if command:
-        from circuitsim.units import to_si
-
-        start, stop = to_si(command["start"], "time", "task.command.start"), to_si(command["stop"], "time", "")
+        start, stop = float(command["start"]), float(command["stop"])
         for ax in axes:
             ax.axvspan(start, stop, color="0.85", zorder=0)
     sel = info.get("selectivity")
