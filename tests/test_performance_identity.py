@@ -112,3 +112,38 @@ def test_stimulation_values_reuse_the_build_and_match_a_fresh_build(kind, tmp_pa
     if kind == "tms":   # the pulses did recruit elements in the reused program
         fractions = reused.extra["stim_data"]["tms_single"]["fractions"]
         assert max(max(f) for f in fractions.values()) > 0.1
+
+
+def test_mechanisms_follow_what_the_circuit_uses():
+    """No NMDA receptor and no command in the default circuit; a turn has a command; the TMS
+    fibres open NMDA receptors; so does an NMDA background."""
+    from circuitsim.circuit.builder import mechanisms
+    from circuitsim.spec import build_spec
+
+    def mech(*overrides):
+        return mechanisms(build_spec(compose(list(overrides))))
+
+    assert mech() == {"nmda": False, "command": False}
+    assert mech("task=turn_left")["command"]
+    assert mech(*STIM["tms"])["nmda"]
+    assert mech("circuit.populations.stn.background.receptor=nmda")["nmda"]
+
+
+@pytest.mark.slow
+def test_leaving_unused_mechanisms_out_keeps_every_spike(monkeypatch):
+    """The circuit without the NMDA conductance and the command stream it does not use (the
+    default at rest) has the same spike trains as the program with both compiled in, and the same
+    LFP currents to rounding."""
+    import circuitsim.circuit.builder as builder
+
+    rest = compose(BASE[:-3] + ["sim.seed=3"])          # BASE without the turn: no command
+    lean = simulate(rest)
+    monkeypatch.setattr(builder, "mechanisms", lambda spec: {"nmda": True, "command": True})
+    full = simulate(rest)
+    assert n_spikes(lean) > 1000 and same_spikes(lean, full)
+    lfp_lean, lfp_full = lean.extra["lfp_currents"], full.extra["lfp_currents"]
+    assert lfp_lean.keys() == lfp_full.keys() and lfp_lean
+    for pop, (exc, inh) in lfp_lean.items():
+        # the same sums, rounded where the compiler orders the sum differently
+        assert np.allclose(exc, lfp_full[pop][0], rtol=1e-12, atol=0), pop
+        assert np.allclose(inh, lfp_full[pop][1], rtol=1e-12, atol=0), pop
