@@ -297,6 +297,18 @@ def test_parkinsonian_pallidum(rest_runs, healthy_rest, parkinsonian_rest):
 
 
 @pytest.mark.slow
+def test_parkinsonian_stn_bursts_through_its_rebound_current(healthy_rest, parkinsonian_rest):
+    """The parkinsonian STN fires rebound bursts (T-type current, Bevan et al. 2002): its burst
+    fraction (Poisson surprise) rises above healthy beyond the spread of ten held-out seeds (more
+    burst discharge after MPTP, Bergman et al. 1994; a direction: no burst fraction to size it by),
+    and its rate is near the human parkinsonian STN's 35.6 Hz (Schrock et al. 2009; band 25-45 Hz)."""
+    pd = [m for m, _ in parkinsonian_rest]
+    assert_shift([_get(m, "populations.stn.burst_fraction") for m in healthy_rest],
+                 [_get(m, "populations.stn.burst_fraction") for m in pd], +1, "PD STN burst fraction")
+    assert_band(_rates(pd, "stn"), 25.0, 45.0, "PD STN rate (Schrock et al. 2009: 35.6 Hz)")
+
+
+@pytest.mark.slow
 def test_parkinsonian_beta_peak_on_nine_of_ten_seeds(parkinsonian_rest):
     """A 13-30 Hz peak in STN spikes (population rate) and in the STN LFP on at least 9 of the 10
     held-out seeds (issue 15; beta in parkinsonian STN: Brown et al. 2001; Levy et al. 2002)."""
