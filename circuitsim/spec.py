@@ -312,6 +312,17 @@ def _plain(node: Any) -> Any:
     return node
 
 
+def _get(node: Mapping[str, Any], schema: type, key: str) -> Any:
+    """``node[key]``, or the schema's default for it: the ``*Conf`` dataclasses are the one source
+    of defaults, for composed configs and for plain dicts that leave a key out alike."""
+    if key in node:
+        return node[key]
+    fld = next(f for f in dataclasses.fields(schema) if f.name == key)
+    if fld.default is not dataclasses.MISSING:
+        return fld.default
+    return fld.default_factory()
+
+
 def _require(cond: bool, path: str, message: str) -> None:
     if not cond:
         raise ConfigError(path, message)
@@ -320,7 +331,7 @@ def _require(cond: bool, path: str, message: str) -> None:
 def _channel_scale(pc: Any, path: str, side: Optional[str], channels: Tuple[str, ...],
                    target: "Population") -> Tuple[float, ...]:
     """Per-target-channel weight factors of a lateralised pathway (``side_scale``), or ()."""
-    side_scale = float(pc.get("side_scale", 1.0))
+    side_scale = float(_get(pc, PathwayConf, "side_scale"))
     _require(math.isfinite(side_scale) and side_scale >= 0, f"{path}.side_scale",
              f"must be a finite number >= 0 (got {side_scale})")
     if side_scale == 1.0:
@@ -595,7 +606,7 @@ def _modulator_factors(modulators: Mapping[str, Any], populations: Mapping[str, 
     bg_factor = {name: 1.0 for name in populations}
     for mname, mod in modulators.items():
         base = f"circuit.modulators.{mname}"
-        level = float(mod.get("level", 1.0))
+        level = float(_get(mod, ModulatorConf, "level"))
         _nonneg(level, f"{base}.level", "modulator level")
         for key, gains, known, kind in (
             ("weight_gain", w_factor, pathways, "pathway"),
@@ -640,7 +651,7 @@ def build_spec(cfg: Any) -> RunSpec:
     channels = tuple(circuit.get("channels") or ())
     _require(len(channels) >= 2, "circuit.channels", "at least two motor channels are needed (e.g. [left, right])")
     _require(len(set(channels)) == len(channels), "circuit.channels", "channel names must be unique")
-    scale = float(circuit.get("scale", 1.0))
+    scale = float(_get(circuit, CircuitConf, "scale"))
     _require(scale > 0, "circuit.scale", f"must be positive (got {scale})")
 
     receptors: Dict[str, Receptor] = {}
@@ -670,7 +681,7 @@ def build_spec(cfg: Any) -> RunSpec:
         _require(n * scale <= MAX_NEURONS, f"{path}.n" if n > MAX_NEURONS else "circuit.scale",
                  f"{n} neurons x circuit.scale {scale:g} is above the bound of {MAX_NEURONS} neurons "
                  "(Brian2 indexes them with 32-bit integers)")
-        _check_choice(pc.get("model", "adex"), ("adex",), f"{path}.model")
+        _check_choice(_get(pc, PopulationConf, "model"), ("adex",), f"{path}.model")
         params = {}
         given = pc.get("params") or {}
         for key in given:
@@ -689,21 +700,21 @@ def build_spec(cfg: Any) -> RunSpec:
                  f"must lie below VT (EL {params['EL'] * 1e3:g} mV, VT {params['VT'] * 1e3:g} mV): initial membrane "
                  "potentials are drawn between them; for a tonically firing cell raise I_bias instead")
         bg = pc.get("background") or {}
-        bg_rate = _nonneg(to_si(bg.get("rate", "0*Hz"), "rate", f"{path}.background.rate"),
+        bg_rate = _nonneg(to_si(_get(bg, BackgroundConf, "rate"), "rate", f"{path}.background.rate"),
                           f"{path}.background.rate", "rate")
-        bg_weight = _nonneg(to_si(bg.get("weight", "0*nS"), "conductance", f"{path}.background.weight"),
+        bg_weight = _nonneg(to_si(_get(bg, BackgroundConf, "weight"), "conductance", f"{path}.background.weight"),
                             f"{path}.background.weight", "weight")
-        bg_receptor = _check_choice(bg.get("receptor", "ampa"), RECEPTOR_NAMES, f"{path}.background.receptor")
+        bg_receptor = _check_choice(_get(bg, BackgroundConf, "receptor"), RECEPTOR_NAMES, f"{path}.background.receptor")
         tr = pc.get("target_rate") or {}
-        low = _nonneg(to_si(tr.get("low", "0*Hz"), "rate", f"{path}.target_rate.low"), f"{path}.target_rate.low", "rate")
-        high = to_si(tr.get("high", "1000*Hz"), "rate", f"{path}.target_rate.high")
+        low = _nonneg(to_si(_get(tr, TargetRateConf, "low"), "rate", f"{path}.target_rate.low"), f"{path}.target_rate.low", "rate")
+        high = to_si(_get(tr, TargetRateConf, "high"), "rate", f"{path}.target_rate.high")
         _require(high >= low, f"{path}.target_rate.high", "must not be below target_rate.low")
         populations[name] = Population(
             name=name, region=str(pc.get("region")), n_per_channel=max(1, int(round(n * scale))),
-            channelled=bool(pc.get("channelled", False)), n_channels=len(channels), params=params,
+            channelled=bool(_get(pc, PopulationConf, "channelled")), n_channels=len(channels), params=params,
             bg_rate=bg_rate * bg_factor[name], bg_weight=bg_weight, bg_receptor=bg_receptor,
-            target_low=low, target_high=high, target_source=str(tr.get("source", "")),
-            description=str(pc.get("description", "")),
+            target_low=low, target_high=high, target_source=str(_get(tr, TargetRateConf, "source")),
+            description=str(_get(pc, PopulationConf, "description")),
         )
 
     sim = _build_sim(cfg["sim"])
@@ -729,31 +740,31 @@ def build_spec(cfg: Any) -> RunSpec:
                      f"unknown population {pop!r}; known: {', '.join(populations)}")
         _require(name == f"{src}_{tgt}", path, f"a pathway is named <source>_<target>; rename it to '{src}_{tgt}'")
         receptor = _check_choice(pc.get("receptor"), RECEPTOR_NAMES, f"{path}.receptor")
-        topology = _check_choice(pc.get("topology", "diffuse"), TOPOLOGIES, f"{path}.topology")
-        _check_choice(pc.get("rule", "random"), ("random",), f"{path}.rule")
+        topology = _check_choice(_get(pc, PathwayConf, "topology"), TOPOLOGIES, f"{path}.topology")
+        _check_choice(_get(pc, PathwayConf, "rule"), ("random",), f"{path}.rule")
         if topology == "focal":
             _require(populations[src].channelled and populations[tgt].channelled, f"{path}.topology",
                      "'focal' needs channelled source and target populations; use 'diffuse'")
-        p = float(pc.get("p", 0.0))
+        p = float(_get(pc, PathwayConf, "p"))
         _require(0.0 <= p <= 1.0, f"{path}.p", f"a probability must lie in [0, 1] (got {p})")
-        p_scale = float(pc.get("p_scale", 1.0))
+        p_scale = float(_get(pc, PathwayConf, "p_scale"))
         _require(p_scale >= 0, f"{path}.p_scale", f"cannot be negative (got {p_scale})")
         _require(p * p_scale <= 1.0, f"{path}.p_scale", f"p * p_scale = {p * p_scale:g} exceeds 1")
-        weight_scale = float(pc.get("weight_scale", 1.0))
+        weight_scale = float(_get(pc, PathwayConf, "weight_scale"))
         _require(weight_scale >= 0, f"{path}.weight_scale",
                  f"cannot be negative (got {weight_scale}); the sign comes from the receptor")
         weight = _nonneg(to_si(pc.get("weight"), "conductance", f"{path}.weight"), f"{path}.weight", "weight")
-        delay = to_si(pc.get("delay", "1*ms"), "time", f"{path}.delay")
+        delay = to_si(_get(pc, PathwayConf, "delay"), "time", f"{path}.delay")
         _require(delay >= sim.dt * (1 - 1e-9), f"{path}.delay",
                  f"must be at least one time step (sim.dt = {sim.dt * 1e3:g} ms)")
         channel_scale = _channel_scale(pc, path, side, channels, populations[tgt])
         _check_weight(weight * weight_scale * w_factor[name], f"{path}.weight_scale" if weight_scale > 1 else f"{path}.weight",
                       f"the effective weight (weight x weight_scale {weight_scale:g} x modulators {w_factor[name]:g})")
-        if not pc.get("enabled", True):
+        if not _get(pc, PathwayConf, "enabled"):
             continue
         pathways[name] = Pathway(name=name, source=src, target=tgt, receptor=receptor, p=p * p_scale,
                                  weight=weight * weight_scale * w_factor[name], delay=delay,
-                                 topology=topology, ref=str(pc.get("ref", "")), channel_scale=channel_scale)
+                                 topology=topology, ref=str(_get(pc, PathwayConf, "ref")), channel_scale=channel_scale)
     if side is not None and not any(pw.channel_scale for pw in pathways.values()):
         raise ConfigError("circuit.side", f"is {side!r}, but no enabled pathway has a side_scale other than 1, "
                           "so it would change nothing; leave it null or lateralise a pathway")
@@ -833,30 +844,30 @@ def check_stimulus_keys(stim: Mapping[str, Any], path: str, allowed: Tuple[str, 
 
 
 def _build_sim(sc: Mapping[str, Any]) -> SimSpec:
-    dt = to_si(sc.get("dt", "0.1*ms"), "time", "sim.dt")
+    dt = to_si(_get(sc, SimConf, "dt"), "time", "sim.dt")
     _require(dt > 0, "sim.dt", "must be positive")
     _require(dt <= 0.5e-3, "sim.dt", f"{dt * 1e3:g} ms is too coarse for these neuron models; use at most 0.5*ms")
-    duration = to_si(sc.get("duration", "2*second"), "time", "sim.duration")
+    duration = to_si(_get(sc, SimConf, "duration"), "time", "sim.duration")
     _require(duration > 0, "sim.duration", "must be positive")
     steps = duration / dt
     _require(steps <= MAX_STEPS, "sim.duration", f"{duration:g} s is {steps:.4g} time steps, above the bound of "
              f"{MAX_STEPS} (sim.dt = {dt * 1e3:g} ms: at most {MAX_STEPS * dt / 3600:.3g} hours); use several shorter runs")
     _require(abs(steps - round(steps)) < 1e-6, "sim.duration",
              f"must be a whole number of time steps (sim.dt = {dt * 1e3:g} ms)")
-    transient = to_si(sc.get("transient", "0*ms"), "time", "sim.transient")
+    transient = to_si(_get(sc, SimConf, "transient"), "time", "sim.transient")
     _require(0 <= transient < duration, "sim.transient", "must be non-negative and shorter than sim.duration")
-    seed = sc.get("seed", 0)
+    seed = _get(sc, SimConf, "seed")
     _require(isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**31, "sim.seed",
              f"must be an integer in [0, 2**31) (got {seed!r})")
-    device = _check_choice(sc.get("device", "cpp_standalone"), DEVICES, "sim.device")
+    device = _check_choice(_get(sc, SimConf, "device"), DEVICES, "sim.device")
     if device == "cuda_standalone":
         import importlib.util
 
         _require(importlib.util.find_spec("brian2cuda") is not None, "sim.device",
                  "cuda_standalone needs the optional package brian2cuda: pip install 'circuitsim[cuda]' "
                  "(and an NVIDIA GPU with the CUDA toolkit); or use cpp_standalone")
-    target = _check_choice(sc.get("codegen_target", "cython"), CODEGEN_TARGETS, "sim.codegen_target")
-    threads = sc.get("threads", 1)
+    target = _check_choice(_get(sc, SimConf, "codegen_target"), CODEGEN_TARGETS, "sim.codegen_target")
+    threads = _get(sc, SimConf, "threads")
     _require(isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1, "sim.threads",
              f"must be a positive integer (got {threads!r})")
     cpus = os.cpu_count() or 1
@@ -865,8 +876,8 @@ def _build_sim(sc: Mapping[str, Any]) -> SimSpec:
     _allow_large(sc)
     return SimSpec(duration=duration, dt=dt, seed=seed, device=device, codegen_target=target,
                    threads=threads, build_dir=sc.get("build_dir"), transient=transient,
-                   progress=bool(sc.get("progress", True)),
-                   vectorize=bool(sc.get("vectorize", True)), max_wall_time=_max_wall_time(sc.get("max_wall_time")))
+                   progress=bool(_get(sc, SimConf, "progress")),
+                   vectorize=bool(_get(sc, SimConf, "vectorize")), max_wall_time=_max_wall_time(sc.get("max_wall_time")))
 
 
 def _max_wall_time(value: Any) -> Optional[float]:
@@ -902,31 +913,31 @@ def _muscle_error(params: Mapping[str, Any], text: str) -> ConfigError:
 
 
 def _build_readout(rc: Mapping[str, Any], channels: Tuple[str, ...]) -> ReadoutSpec:
-    plots = tuple(rc.get("plots", ("raster", "rates")))
+    plots = tuple(_get(rc, ReadoutConf, "plots"))
     for i, name in enumerate(plots):
         _check_choice(name, PLOTS, f"readout.plots[{i}]")
-    n_lfp = rc.get("lfp_neurons", 20)
+    n_lfp = _get(rc, ReadoutConf, "lfp_neurons")
     _require(isinstance(n_lfp, int) and n_lfp >= 0, "readout.lfp_neurons", "must be a non-negative integer")
-    segment = to_si(rc.get("spectrum_segment", "0.5*second"), "time", "readout.spectrum_segment")
+    segment = to_si(_get(rc, ReadoutConf, "spectrum_segment"), "time", "readout.spectrum_segment")
     _require(segment >= 0.1, "readout.spectrum_segment", "must be at least 0.1 s (4 Hz bands need it)")
     mc = rc.get("muscle") or {}
-    muscles = tuple(mc.get("muscles", ("rotator_left", "rotator_right")))
+    muscles = tuple(_get(mc, MuscleConf, "muscles"))
     _require(len(muscles) == 2 == len(channels), "readout.muscle.muscles",
              "one antagonist pair is modelled: give two muscles, one per channel (left rotator first)")
-    fraction = float(mc.get("corticospinal_fraction", 0.3))
+    fraction = float(_get(mc, MuscleConf, "corticospinal_fraction"))
     _require(0 < fraction <= 1, "readout.muscle.corticospinal_fraction", f"must lie in (0, 1] (got {fraction})")
     params = dict(mc.get("params") or {})
-    if mc.get("enabled", True):
+    if _get(mc, MuscleConf, "enabled"):
         from circuitsim.muscle import MuscleParams
 
         try:
             MuscleParams.from_dict(params)
         except (ValueError, TypeError) as err:
             raise _muscle_error(params, str(err)) from None
-    muscle = MuscleSpec(enabled=bool(mc.get("enabled", True)), corticospinal_fraction=fraction,
+    muscle = MuscleSpec(enabled=bool(_get(mc, MuscleConf, "enabled")), corticospinal_fraction=fraction,
                         muscles=muscles, params=params)
     return ReadoutSpec(
-        rate_bin=to_si(rc.get("rate_bin", "1*ms"), "time", "readout.rate_bin"),
-        lfp_neurons=n_lfp, lfp_dt=to_si(rc.get("lfp_dt", "1*ms"), "time", "readout.lfp_dt"),
-        spectrum_segment=segment, plots=plots, save_spikes=bool(rc.get("save_spikes", True)), muscle=muscle,
+        rate_bin=to_si(_get(rc, ReadoutConf, "rate_bin"), "time", "readout.rate_bin"),
+        lfp_neurons=n_lfp, lfp_dt=to_si(_get(rc, ReadoutConf, "lfp_dt"), "time", "readout.lfp_dt"),
+        spectrum_segment=segment, plots=plots, save_spikes=bool(_get(rc, ReadoutConf, "save_spikes")), muscle=muscle,
     )
