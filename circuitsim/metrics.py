@@ -153,7 +153,7 @@ def compute_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
                        analysed, 1 / seg, spec.sim.transient + 2 * spec.readout.spectrum_segment)
     lfp_metrics, spectra = {}, {}
     for region, x in result.lfp.items():
-        f, psd = sp.welch_psd(x[skip:], fs, segment_s=seg)
+        f, psd = sp.psd_after_transient(x, fs, t0, seg)
         spectra[region] = (f, psd)
         lfp_metrics[region] = {"band_power": sp.band_powers(f, psd),
                                "power_4_10hz": sp.band_powers(f, psd, {"low": LOW_FREQUENCY_BAND})["low"],
@@ -163,9 +163,10 @@ def compute_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
     coherence = {}
     for a, b in COHERENCE_PAIRS:
         if a in result.lfp and b in result.lfp:
-            coherence[f"{a}__{b}"] = sp.coherence_bands(result.lfp[a][skip:], result.lfp[b][skip:], fs, segment_s=seg)
+            coherence[f"{a}__{b}"] = sp.coherence_bands(sp.after_transient(result.lfp[a], fs, t0),
+                                                               sp.after_transient(result.lfp[b], fs, t0), fs, segment_s=seg)
     metrics["coherence"] = coherence
-    connectivity = conn.connectivity_bands({r: x[skip:] for r, x in result.lfp.items()}, fs)
+    connectivity = conn.connectivity_bands({r: sp.after_transient(x, fs, t0) for r, x in result.lfp.items()}, fs)
     if connectivity:
         metrics["connectivity"] = connectivity
     activity = bold_mod.region_activity(spec.regions(), result.extra.get("lfp_currents", {}), skip)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from circuitsim.analysis.spectra import after_transient
 from circuitsim.io.results import Result
 from circuitsim.muscle import MuscleParams, muscle_readout
 from circuitsim.plugins import STIMULI
@@ -41,7 +42,7 @@ def add_muscle_readout(spec: RunSpec, result: Result) -> None:
     lfp = result.lfp.get("gpi")
     fs = 1.0 / result.lfp_dt
     if lfp is not None:
-        lfp = lfp[int(round(t0 * fs)):]
+        lfp = after_transient(lfp, fs, t0)
     rng = np.random.default_rng(np.random.SeedSequence([spec.sim.seed, 0x3C1E]))
     readout = muscle_readout(spikes, n_cs, spec.sim.duration - t0, rng,
                              params=MuscleParams.from_dict(dict(spec.readout.muscle.params)),

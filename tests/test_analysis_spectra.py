@@ -153,3 +153,17 @@ def test_peak_frequency_range_and_errors():
     assert math.isnan(sp.peak_frequency(f, np.zeros_like(psd), 1, 100))
     with pytest.raises(ValueError, match="no frequency bins"):
         sp.peak_frequency(f, psd, 600, 700)
+
+
+def test_the_transient_cut_and_the_spectrum_after_it():
+    fs = 1000.0
+    t = np.arange(int(2.0 * fs)) / fs
+    x = np.where(t < 0.5, 50.0, 0.0) + np.sin(2 * np.pi * 20 * t)   # a large step during the transient
+    assert sp.after_transient(x, fs, 0.5).size == 1500 and sp.after_transient(x, fs, 0.0).size == 2000
+    with pytest.raises(ValueError, match="transient_s must be >= 0"):
+        sp.after_transient(x, fs, -0.1)
+    f, psd = sp.psd_after_transient(x, fs, 0.5, segment_s=5.0)      # capped at half of the 1.5 s left
+    assert f[1] - f[0] == pytest.approx(1 / 0.75)
+    assert sp.peak_frequency(f, psd, 1, 100) == pytest.approx(20.0, abs=1.4)
+    f_ref, psd_ref = sp.welch_psd(x[500:], fs, segment_s=0.75)
+    assert np.array_equal(psd, psd_ref)
