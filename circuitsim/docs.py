@@ -347,6 +347,10 @@ METRICS: List[Tuple[str, str, str]] = [
                                              "(Geweke 1982; nonparametric, Dhamala et al. 2008), every ordered "
                                              "pair, mean over the band's bins; >= 0, biased upward in short runs.",
      "optional"),
+    ("connectivity.bold.correlation.<a>__<b>", "Correlation of two regions' BOLD-like signals: each region's "
+                                               "synaptic activity through the Balloon-Windkessel model (Friston "
+                                               "et al. 2000), sampled every 0.1 s (`circuitsim.analysis.bold`); "
+                                               "only in runs of 20 s or more after the transient.", "optional"),
     ("channels.selectivity", "During the command: max(0, (a − b)/(a + b)) of the rises a, b of the commanded "
                              "and the other channel's thalamic rate over baseline; 1 = only the commanded channel, "
                              "0 = both equally; null at rest.", "always"),
