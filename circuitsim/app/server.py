@@ -23,6 +23,7 @@ API (all JSON unless noted)::
     GET  /api/runs                 run folders under out_dir, newest first
     GET  /api/runs/<id>/view       what the page draws for one run
     GET  /api/runs/<id>/metrics.json, /api/runs/<id>/export.zip   downloads
+    GET  /api/cohorts[/<name>]     the cohort view (/static/cohort.html), read only: cohort_view.py
 
 Security model (see also docs/app.md). The server is meant for one person's machine: it binds
 127.0.0.1 by default, and it assumes that any other web page open in the same browser may try
@@ -757,6 +758,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(HTTPStatus.OK, {"runs": app.runs()})
             if route == "runs" and len(parts) == 4:
                 return self._run_file(parts[2], parts[3])
+            if route == "cohorts":   # the cohort view, read only (circuitsim/app/cohort_view.py)
+                from circuitsim.app import cohort_view
+
+                return self._json(*cohort_view.answer(app, parts[2:], parse_qs(url.query)))
             return self._error(HTTPStatus.NOT_FOUND, "no such API route")
         except RequestError as err:
             return self._error(err.status, err.message, err.path)
