@@ -69,3 +69,21 @@ def test_bad_cohorts_are_refused_with_the_field(tmp_path):
         "condition: dystonia_bg", "condition: dystonia_xx"))
     with pytest.raises(CohortError, match="cohort.classes.dystonia_bg.condition"):
         load_cohort(bad)
+
+
+def test_collect_finished_reads_only_the_runs_that_finished(cohort, tmp_path):
+    import json
+
+    from circuitsim.cohort import collect_finished, draw_patient, plan
+
+    patients = [draw_patient(cohort, i) for i in (0, 4)]
+    items = plan(patients, {"baseline": [], "stress": ["circuit.modulators.arousal.level=1.3"]})
+    done = items[1]                                   # patient 0's stress run finished, the rest did not
+    folder = tmp_path / "runs" / f"{done[0].label}_{done[1]}_seed{done[0].sim_seed}"
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({"muscle": {"severity_score": 0.25}}))
+    (tmp_path / "runs" / "unfinished").mkdir()
+    rows = collect_finished(items, tmp_path, {"severity": "muscle.severity_score", "cci": "muscle.cci"})
+    assert len(rows) == 1
+    assert rows[0]["measurement"] == "stress" and rows[0]["patient"] == 0 and rows[0]["severity"] == 0.25
+    assert math.isnan(rows[0]["cci"])                 # a key the run did not write

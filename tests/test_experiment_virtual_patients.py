@@ -81,3 +81,55 @@ def test_quick_reproduces_bit_for_bit_from_its_seed(quick, tmp_path):
     first = analysis()
     mod.main(["--quick", "--out", str(out)])
     assert analysis() == first
+
+
+def test_ctbs_treatment_measures_the_after_effect_over_the_baseline_window():
+    from circuitsim import compose
+    from circuitsim.cohort import draw_patient, load_cohort
+    from circuitsim.spec import build_spec
+
+    mod = load_experiment(SCRIPT)
+    cohort = load_cohort("quick")
+    patient = draw_patient(cohort, 4)
+    base = [*RUN_DEFAULTS, *patient.overrides(str(cohort["duration"]), cohort["task"])]
+    baseline = build_spec(compose(base)).sim
+    for sham in (False, True):
+        extra = mod.treatment_overrides("ctbs_sham" if sham else "ctbs_cerebellum", cohort)
+        cfg = compose(base + extra)
+        spec = build_spec(cfg)                                        # a valid run
+        blocks = cfg.stim[mod.CTBS].protocol
+        assert len(blocks) == 1 and blocks[0].type == "theta_burst"   # no test pulse twitches the muscles
+        assert (blocks[0].intensity == "0%MSO") == sham
+        pulses = spec.stimuli[mod.CTBS]["pulses"]["time"]
+        assert spec.sim.transient >= max(pulses) + mod.CTBS_WAIT_S - 1e-9   # measured after the train
+        assert spec.sim.duration - spec.sim.transient == pytest.approx(baseline.duration - baseline.transient)
+
+
+def test_responders_per_class_and_the_features_that_go_with_improvement():
+    mod = load_experiment(SCRIPT)
+    rng = np.random.default_rng(10)
+    baseline, treated = [], []
+    for k in range(16):
+        cls = "dystonia_bg" if k < 8 else "dystonia_network"
+        row = {"patient": k, "class": cls, "dose": 0.6 + 0.025 * k, "side": "right", "severity": 1.0,
+               "co_contraction": 0.5, "abs_head_angle_deg": 10.0,
+               **{key: float(rng.uniform()) for key in mod.CONNECTIVITY}}
+        baseline.append(row)
+        # the improvement follows one connectivity feature exactly; bg patients respond, network ones do not
+        key = mod.CONNECTIVITY[7]
+        gain = 0.3 + 0.2 * row[key] if cls == "dystonia_bg" else 0.2 * row[key]
+        treated.append({**row, "severity": 1.0 - gain})
+    graded = [{**row, "severity": 1.0 - 0.5 * row[key]} for row in baseline]   # the feature alone decides
+    table, summary = mod.treatment_outcomes(baseline, {"dbs_gpi": treated, "graded": graded}, n_permutations=9)
+    top = summary["graded"]["predictors"]["connectivity_top"][0]
+    assert top["name"] == key and top["rho"] == pytest.approx(1.0)
+    s = summary["dbs_gpi"]
+    assert s["responders"] == 8 and s["n"] == 16
+    assert s["by_class"]["dystonia_bg"]["responders"] == 8 and s["by_class"]["dystonia_network"]["responders"] == 0
+    lo, hi = s["by_class"]["dystonia_network"]["ci95"]
+    assert lo == 0.0 and 0.3 < hi < 0.4                       # exact interval of 0 of 8
+    clinical = {c["name"]: c for c in s["predictors"]["clinical"]}
+    assert clinical["dose"]["rho"] < -0.5                      # (dose rises with k, and the late ones respond less)
+    assert "severity" not in clinical                          # constant: no correlation
+    assert s["predictors"]["n_connectivity_tested"] == len(mod.CONNECTIVITY)
+    assert len(table) == 32 and {r["responder"] for r in table} == {True, False}
