@@ -27,7 +27,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-#: a responder improves by at least this fraction of the pre-treatment severity
+#: a responder improves by at least this fraction of the pre-treatment severity: the issue's
+#: definition, a model choice (a published source for 25 % could not be verified; see
+#: docs/guide/patients.md, "The responder threshold")
 RESPONDER_IMPROVEMENT = 0.25
 
 
