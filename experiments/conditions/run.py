@@ -66,11 +66,11 @@ FULL = {"seeds": [10, 11, 12, 13, 14], "duration": "2.5s"}   # held-out seeds, a
 
 def rest_window(result) -> Tuple[float, float]:
     """The spontaneous part of a run (s): from the end of the transient to the task's command."""
-    from circuitsim.units import to_si
+    from circuitsim.io.results import spec_of
 
     t0 = float(result.metrics["run"]["transient_s"])
-    command = (result.config.get("task") or {}).get("command") or {}
-    t1 = to_si(command["start"], "time", "task.command.start") if "start" in command else result.duration
+    command = (spec_of(result).get("stimuli") or {}).get("task") or {}   # the validated command, SI
+    t1 = float(command["start"]) if "start" in command else result.duration
     return t0, t1
 
 
@@ -345,16 +345,14 @@ def mean_spectra(rows: Sequence[Mapping]) -> Dict[str, Dict[str, Tuple[np.ndarra
     divided by its power in 1-100 Hz; the area over a band is then that band's relative power.
     """
     from circuitsim.analysis import spectra as sp
-    from circuitsim.io.results import load_result
-    from circuitsim.units import to_si
+    from circuitsim.io.results import load_result, spec_of
 
     per: Dict[str, Dict[str, list]] = {}
     for row in rows:
         res = load_result(row["folder"])
         fs = 1.0 / res.lfp_dt
         t0 = float(res.metrics["run"]["transient_s"])
-        seg = min(to_si(res.config["readout"]["spectrum_segment"], "time", "readout.spectrum_segment"),
-                  (res.duration - t0) / 2)
+        seg = min(spec_of(res)["readout"]["spectrum_segment"], (res.duration - t0) / 2)
         for region in SPECTRA_REGIONS:
             if region not in res.lfp:
                 continue

@@ -61,7 +61,7 @@ import numpy as np
 from circuitsim.analysis import spectra as sp
 from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, markdown, run_points,
                                     save_figure, summarise, write_rows, write_table)
-from circuitsim.units import to_si
+from circuitsim.io.results import spec_of
 
 NAME = "desynchrony"
 
@@ -112,8 +112,7 @@ def lfp_coherence(result: Any, pairs: Sequence[tuple] = PAIRS) -> Dict[str, Dict
     fs = 1.0 / result.lfp_dt
     t0 = float(result.metrics["run"]["transient_s"])
     analysed = result.duration - t0
-    segment = min(to_si(result.config["readout"]["spectrum_segment"], "time", "readout.spectrum_segment"),
-                  analysed / 2)
+    segment = min(spec_of(result)["readout"]["spectrum_segment"], analysed / 2)
     skip = int(round(t0 * fs))
     out = {}
     for a, b in pairs:
