@@ -38,13 +38,14 @@ from circuitsim.analysis import lfp as lfp_mod
 from circuitsim.analysis import spectra as sp
 from circuitsim.analysis import spiketrains as st
 from circuitsim.io.results import Result
-from circuitsim.spec import RunSpec
+from circuitsim.spec import ReadoutConf, RunSpec
 
 logger = logging.getLogger(__name__)
 
-#: Region pairs whose coherence is reported (GPi-cortex, GPi-DCN, STN-GPe, and the thalamus link)
-COHERENCE_PAIRS = (("gpi", "ctx"), ("gpi", "dcn"), ("stn", "gpe"), ("gpi", "thal"))
-SELECTIVITY_POPULATION = "thal"
+#: the default region pairs whose coherence is reported and selectivity population: readout config
+#: (``readout.coherence_pairs``, ``readout.selectivity_population``); the run's own are in its spec
+COHERENCE_PAIRS = tuple(tuple(pair) for pair in ReadoutConf().coherence_pairs)
+SELECTIVITY_POPULATION = ReadoutConf.selectivity_population
 #: pallidal low-frequency band of dystonia (Silberstein et al. 2003, Brain 126:2597)
 LOW_FREQUENCY_BAND = (4.0, 10.0)
 
@@ -124,7 +125,7 @@ def channel_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
         logger.warning("less than 200 ms of baseline before the command; selectivity is noisy")
     baseline = _channel_rates(spec, result, base0, max(base1, base0 + 1e-3))
     during = _channel_rates(spec, result, task["start"], task["stop"])
-    pop = SELECTIVITY_POPULATION
+    pop = spec.readout.selectivity_population
     cmd = task["channel_name"]
     others = [c for c in spec.channels if c != cmd]
     rise = {c: max(0.0, during[pop][c] - baseline[pop][c]) for c in spec.channels}
@@ -161,7 +162,7 @@ def compute_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
     result.extra["spectra"] = spectra
     metrics["lfp"] = lfp_metrics
     coherence = {}
-    for a, b in COHERENCE_PAIRS:
+    for a, b in spec.readout.coherence_pairs:
         if a in result.lfp and b in result.lfp:
             coherence[f"{a}__{b}"] = sp.coherence_bands(sp.after_transient(result.lfp[a], fs, t0),
                                                                sp.after_transient(result.lfp[b], fs, t0), fs, segment_s=seg)

@@ -14,21 +14,24 @@ from circuitsim.analysis.spectra import after_transient
 from circuitsim.io.results import Result
 from circuitsim.muscle import MuscleParams, muscle_readout
 from circuitsim.plugins import STIMULI
-from circuitsim.spec import RunSpec
+from circuitsim.spec import MuscleConf, RunSpec
 
-CORTICOSPINAL_POPULATION = "ctx_e"
+#: the default corticospinal population (``readout.muscle.corticospinal_population``; a run's own
+#: is ``spec.readout.muscle.corticospinal_population``)
+CORTICOSPINAL_POPULATION = MuscleConf.corticospinal_population
 
 
 def corticospinal_spikes(spec: RunSpec, result: Result, t0: float) -> tuple[dict, int]:
     """Muscle name -> spike trains (s, from t0) of its channel's corticospinal cells."""
-    pop = spec.populations[CORTICOSPINAL_POPULATION]
+    name = spec.readout.muscle.corticospinal_population
+    pop = spec.populations[name]
     n_cs = max(1, int(round(spec.readout.muscle.corticospinal_fraction * pop.n_per_channel)))
-    i, t = result.spikes[CORTICOSPINAL_POPULATION]
+    i, t = result.spikes[name]
     keep = t >= t0
     i, t = i[keep], t[keep] - t0
     out = {}
     for c, muscle in enumerate(spec.readout.muscle.muscles):
-        cells = np.flatnonzero(result.channels[CORTICOSPINAL_POPULATION] == c)[:n_cs]
+        cells = np.flatnonzero(result.channels[name] == c)[:n_cs]
         out[muscle] = [t[i == cell] for cell in cells]
     return out, n_cs
 

@@ -160,6 +160,7 @@ class TaskConf:
 @dataclass
 class MuscleConf:
     enabled: bool = True
+    corticospinal_population: str = "ctx_e"
     corticospinal_fraction: float = 0.3
     muscles: List[str] = field(default_factory=lambda: ["rotator_left", "rotator_right"])
     params: Dict[str, Any] = field(default_factory=dict)
@@ -173,6 +174,10 @@ class ReadoutConf:
     spectrum_segment: str = "0.5*second"
     plots: List[str] = field(default_factory=lambda: ["raster", "rates"])
     save_spikes: bool = True
+    # region pairs whose LFP coherence metrics.json reports (GPi-cortex, GPi-DCN, STN-GPe, GPi-thalamus)
+    coherence_pairs: List[List[str]] = field(
+        default_factory=lambda: [["gpi", "ctx"], ["gpi", "dcn"], ["stn", "gpe"], ["gpi", "thal"]])
+    selectivity_population: str = "thal"   # whose channel rates give the task's selectivity
     muscle: MuscleConf = field(default_factory=MuscleConf)
 
 
@@ -253,6 +258,7 @@ class SimSpec:
 @dataclass(frozen=True)
 class MuscleSpec:
     enabled: bool
+    corticospinal_population: str      # channelled population whose first cells project to the motoneurons
     corticospinal_fraction: float
     muscles: Tuple[str, ...]           # one muscle per channel, in channel order
     params: Mapping[str, Any]          # circuitsim.muscle.MuscleParams fields (SI, named by unit)
@@ -266,6 +272,8 @@ class ReadoutSpec:
     spectrum_segment: float
     plots: Tuple[str, ...]
     save_spikes: bool
+    coherence_pairs: Tuple[Tuple[str, str], ...]   # LFP regions
+    selectivity_population: str
     muscle: MuscleSpec
 
 
@@ -769,7 +777,7 @@ def build_spec(cfg: Any) -> RunSpec:
         raise ConfigError("circuit.side", f"is {side!r}, but no enabled pathway has a side_scale other than 1, "
                           "so it would change nothing; leave it null or lateralise a pathway")
 
-    readout = _build_readout(cfg.get("readout") or {}, channels)
+    readout = _build_readout(cfg.get("readout") or {}, channels, populations)
     _require(readout.rate_bin >= sim.dt * (1 - 1e-9), "readout.rate_bin", "must be at least sim.dt")
     _require(readout.lfp_dt >= sim.dt * (1 - 1e-9), "readout.lfp_dt", "must be at least sim.dt")
     stim_ctx = StimulusContext(populations=populations, pathways=pathways, channels=channels, sim=sim)
@@ -912,7 +920,28 @@ def _muscle_error(params: Mapping[str, Any], text: str) -> ConfigError:
     return ConfigError(base, text)
 
 
-def _build_readout(rc: Mapping[str, Any], channels: Tuple[str, ...]) -> ReadoutSpec:
+def _readout_population(name: Any, path: str, populations: Mapping[str, Population]) -> str:
+    """A readout's population: one the circuit has, split into channels."""
+    _require(name in populations, path, f"unknown population {name!r}; known: {', '.join(populations)}")
+    _require(populations[name].channelled, path, f"{name!r} is not channelled; choose a channelled population "
+             f"({', '.join(p for p, pop in populations.items() if pop.channelled)})")
+    return name
+
+
+def _coherence_pairs(value: Any, populations: Mapping[str, Population]) -> Tuple[Tuple[str, str], ...]:
+    regions = sorted({pop.region for pop in populations.values()})
+    pairs = []
+    for k, pair in enumerate(value):
+        path = f"readout.coherence_pairs[{k}]"
+        _require(isinstance(pair, (list, tuple)) and len(pair) == 2, path, f"a pair is two regions, e.g. [gpi, ctx] (got {pair!r})")
+        for name in pair:
+            _require(name in regions, path, f"unknown region {name!r}; known: {', '.join(regions)}")
+        pairs.append((str(pair[0]), str(pair[1])))
+    return tuple(pairs)
+
+
+def _build_readout(rc: Mapping[str, Any], channels: Tuple[str, ...],
+                   populations: Mapping[str, Population]) -> ReadoutSpec:
     plots = tuple(_get(rc, ReadoutConf, "plots"))
     for i, name in enumerate(plots):
         _check_choice(name, PLOTS, f"readout.plots[{i}]")
@@ -934,10 +963,17 @@ def _build_readout(rc: Mapping[str, Any], channels: Tuple[str, ...]) -> ReadoutS
             MuscleParams.from_dict(params)
         except (ValueError, TypeError) as err:
             raise _muscle_error(params, str(err)) from None
-    muscle = MuscleSpec(enabled=bool(_get(mc, MuscleConf, "enabled")), corticospinal_fraction=fraction,
+    cs_pop = _readout_population(_get(mc, MuscleConf, "corticospinal_population"),
+                                 "readout.muscle.corticospinal_population", populations)
+    muscle = MuscleSpec(enabled=bool(_get(mc, MuscleConf, "enabled")), corticospinal_population=cs_pop,
+                        corticospinal_fraction=fraction,
                         muscles=muscles, params=params)
     return ReadoutSpec(
         rate_bin=to_si(_get(rc, ReadoutConf, "rate_bin"), "time", "readout.rate_bin"),
         lfp_neurons=n_lfp, lfp_dt=to_si(_get(rc, ReadoutConf, "lfp_dt"), "time", "readout.lfp_dt"),
-        spectrum_segment=segment, plots=plots, save_spikes=bool(_get(rc, ReadoutConf, "save_spikes")), muscle=muscle,
+        spectrum_segment=segment, plots=plots, save_spikes=bool(_get(rc, ReadoutConf, "save_spikes")),
+        coherence_pairs=_coherence_pairs(_get(rc, ReadoutConf, "coherence_pairs"), populations),
+        selectivity_population=_readout_population(_get(rc, ReadoutConf, "selectivity_population"),
+                                                   "readout.selectivity_population", populations),
+        muscle=muscle,
     )

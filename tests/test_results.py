@@ -105,3 +105,14 @@ def test_spec_of_is_the_stored_spec_else_the_config_validated_again():
     entry = next(e for e in _stimuli(spec) if e["name"] == "tms_sici")
     times = np.unique(spec["stimuli"]["tms_sici"]["pulses"]["time"])
     assert entry["pulses"] == pytest.approx(times, abs=1e-4) and len(entry["pulses"]) > 8
+
+
+def test_a_run_stored_before_a_readout_key_existed_still_resumes(tmp_path):
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.to_container(compose(), resolve=True)
+    old = json.loads(json.dumps(config))
+    del old["readout"]["coherence_pairs"], old["readout"]["muscle"]["corticospinal_population"]
+    assert rio._comparable(old) == rio._comparable(config)
+    config["readout"]["coherence_pairs"] = [["gpi", "ctx"]]      # a different choice is a different run
+    assert rio._comparable(old) != rio._comparable(config)

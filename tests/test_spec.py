@@ -283,3 +283,30 @@ def test_rest_above_threshold_is_refused_before_the_builder_draws_between_them()
     # found by tests/test_fuzz.py: EL above VT made the builder's initial-state draw raise
     err = _refusal(["circuit.populations.d1.params.EL=-40*mV"])
     assert err.path == "circuit.populations.d1.params.EL" and "below VT" in err.message
+
+
+@pytest.mark.parametrize("override, path, fragment", [
+    ("readout.selectivity_population=gpx", "readout.selectivity_population", "unknown population 'gpx'"),
+    ("readout.muscle.corticospinal_population=io", "readout.muscle.corticospinal_population", "not channelled"),
+    ("readout.coherence_pairs=[[gpi,ctxx]]", r"readout.coherence_pairs\[0\]", "unknown region 'ctxx'"),
+    ("readout.coherence_pairs=[[gpi]]", r"readout.coherence_pairs\[0\]", "a pair is two regions"),
+])
+def test_readout_choices_are_config_and_checked(override, path, fragment):
+    with pytest.raises(ConfigError, match=rf"{path}: .*{fragment}"):
+        build_spec(compose([override]))
+
+
+def test_readout_choices_default_to_the_model_constants_and_a_left_out_key_to_its_schema_default():
+    from omegaconf import OmegaConf
+
+    from circuitsim.metrics import COHERENCE_PAIRS, SELECTIVITY_POPULATION
+    from circuitsim.readouts import CORTICOSPINAL_POPULATION
+
+    readout = build_spec(compose()).readout
+    assert readout.coherence_pairs == COHERENCE_PAIRS and readout.selectivity_population == SELECTIVITY_POPULATION
+    assert readout.muscle.corticospinal_population == CORTICOSPINAL_POPULATION == "ctx_e"
+    cfg = OmegaConf.to_container(compose(), resolve=True)
+    del cfg["sim"]["transient"], cfg["circuit"]["pathways"]["gpi_thal"]["p"]
+    spec = build_spec(cfg)
+    assert spec.sim.transient == pytest.approx(0.2)   # SimConf's default, not a second one in build_spec
+    assert spec.pathways["gpi_thal"].p == pytest.approx(0.1)

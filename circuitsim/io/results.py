@@ -233,11 +233,32 @@ def stored_metrics(folder: Path | str, config: Dict[str, Any]) -> Optional[Dict[
 RUN_CONTROL_KEYS = (("sim", "max_wall_time"),)
 
 
+#: readout keys added to the schemas after runs were stored: a stored config without one is the
+#: same run as a config that holds the key at its schema default (so earlier runs still resume)
+ADDED_KEYS = (("readout", "coherence_pairs"), ("readout", "selectivity_population"),
+              ("readout", "muscle", "corticospinal_population"))
+
+
+def _schema_default(path: tuple) -> Any:
+    from circuitsim.spec import ReadoutConf
+
+    value: Any = {"readout": ReadoutConf()}[path[0]]
+    for key in path[1:]:
+        value = getattr(value, key)
+    return json.loads(json.dumps(value))
+
+
 def _comparable(config: Any) -> Any:
     plain = json.loads(json.dumps(config))
     for section, key in RUN_CONTROL_KEYS:
         if isinstance(plain, dict) and isinstance(plain.get(section), dict):
             plain[section].pop(key, None)
+    for path in ADDED_KEYS:
+        node = plain
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node and node[path[-1]] == _schema_default(path):
+            node.pop(path[-1])
     return plain
 
 
