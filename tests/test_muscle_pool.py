@@ -14,6 +14,7 @@ from circuitsim.muscle import (
     recruitment_thresholds,
     simulate_pool,
 )
+from circuitsim.muscle.pool import effective_drive
 
 DT = 1.0 / 2000.0
 
@@ -62,7 +63,8 @@ def test_corticospinal_drive_single_spike_is_unit_area_exponential():
 
 @pytest.mark.parametrize("jitter, ramp_s", [(0.0, 10.0), (0.01, 40.0)])
 def test_recruitment_order_follows_threshold(jitter, ramp_s):
-    p = PoolParams(recruitment_jitter_s=jitter)
+    # the Fuglevand et al. (1993) core: no slow (PIC) part, whose lag would delay recruitment on a ramp
+    p = PoolParams(recruitment_jitter_s=jitter, pic_gain=1.0)
     dt = 1e-3
     t = np.arange(int(ramp_s / dt)) * dt
     drive = p.full_drive_hz * t / ramp_s  # slow ramp 0 -> full drive
@@ -133,6 +135,8 @@ def test_no_drive_no_spikes_and_reproducible():
         ({"isi_cv": -0.1}, "isi_cv"),
         ({"gain_hz_per_unit": 0.0}, "gain_hz_per_unit"),
         ({"full_drive_hz": float("nan")}, "full_drive_hz"),
+        ({"pic_gain": 0.5}, "pic_gain"),
+        ({"pic_tau_s": 0.0}, "pic_tau_s"),
     ],
 )
 def test_pool_params_validation(kwargs, field):
@@ -171,3 +175,44 @@ def test_spike_trains_before_a_change_do_not_depend_on_it():
         np.testing.assert_array_equal(ta[ta < 1.0], tb[tb < 1.0])
         n_before += int(np.sum(ta < 1.0))
     assert n_before > 100
+
+
+def test_effective_drive_keeps_a_sustained_drive_and_weakens_a_brief_volley():
+    """A constant drive passes unchanged (the sustained map is Fuglevand's); the peak of a
+    synchronous volley (one spike per neuron, as a strong TMS pulse) reaches the pool with about
+    1 / pic_gain of its height above the offset, because the slow (PIC) part hardly follows it."""
+    p = PoolParams(drive_offset_hz=12.0, full_drive_hz=24.0, pic_gain=12.0)   # the circuit's readout
+    steady = np.full(4000, 20.0)
+    np.testing.assert_allclose(effective_drive(steady, DT, p), steady)
+    background = [np.sort(np.random.default_rng(k).uniform(0, 1.0, 4)) for k in range(50)]
+    volley = [np.append(b, 0.5 + 1e-3 * k / 50) for k, b in enumerate(background)]
+    d = corticospinal_drive([np.sort(v) for v in volley], 50, 1.0, DT)
+    k = int(0.5 / DT)
+    peak = d[k:k + int(0.01 / DT)].max()
+    eff = effective_drive(d, DT, p)[k:k + int(0.01 / DT)].max()
+    assert peak > 40.0                                       # far above full recruitment when sustained
+    assert eff - 12.0 < 2.0 * (peak - 12.0) / p.pic_gain     # the volley's gain is near 1 / pic_gain
+    # Fuglevand's pool (the default) takes the drive as it is
+    np.testing.assert_allclose(effective_drive(d, DT, PoolParams(drive_offset_hz=12.0, full_drive_hz=24.0)), d)
+
+
+def test_volley_recruits_gradually_with_its_size():
+    """Brief volleys of growing size recruit growing numbers of units, over a wide range of
+    volley sizes (a graded MEP, Devanne et al. 1997), where without the slow part (pic_gain 1)
+    the pool goes from a few units to all of them over a far narrower range."""
+    def recruited(fraction, gain):
+        p = PoolParams(drive_offset_hz=12.0, full_drive_hz=24.0, pic_gain=gain)
+        n = 100
+        rng = np.random.default_rng(1)
+        spikes = [np.sort(rng.uniform(0, 0.6, 2)) for _ in range(n)]            # ~3 Hz background
+        for i in range(int(round(fraction * n))):
+            spikes[i] = np.sort(np.append(spikes[i], 0.4 + rng.uniform(0, 0.003)))
+        d = corticospinal_drive(spikes, n, 0.6, DT)
+        trains = simulate_pool(d, DT, p, np.random.default_rng(2))
+        return sum(bool(np.any((t > 0.4) & (t < 0.45))) for t in trains)
+    sizes = (0.2, 0.4, 0.6, 0.8, 1.0)
+    graded = [recruited(f, 12.0) for f in sizes]
+    steep = [recruited(f, 1.0) for f in sizes]
+    assert all(b >= a for a, b in zip(graded, graded[1:])), graded
+    assert 0 < graded[1] < graded[-1] < 120, graded        # neither none nor all over the range
+    assert steep[2] == 120 and graded[2] < 0.5 * 120, (steep, graded)   # Fuglevand's map alone: all by 60 %
