@@ -60,9 +60,10 @@ def table(rows: Iterable[Dict[str, Any]], columns: List[str]) -> str:
     return "\n".join(lines)
 
 
-def baseline_trees(tmp, rev: str) -> Dict[str, Dict[str, str]]:
+def baseline_trees(tmp, rev: str, candidate: str | None = None) -> Dict[str, Dict[str, str]]:
     """Environments for the same interpreter importing circuitsim from git revision ``rev``
-    (extracted under ``tmp/baseline``) and from this working tree: {"baseline": env, "candidate": env}.
+    (extracted under ``tmp/baseline``) and from this working tree, or from revision ``candidate``
+    where given (other agents' edits in progress then stay out): {"baseline": env, "candidate": env}.
 
     Run the benchmark from outside the repository: from inside it Python imports the current tree
     ahead of ``PYTHONPATH``, which is checked here."""
@@ -70,14 +71,22 @@ def baseline_trees(tmp, rev: str) -> Dict[str, Dict[str, str]]:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    base = Path(tmp) / "baseline"
-    base.mkdir()
-    archive = subprocess.run(["git", "archive", rev], cwd=root, check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
-    trees = {"baseline": {**os.environ, "PYTHONPATH": str(base)}, "candidate": dict(os.environ)}
+    trees = {"candidate": dict(os.environ)}
     trees["candidate"].pop("PYTHONPATH", None)
-    where = subprocess.run([sys.executable, "-c", "import circuitsim; print(circuitsim.__file__)"], env=trees["baseline"],
-                           cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True).stdout
-    assert where.startswith(str(base)), f"the baseline run would import {where}"   # (not the current directory's)
-    return trees
+    for name, r in (("baseline", rev), ("candidate", candidate)):
+        if r is None:
+            continue
+        base = Path(tmp) / name
+        base.mkdir()
+        archive = subprocess.run(["git", "archive", r], cwd=root, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        # the editable install maps circuitsim.configs to this checkout's configs/: the revision's own instead
+        if (base / "configs").is_dir() and not (base / "circuitsim" / "configs").exists():
+            (base / "circuitsim" / "configs").symlink_to(base / "configs", target_is_directory=True)
+        trees[name] = {**os.environ, "PYTHONPATH": str(base)}
+        where = subprocess.run([sys.executable, "-c", "import circuitsim, circuitsim.configs as c; "
+                                "print(circuitsim.__file__, *c.__path__)"], env=trees[name],
+                               cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True).stdout.split()
+        assert all(w.startswith(str(base)) for w in where), f"the {name} run would import {where}"   # (not this checkout's)
+    return {"baseline": trees["baseline"], "candidate": trees["candidate"]}
 

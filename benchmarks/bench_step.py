@@ -48,13 +48,14 @@ def identical(a: dict, b: dict) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", default="HEAD")
+    parser.add_argument("--candidate", default=None, help="a revision instead of this working tree")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--duration", type=float, default=2.0)
     parser.add_argument("--seeds", type=int, nargs="*", default=[0])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        trees = baseline_trees(tmp, args.baseline)
+        trees = baseline_trees(tmp, args.baseline, args.candidate)
         for name, env in trees.items():
             run(env, tmp / f"warm-{name}", 0.05, 0)
         runs = {name: [] for name in trees}
@@ -79,7 +80,7 @@ def main() -> int:
                  **{col: med["candidate"][key] / med["baseline"][key] for col, key in
                     (("program wall s / sim s", "sim_s"), ("CPU s / sim s", "sim_cpu_s"),
                      ("loop s / sim s", "sim_loop_s"))}})
-    print(f"# Compiled program, default circuit, {d:g} s: baseline {args.baseline} vs this tree, medians of "
+    print(f"# Compiled program, default circuit, {d:g} s: baseline {args.baseline} vs {args.candidate or 'this tree'}, medians of "
           f"{args.repeat} x {len(args.seeds)} seed(s), interleaved\n\nmachine: {machine()}\n")
     print(table(rows, ["tree", "program wall s / sim s", "CPU s / sim s", "loop s / sim s"]))
     print()
