@@ -21,9 +21,19 @@ GABAB_KEYS = ("population", "element", "conductance", "tau_rise", "tau_decay", "
 
 #: Resting motor threshold of the healthy circuit (default config, scale 1) in %MSO, measured
 #: with ``measure_motor_threshold(seeds=(0, 1))`` (``stim=tms_threshold``, 180 trials): 63.0 %MSO
-#: pooled (seeds 0, 1 alone: 65.1, 61.0), with the I-wave afferents below at 2.7 nS. Measure it
-#: again after changing the circuit or the condition and set ``stim.<name>.rmt``.
+#: pooled (seeds 0, 1 alone: 65.1, 61.0), with the I-wave afferents below at 2.7 nS and the
+#: readout's default (all-or-none) motoneuron pool. Measure it again after changing the circuit or
+#: the condition and set ``stim.<name>.rmt``.
 DEFAULT_RMT_MSO = 63.0
+
+#: The same with the graded pool that the TMS presets use (``readout.muscle.params.pool.pic_gain``
+#: = :data:`GRADED_PIC_GAIN`; :func:`circuitsim.muscle.pool.effective_drive`): 67 %MSO, the logistic
+#: fit of P(MEP >= 50 uV) over single pulses at 50-107 %MSO at rest on the tuning seeds 0, 1 and 5
+#: pooled (216 trials; alone 64.6, 68.6, 68.7). The presets state it as ``rmt: 67%MSO``.
+GRADED_RMT_MSO = 67.0
+#: The motoneuron pool's gain for sustained over brief drive in the TMS presets (fitted: MEP at
+#: 120 % RMT 0.5-3 mV on the tuning seeds; see circuitsim.muscle.pool.PoolParams.pic_gain)
+GRADED_PIC_GAIN = 12.0
 
 #: Default sites (model choices unless a source is named). Thresholds and slopes in %MSO.
 DEFAULT_SITES: Dict[str, Dict[str, Any]] = {

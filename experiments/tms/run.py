@@ -9,7 +9,7 @@ al. 2009) than the healthy circuit - and what does cerebellar continuous theta b
 Three kinds of run per condition and seed:
 
 1. ``rc``: single pulses over m1 at fixed intensities (``rc_levels`` in % of the healthy
-   circuit's RMT, :data:`circuitsim.stimulation.tms.DEFAULT_RMT_MSO` = 60 %MSO, so the same %MSO
+   circuit's RMT, :data:`circuitsim.stimulation.tms_config.GRADED_RMT_MSO` = 67 %MSO, so the same %MSO
    for every condition; 0 % = no pulse, the control for spontaneous "MEPs"), interleaved: the MEP
    recruitment (input-output) curve and the resting motor threshold, the 50 % point of a logistic
    fit of the probability of an evoked MEP (present, onset <= ``MAX_ONSET_MS``) over the trials of
@@ -23,7 +23,7 @@ Three kinds of run per condition and seed:
    train at 0 %MSO (sham): post / pre MEP. The sham shows how far the MEP and the plastic weights
    move without the train (the plasticity rule drifts).
 
-Paired pulses and cTBS use the healthy RMT (60 %MSO) in every condition, i.e. the same stimulator
+Paired pulses and cTBS use the healthy RMT (67 %MSO with the graded pool) in every condition, i.e. the same stimulator
 output: the dystonic circuits' own threshold cannot be measured cleanly (below). Every MEP measure
 uses only trials with the muscle at rest (pre-stimulus mean rectified EMG below 0.1 mV,
 ``measure.active_level``), as ``circuitsim.stimulation.tms`` does for its ratios. The dystonic
@@ -60,7 +60,7 @@ import numpy as np
 
 from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, run_points,
                                     save_figure, summarise, write_rows, write_table)
-from circuitsim.stimulation.tms import DEFAULT_RMT_MSO
+from circuitsim.stimulation.tms_config import GRADED_PIC_GAIN, GRADED_RMT_MSO
 
 NAME = "tms"
 DT = 1e-4   # s, sim.dt of the default config (pulse times and ISIs lie on its grid)
@@ -74,7 +74,11 @@ TEST, COND_M1, COND_CB = "110%RMT", "80%RMT", "70%MSO"
 COND_LICI = "120%RMT"
 CTBS = "ctbs_cerebellum"
 #: options of every run: no figures, no spike file (only metrics and the muscle series are read)
-RUN = ["readout.plots=[]", "readout.save_spikes=false"]
+#: the healthy RMT (%MSO) with the graded motoneuron pool of the TMS presets (tms_config.GRADED_RMT_MSO)
+RMT_MSO = GRADED_RMT_MSO
+RUN = ["readout.plots=[]", "readout.save_spikes=false",
+       # the graded pool of the TMS presets (configs/stim/tms_*.yaml): MEPs grow with the volley
+       f"++readout.muscle.params.pool.pic_gain={GRADED_PIC_GAIN}"]
 #: an MEP counts as evoked when present (tms.py: >= 50 uV and >= 2 x background) with its onset at most
 #: this long after the pulse (conduction delay included). Model choice: evoked MEPs here start 8-9.5 ms
 #: after the pulse; the later "MEPs" of the dystonic circuits' spontaneous bursts do not count.
@@ -87,7 +91,7 @@ MIN_REFERENCE_MV = 0.5
 FULL = {
     "conditions": ["healthy", "dystonia_bg", "dystonia_cerebellar", "dystonia_network", "dystonia_cortical"],
     "seeds": [10, 11, 12, 13, 14],   # test seeds: the TMS sites were tuned on seeds 0, 1 and 5
-    # recruitment curve: % of DEFAULT_RMT_MSO (fixed %MSO for every condition), n trials per level
+    # recruitment curve: % of RMT_MSO (fixed %MSO for every condition), n trials per level
     # 50-65 %: the dystonic circuits' threshold lies far below the healthy one
     # 0 %: no pulse, the rate of spontaneous "MEPs"; 40-65 %: the dystonic circuits' threshold lies
     # far below the healthy one
@@ -157,7 +161,7 @@ COLUMNS = {
     "p_mep_no_pulse": "P(MEP) without pulse",
     "mep_no_pulse_mv": "EMG p-p without pulse (mV)",
     "pp_rest_fraction": "pp trials at rest",
-    "mep_rmt120_mv": f"MEP at {1.2 * DEFAULT_RMT_MSO:g} %MSO (mV)",
+    "mep_rmt120_mv": f"MEP at {1.2 * RMT_MSO:g} %MSO (mV)",
     "mep_max_mv": "MEP max (mV)",
     "latency_ms": "latency (ms)",
     "test_mep_mv": "test MEP, paired (mV)",
@@ -213,7 +217,7 @@ def duration(blocks: Sequence[Mapping[str, Any]]) -> str:
     return f"{math.ceil((float(table.time.max()) + 0.25) * 10) / 10:g}*second"
 
 
-def tms_overrides(name: str, blocks: Sequence[Mapping[str, Any]], rmt: float | None = None) -> List[str]:
+def tms_overrides(name: str, blocks: Sequence[Mapping[str, Any]], rmt: float | None = RMT_MSO) -> List[str]:
     node: Dict[str, Any] = {"kind": "tms", "protocol": list(blocks)}
     if rmt is not None:
         node["rmt"] = f"{rmt:.1f}%MSO"
@@ -390,9 +394,9 @@ def plot(rc: Sequence[Mapping[str, Any]], table: Sequence[Mapping[str, Any]], pe
     ax_rc.set_xlabel("intensity (%MSO); dotted: each condition's fitted RMT")
     ax_rc.set_ylabel("MEP peak-to-peak (mV)")
     ax_rc.set_title("recruitment curve (mean ± sd over seeds)", fontsize=10)
-    top = ax_rc.secondary_xaxis("top", functions=(lambda v: v / DEFAULT_RMT_MSO * 100,
-                                                  lambda v: v * DEFAULT_RMT_MSO / 100))
-    top.set_xlabel(f"% of the healthy RMT ({DEFAULT_RMT_MSO:g} %MSO)", fontsize=8)
+    top = ax_rc.secondary_xaxis("top", functions=(lambda v: v / RMT_MSO * 100,
+                                                  lambda v: v * RMT_MSO / 100))
+    top.set_xlabel(f"% of the healthy RMT ({RMT_MSO:g} %MSO)", fontsize=8)
     ax_rc.legend(fontsize=8)
     # paired-pulse ratios
     kinds = [("sici_ratio", "SICI\n2-3 ms"), ("icf_ratio", "ICF\n10-15 ms"), ("lici_ratio", "LICI\n100-150 ms"),
@@ -409,7 +413,7 @@ def plot(rc: Sequence[Mapping[str, Any]], table: Sequence[Mapping[str, Any]], pe
     ax_pp.axhline(1, color="0.5", lw=0.8)
     ax_pp.set_xticks(range(len(kinds)), [label for _, label in kinds])
     ax_pp.set_ylabel("conditioned / test alone")
-    ax_pp.set_title(f"paired-pulse ratios, intensities in % of {DEFAULT_RMT_MSO:g} %MSO (dots: seeds)", fontsize=10)
+    ax_pp.set_title(f"paired-pulse ratios, intensities in % of {RMT_MSO:g} %MSO (dots: seeds)", fontsize=10)
     ax_pp.legend(fontsize=7)
     # cTBS before/after
     tb = [c for c in conditions if math.isfinite(by[c].get("ctbs_post_pre_mean", np.nan))]
@@ -461,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
     for row in rc_rows:
         tr = trials[(row["condition"], row["seed"])] = rc_trials(row["folder"])
         levels = curve(tr)
-        at120 = min(levels, key=lambda x: abs(x - 1.2 * DEFAULT_RMT_MSO))
+        at120 = min(levels, key=lambda x: abs(x - 1.2 * RMT_MSO))
         runs[(row["condition"], row["seed"])] = {
             "condition": row["condition"], "seed": row["seed"], "rmt_mso": motor_threshold([tr]),
             "rest_fraction": float(tr["rest"].mean()), "latency_ms": row["latency_ms"],
@@ -481,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
     for rec in runs.values():   # each condition's pooled RMT against the healthy one (issue: within +-10 %)
         rec["rmt_vs_healthy"] = rec["rmt_pooled"] / healthy if math.isfinite(healthy) else float("nan")
 
-    # 2. paired pulses at the healthy circuit's RMT (DEFAULT_RMT_MSO)
+    # 2. paired pulses at the healthy circuit's RMT (RMT_MSO)
     pp_blocks = pp_protocol(v)
     points = [Point(f"pp_{c}", [f"condition={c}", *RUN, *tms_overrides("pp", pp_blocks)], {"condition": c})
               for c in v["conditions"]]
@@ -514,7 +518,7 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
             rec = runs[(c, s)]
             for arm in ("ctbs", "sham"):
                 p = Point(f"{arm}_{c}", [f"condition={c}", *RUN,
-                                          *ctbs_overrides(v, DEFAULT_RMT_MSO, sham=arm == "sham")])
+                                          *ctbs_overrides(v, RMT_MSO, sham=arm == "sham")])
                 row = run_points([p], [s], out, {"post_pre_all": "tms.mep_post_pre_ratio",
                                                  "w": f"stim.{CTBS}.plasticity.grc_pc.relative_change"},
                                  resume=args.resume, progress=False, **launch_options(args))[0]
