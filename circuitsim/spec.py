@@ -1,10 +1,8 @@
-"""Config schemas and the validated run specification.
+"""The validated run specification.
 
-Two layers live here:
-
-* ``*Conf`` dataclasses are the structured-config schemas registered in Hydra's ConfigStore.
-  They give every optional field its default and make a misspelt key fail when the config is
-  composed. Physical values are strings with units (``"10*ms"``).
+* The ``*Conf`` dataclasses, the structured-config schemas registered in Hydra's ConfigStore,
+  live in :mod:`circuitsim.schema` (re-exported here). They give every optional field its
+  default and make a misspelt key fail when the config is composed.
 * :class:`RunSpec` and its parts are the validated, unit-checked specification that the
   builder consumes. :func:`build_spec` is the only way to make one; it raises
   :class:`~circuitsim.errors.ConfigError` naming the config path and the allowed values, before
@@ -27,170 +25,13 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from circuitsim import errors
 from circuitsim.errors import ConfigError, config_error_from, did_you_mean, unknown_key
 from circuitsim.plugins import STIMULI, register
+from circuitsim.schema import (  # noqa: F401  (re-exported: circuitsim.spec.SimConf, ...)
+    ReceptorConf, BackgroundConf, TargetRateConf, PopulationConf, PathwayConf, ModulatorConf, CircuitConf,
+    SimConf, CommandConf, TaskConf, MuscleConf, ReadoutConf, register_configs, RECEPTOR_NAMES, TOPOLOGIES,
+    DEVICES, CODEGEN_TARGETS, NEURON_PARAMS, OPTIONAL_NEURON_PARAMS)
 from circuitsim.units import to_si
 
 logger = logging.getLogger(__name__)
-
-# ----------------------------------------------------------------------------- schemas
-
-RECEPTOR_NAMES = ("ampa", "nmda", "gaba")
-TOPOLOGIES = ("focal", "diffuse")
-DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
-CODEGEN_TARGETS = ("numpy", "cython")
-
-# name -> physical dimension of every neuron parameter of the AdEx template
-NEURON_PARAMS = {
-    "C": "capacitance", "gL": "conductance", "EL": "voltage", "VT": "voltage",
-    "DeltaT": "voltage", "V_reset": "voltage", "V_peak": "voltage", "a": "conductance",
-    "b": "current", "tau_w": "time", "t_ref": "time", "I_bias": "current",
-    "g_T": "conductance", "E_T": "voltage", "V_h": "voltage", "tau_h_plus": "time", "tau_h_minus": "time",
-}
-
-# the T-type (rebound) current's parameters may be left out: g_T = 0 switches it off; the others
-# are the thalamic values of the integrate-and-fire-or-burst model (Smith et al. 2000, J
-# Neurophysiol 83:588: V_h -60 mV, E_T 120 mV, tau_h+ 100 ms, tau_h- 20 ms)
-OPTIONAL_NEURON_PARAMS = {"g_T": "0*nS", "E_T": "120*mV", "V_h": "-60*mV",
-                          "tau_h_plus": "100*ms", "tau_h_minus": "20*ms"}
-
-
-@dataclass
-class ReceptorConf:
-    tau: str = "5*ms"
-    E: str = "0*mV"
-    sign: str = "excitatory"
-
-
-@dataclass
-class BackgroundConf:
-    rate: str = "0*Hz"
-    weight: str = "0*nS"
-    receptor: str = "ampa"
-
-
-@dataclass
-class TargetRateConf:
-    low: str = "0*Hz"
-    high: str = "1000*Hz"
-    source: str = ""
-
-
-@dataclass
-class PopulationConf:
-    region: str = "???"
-    n: int = 1
-    channelled: bool = False
-    description: str = ""
-    model: str = "adex"
-    params: Dict[str, str] = field(default_factory=dict)
-    background: BackgroundConf = field(default_factory=BackgroundConf)
-    target_rate: TargetRateConf = field(default_factory=TargetRateConf)
-
-
-@dataclass
-class PathwayConf:
-    source: str = "???"
-    target: str = "???"
-    receptor: str = "???"
-    p: float = 0.1
-    weight: str = "???"
-    delay: str = "1*ms"
-    topology: str = "diffuse"
-    rule: str = "random"
-    weight_scale: float = 1.0
-    p_scale: float = 1.0
-    # lateralised change: extra weight factor on the synapses onto the neurons of channel
-    # `circuit.side` (the target must be channelled); 1 = no lateralisation
-    side_scale: float = 1.0
-    enabled: bool = True
-    ref: str = ""
-
-
-@dataclass
-class ModulatorConf:
-    level: float = 1.0
-    weight_gain: Dict[str, float] = field(default_factory=dict)
-    background_gain: Dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class CircuitConf:
-    scale: float = 1.0
-    channels: List[str] = field(default_factory=lambda: ["left", "right"])
-    # the channel that a condition's lateralised changes (pathways' side_scale) act on; null = none
-    side: Optional[str] = None
-    receptors: Dict[str, ReceptorConf] = field(default_factory=dict)
-    modulators: Dict[str, ModulatorConf] = field(default_factory=dict)
-    populations: Dict[str, PopulationConf] = field(default_factory=dict)
-    pathways: Dict[str, PathwayConf] = field(default_factory=dict)
-
-
-@dataclass
-class SimConf:
-    duration: str = "2*second"
-    dt: str = "0.1*ms"
-    seed: int = 0
-    device: str = "cpp_standalone"
-    codegen_target: str = "cython"
-    threads: int = 1
-    build_dir: Optional[str] = None
-    transient: str = "200*ms"
-    progress: bool = True
-    vectorize: bool = True
-    max_wall_time: Optional[str] = None
-
-
-@dataclass
-class CommandConf:
-    kind: str = "cortical_command"
-    population: str = "ctx_e"
-    channel: str = "???"
-    start: str = "???"
-    stop: str = "???"
-    rate: str = "???"
-    weight: str = "0.5*nS"
-
-
-@dataclass
-class TaskConf:
-    name: str = "rest"
-    description: str = ""
-    command: Optional[CommandConf] = None
-
-
-@dataclass
-class MuscleConf:
-    enabled: bool = True
-    corticospinal_population: str = "ctx_e"
-    corticospinal_fraction: float = 0.3
-    muscles: List[str] = field(default_factory=lambda: ["rotator_left", "rotator_right"])
-    params: Dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ReadoutConf:
-    rate_bin: str = "1*ms"
-    lfp_neurons: int = 20
-    lfp_dt: str = "1*ms"
-    spectrum_segment: str = "0.5*second"
-    plots: List[str] = field(default_factory=lambda: ["raster", "rates"])
-    save_spikes: bool = True
-    # region pairs whose LFP coherence metrics.json reports (GPi-cortex, GPi-DCN, STN-GPe, GPi-thalamus)
-    coherence_pairs: List[List[str]] = field(
-        default_factory=lambda: [["gpi", "ctx"], ["gpi", "dcn"], ["stn", "gpe"], ["gpi", "thal"]])
-    selectivity_population: str = "thal"   # whose channel rates give the task's selectivity
-    muscle: MuscleConf = field(default_factory=MuscleConf)
-
-
-def register_configs() -> None:
-    """Register the schemas with Hydra's ConfigStore (idempotent)."""
-    from hydra.core.config_store import ConfigStore
-
-    cs = ConfigStore.instance()
-    cs.store(group="circuit", name="schema", node=CircuitConf, package="circuit")
-    cs.store(group="sim", name="schema", node=SimConf, package="sim")
-    cs.store(group="readout", name="schema", node=ReadoutConf, package="readout")
-    cs.store(group="task", name="schema", node=TaskConf, package="task")
-
 
 # ------------------------------------------------------------------- validated spec
 
