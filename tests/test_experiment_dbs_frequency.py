@@ -45,8 +45,12 @@ def test_points_cover_sweep_grid_and_reference_once():
     n_sweep = len(full["conditions"]) * len(full["frequencies_hz"])
     n_grid = len(full["grid_amplitudes_ma"]) * len(full["grid_pulse_widths_us"])
     n_sens = len(full["sensitivity_conditions"])
+    n_side = 2 * sum(len(scales) for scales in full["side_sensitivity"].values())    # off and on per scale
     # reference + sweep + grid (sharing one point) + sensitivity
-    assert len(mod.points(full)) == 1 + n_sweep + n_grid - 1 + n_sens
+    assert len(mod.points(full)) == 1 + n_sweep + n_grid - 1 + n_sens + n_side
+    side = [p for p in mod.points(full) if "gpi_thal.side_scale" in " ".join(p.overrides)]
+    assert {p.factors["frequency_hz"] for p in side} == {0.0, float(full["grid_frequency_hz"])}
+    assert len({p.factors["condition"] for p in side}) == n_side // 2     # a table row of its own
 
 
 def test_improvement_is_paired_by_seed():
@@ -108,3 +112,7 @@ def test_quick_variant(tmp_path):
     # the GPi cells the pulses do not excite are inhibited (Chiken & Nambu 2013)
     assert mean("gpi_quiet_rate_hz", **on) < 0.5 * mean("gpi_quiet_rate_hz", **off)
     assert (tmp_path / "improvement.md").is_file()
+    assert (tmp_path / "decomposition.md").is_file()
+    for r in runs:   # the tremor sub-score, what the severity leaves after the other two, is a sub-score
+        assert -1e-9 <= float(r["sub_tremor"]) <= 1 + 1e-9 and 0 <= float(r["sub_posture"]) <= 1
+        assert float(r["thal_left_hz"]) > 0 and float(r["thal_right_hz"]) > 0

@@ -72,6 +72,9 @@ FULL: Dict[str, Any] = {
     "grid_pulse_widths_us": [100.0],
     "reference": "healthy",
     "sensitivity_conditions": ["dystonia_bg", "dystonia_cerebellar", "dystonia_network", "dystonia_cortical"],
+    # why GPi DBS does (not) help: the same circuit with its dystonic side's pallidothalamic synapses
+    # less weakened (dystonia_bg: 0.1 of normal; dystonia_network: 0.5), off and at 130 Hz
+    "side_sensitivity": {"dystonia_bg": [0.5]},
     "seeds": [10, 11, 12, 13, 14],
     "duration": "2*second",
 }
@@ -161,6 +164,29 @@ def write_improvement(table: Sequence[Dict[str, Any]], out) -> str:
     return text
 
 
+def _subscores(result) -> Dict[str, float]:
+    """The severity score's three sub-scores (co-contraction, posture, tremor; circuitsim.muscle.metrics),
+    the tremor one as what the score leaves after the other two (the readout picks the agonist's
+    tremor power; weights as SeverityParams)."""
+    from circuitsim.muscle.metrics import SeverityParams, severity_subscores
+
+    mu = result.metrics["muscle"]
+    p = SeverityParams()
+    sub = severity_subscores(mu["co_contraction_index"] if mu["co_contraction_index"] is not None else float("nan"),
+                             abs(mu["head_angle_deg"]["mean"]), 0.0, p)
+    total = p.weight_co_contraction + p.weight_posture + p.weight_tremor
+    sub["tremor"] = (total * mu["severity_score"] - p.weight_co_contraction * sub["co_contraction"]
+                      - p.weight_posture * sub["posture"]) / p.weight_tremor
+    return sub
+
+
+def _thal(side: str):
+    def measure(result) -> float:
+        """Motor-thalamus rate of one channel before the command (the dystonic side is ``left``)."""
+        return float(result.metrics["channels"]["baseline_rates_hz"]["thal"][side])
+    return measure
+
+
 MEASURES = {
     "severity": "muscle.severity_score",
     "co_contraction": "muscle.co_contraction_index",
@@ -172,16 +198,42 @@ MEASURES = {
     "release_efficacy": f"stim.{STIM}.release_efficacy",
     "activated_fraction": f"stim.{STIM}.activated_fraction",
     "energy_uj": f"stim.{STIM}.energy_uj",
+    "sub_co_contraction": lambda r: _subscores(r)["co_contraction"],
+    "sub_posture": lambda r: _subscores(r)["posture"],
+    "sub_tremor": lambda r: _subscores(r)["tremor"],
+    "head_angle_deg": "muscle.head_angle_deg.mean",
+    "thal_left_hz": _thal("left"),
+    "thal_right_hz": _thal("right"),
+}
+#: the severity decomposition table (decomposition.md): why a circuit improves or not
+PARTS = {
+    "severity": "severity",
+    "sub_co_contraction": "co-contraction sub-score",
+    "sub_posture": "posture sub-score",
+    "sub_tremor": "tremor sub-score",
+    "head_angle_deg": "head angle (°)",
+    "thal_left_hz": "thalamus, dystonic side (Hz)",
+    "thal_right_hz": "thalamus, other side (Hz)",
 }
 
 
-def _point(condition: str, frequency: float, amplitude: float, pulse_width: float, depression: str = DEFAULT) -> Point:
+#: how a sensitivity circuit is named in the tables: the condition with its pallidothalamic
+#: synapses of the dystonic side at another strength (circuit.pathways.gpi_thal.side_scale)
+SIDE_LABEL = "{condition} (gpi_thal side x{scale:g})"
+
+
+def _point(condition: str, frequency: float, amplitude: float, pulse_width: float, depression: str = DEFAULT,
+           side_scale: Optional[float] = None) -> Point:
     label = f"{condition}_f{frequency:g}_a{amplitude:g}_pw{pulse_width:g}"
     if depression != DEFAULT:
         label += "_" + depression.replace(" + ", "_")
     overrides = [f"condition={condition}", f"stim.{STIM}.frequency={frequency:g}*Hz",
                  f"stim.{STIM}.amplitude={amplitude:g}*mA", f"stim.{STIM}.pulse_width={pulse_width:g}*us",
                  *DEPRESSION[depression]]
+    if side_scale is not None:
+        label += f"_gpithal{side_scale:g}"
+        overrides.append(f"circuit.pathways.gpi_thal.side_scale={side_scale:g}")
+        condition = SIDE_LABEL.format(condition=condition, scale=side_scale)
     return Point(label, overrides, {"condition": condition, "frequency_hz": float(frequency),
                                     "amplitude_ma": float(amplitude), "pulse_width_us": float(pulse_width),
                                     "depression": depression})
@@ -200,6 +252,9 @@ def points(variant: Dict[str, Any]) -> List[Point]:
             wanted.append((variant["grid_condition"], variant["grid_frequency_hz"], a, pw))
     for condition in variant.get("sensitivity_conditions", []):
         wanted.append((condition, variant["grid_frequency_hz"], a0, pw0, "afferent + efferent"))
+    for condition, scales in variant.get("side_sensitivity", {}).items():
+        for scale in scales:
+            wanted += [(condition, f, a0, pw0, DEFAULT, scale) for f in (0, variant["grid_frequency_hz"])]
     return [_point(*key) for key in dict.fromkeys(wanted)]
 
 
@@ -290,6 +345,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     text = write_table(table, args.out, by=FACTORS, columns=COLUMNS)
     gains = improvement(rows)
     text += "\n" + write_improvement(gains, args.out)
+    parts = summarise(rows, by=FACTORS, columns=list(PARTS))
+    text += "\n" + write_table(parts, args.out, by=FACTORS, columns=PARTS, name="decomposition")
     fig = plot(table, variant, seeds, gains)
     path = save_figure(fig, args.out, NAME, also=args.figure)
     print(text)
