@@ -167,3 +167,14 @@ def test_the_transient_cut_and_the_spectrum_after_it():
     assert sp.peak_frequency(f, psd, 1, 100) == pytest.approx(20.0, abs=1.4)
     f_ref, psd_ref = sp.welch_psd(x[500:], fs, segment_s=0.75)
     assert np.array_equal(psd, psd_ref)
+
+
+def test_relative_psd_has_the_band_powers_normalisation():
+    fs = 500.0
+    rng = np.random.default_rng(3)
+    t = np.arange(int(4 * fs)) / fs
+    f, psd = sp.welch_psd(np.sin(2 * np.pi * 20 * t) + rng.normal(size=t.size), fs, segment_s=1.0)
+    rel = sp.relative_psd(f, psd)
+    beta = (f >= 13) & (f < 30)
+    assert rel[beta].sum() * (f[1] - f[0]) == pytest.approx(sp.band_powers(f, psd)["beta"])
+    assert np.isnan(sp.relative_psd(f, np.zeros_like(psd))).all()

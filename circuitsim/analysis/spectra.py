@@ -29,6 +29,7 @@ __all__ = [
     "after_transient",
     "psd_after_transient",
     "band_powers",
+    "relative_psd",
     "coherence_bands",
     "phase_locking_value",
     "peak_frequency",
@@ -222,6 +223,20 @@ def band_powers(f, psd, bands=None, relative=True, total_range=(1.0, 100.0)) -> 
             return {k: float("nan") for k in out}
         out = {k: v / total for k, v in out.items()}
     return out
+
+
+def relative_psd(f, psd, total_range=(1.0, 100.0)) -> np.ndarray:
+    """``psd`` divided by its power in ``total_range``, the normalisation of :func:`band_powers`.
+
+    The area of the result over a band is that band's relative power as ``band_powers`` gives it
+    (and ``metrics.json``'s ``lfp.<region>.band_power``): one normalisation for the numbers and the
+    spectra drawn of them. All ``nan`` if the power in ``total_range`` is 0.
+    """
+    f, psd = _freq_axis(f, psd, need_uniform=True)
+    total = band_powers(f, psd, {"total": total_range}, relative=False)["total"]
+    if not total > 0:
+        return np.full(psd.shape, np.nan)
+    return psd / total
 
 
 def coherence_bands(x, y, fs, bands=None, segment_s=1.0, overlap=0.5) -> dict[str, float]:

@@ -156,8 +156,8 @@ def _spectra(result: Result, transient: float, segment: float) -> Dict[str, Any]
     for region, (f, psd) in spectra.items():
         f, psd = np.asarray(f, dtype=float), np.asarray(psd, dtype=float)
         band = (f >= 1.0) & (f <= SPECTRUM_MAX_HZ)
-        total = float(np.sum(psd[band]) * (f[1] - f[0])) if band.sum() > 1 else 0.0   # uniform Welch grid
-        rel = psd[band] / total if total > 0 else psd[band]
+        # normalised as metrics.json's relative band powers: the area over a band is its value there
+        rel = np.nan_to_num(sp.relative_psd(f, psd, (1.0, SPECTRUM_MAX_HZ)), nan=0.0)[band]
         out[region] = {"f": _r(f[band], 2), "log10_psd": _r(np.log10(np.maximum(rel, 1e-12)), 3)}
     return out
 

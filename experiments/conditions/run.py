@@ -356,10 +356,9 @@ def mean_spectra(rows: Sequence[Mapping]) -> Dict[str, Dict[str, Tuple[np.ndarra
         for region in SPECTRA_REGIONS:
             if region not in res.lfp:
                 continue
-            f, psd = sp.welch_psd(res.lfp[region][int(round(t0 * fs)):], fs, segment_s=seg)
-            band = (f >= SPECTRUM_RANGE_HZ[0]) & (f < SPECTRUM_RANGE_HZ[1])
-            total = float(np.sum(psd[band]) * (f[1] - f[0]))
-            per.setdefault(row["condition"], {}).setdefault(region, []).append((f, psd / total))
+            f, psd = sp.psd_after_transient(res.lfp[region], fs, t0, seg)
+            per.setdefault(row["condition"], {}).setdefault(region, []).append(
+                (f, sp.relative_psd(f, psd, SPECTRUM_RANGE_HZ)))
     out: Dict[str, Dict[str, Tuple[np.ndarray, np.ndarray]]] = {}
     for condition, regions in per.items():
         for region, spectra in regions.items():
