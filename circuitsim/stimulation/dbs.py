@@ -74,8 +74,7 @@ weights, delays), so changing a DBS value changes data, not generated code
 
 from __future__ import annotations
 
-from circuitsim.circuit.registry import register_measure, register_plot, register_stimulus, register_structure
-from circuitsim.spec import register_stimulus_validator
+from circuitsim.plugins import register
 from circuitsim.stimulation.dbs_build import (FORCED_SPIKE_OVERSHOOT, PULSE_MODEL, PULSE_RESET,  # noqa: F401
                                               PULSE_THRESHOLD, build_dbs, dbs_structure, pulse_generator_values)
 from circuitsim.stimulation.dbs_elements import (DEFAULT_EXCITABILITY, DEFAULT_FAILURE, DEFAULT_IMPEDANCE,  # noqa: F401
@@ -86,8 +85,4 @@ from circuitsim.stimulation.dbs_measure import LOCK_WINDOW, measure_dbs, pulse_a
 from circuitsim.stimulation.dbs_plot import PSTH_BIN, PSTH_WINDOW, plot_dbs  # noqa: F401
 from circuitsim.stimulation.dbs_validate import KEYS, SHAPES, validate_dbs  # noqa: F401
 
-register_stimulus_validator("dbs")(validate_dbs)
-register_structure("dbs")(dbs_structure)
-register_stimulus("dbs")(build_dbs)
-register_measure("dbs")(measure_dbs)
-register_plot("dbs")(plot_dbs)
+register("dbs", validator=validate_dbs, builder=build_dbs, measure=measure_dbs, plot=plot_dbs, structure=dbs_structure)
