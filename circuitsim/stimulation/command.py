@@ -12,16 +12,16 @@ from typing import Any, Dict, Mapping
 
 import numpy as np
 
-from circuitsim.circuit.registry import BuildContext, register_stimulus
+from circuitsim.circuit.registry import BuildContext
 from circuitsim.errors import ConfigError
-from circuitsim.spec import (StimulusContext, check_population, check_stimulus_keys, nonneg, register_stimulus_validator,
-                             require)
+from circuitsim.plugins import register
+from circuitsim.spec import StimulusContext, check_population, check_stimulus_keys, nonneg, require
 from circuitsim.units import to_si
 
 KEYS = ("population", "channel", "start", "stop", "rate", "weight")
 
 
-@register_stimulus_validator("cortical_command")
+@register("cortical_command").validator
 def validate_cortical_command(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Dict[str, Any]:
     check_stimulus_keys(stim, path, KEYS)
     pop = stim.get("population")
@@ -40,7 +40,7 @@ def validate_cortical_command(stim: Mapping[str, Any], path: str, ctx: StimulusC
             "start": start, "stop": stop, "rate": rate, "weight": weight}
 
 
-@register_stimulus("cortical_command")
+@register("cortical_command").builder
 def build_cortical_command(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
     """Fill the neuron group's command slot (``nu_cmd``, ``w_cmd``, ``t_cmd_on``, ``t_cmd_off``) of
     the commanded neurons; the circuit's background code draws the extra Poisson counts.
