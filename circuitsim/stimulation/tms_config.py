@@ -9,8 +9,8 @@ from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
-from circuitsim.spec import (StimulusContext, check_population, check_stimulus_keys, register_stimulus_validator,
-                             require)
+from circuitsim.plugins import register
+from circuitsim.spec import StimulusContext, check_population, check_stimulus_keys, require
 from circuitsim.stimulation.protocols import check_spacing, generate_pulses, parse_intensity, validate_protocol
 from circuitsim.units import to_si
 
@@ -238,7 +238,7 @@ def _validate_measure(given: Any, path: str, ctx: Optional[StimulusContext] = No
     return out
 
 
-@register_stimulus_validator("tms")
+@register("tms").validator
 def validate_tms(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Dict[str, Any]:
     from circuitsim.stimulation.plasticity import validate_plasticity
 
