@@ -92,7 +92,8 @@ from typing import Any, Dict, Mapping
 
 import numpy as np
 
-from circuitsim.circuit.registry import BuildContext, register_stimulus, register_structure
+from circuitsim.circuit.registry import BuildContext
+from circuitsim.plugins import register
 from circuitsim.stimulation.protocols import PulseTable
 # the defaults and the validator, the measures and the plot live in their own modules; their
 # public names stay importable from here
@@ -232,7 +233,7 @@ def _gabab_step(dt: float) -> float:
     return 1e-3 if dt <= 1e-3 else dt
 
 
-@register_structure("tms")
+@register("tms").structure
 def tms_structure(spec: Any, params: Mapping[str, Any]) -> Dict[str, Any]:
     """What of a TMS stimulus shapes the generated code; every other value is data.
 
@@ -275,7 +276,7 @@ def _padded_events(index: np.ndarray, times: np.ndarray, capacity: int, n_real: 
             np.concatenate([times, (first + np.arange(pad)) * dt]))
 
 
-@register_stimulus("tms")
+@register("tms").builder
 def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
     from brian2 import SpikeGeneratorGroup, Synapses, TimedArray, mV, ms, second, siemens
 
