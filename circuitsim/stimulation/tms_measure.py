@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from circuitsim.circuit.registry import register_measure
+from circuitsim.plugins import register
 from circuitsim.stimulation.protocols import PulseTable
 
 logger = logging.getLogger("circuitsim.stimulation.tms")
@@ -336,7 +336,7 @@ def _plasticity_summary(plastic: Mapping[str, Any], table: PulseTable) -> Dict[s
     return out
 
 
-@register_measure("tms")
+@register("tms").measure
 def measure_tms(spec, result, name: str, params: Mapping[str, Any]) -> Dict[str, Any]:
     table = PulseTable.from_dict(params["pulses"])
     data = result.extra.get("stim_data", {}).get(name, {})
