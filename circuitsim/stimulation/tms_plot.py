@@ -6,12 +6,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from circuitsim.circuit.registry import register_plot
+from circuitsim.plugins import register
 from circuitsim.stimulation.protocols import PulseTable
 from circuitsim.stimulation.tms_measure import _mean
 
 
-@register_plot("tms")
+@register("tms").plot
 def plot_tms(result, name: str, params: Mapping[str, Any], subfig) -> None:
     """EMG around each test pulse (trials thin, mean thick) per muscle, with the MEP window and
     the mean latency marked; paired-pulse conditions in their own colours."""
