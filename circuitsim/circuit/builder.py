@@ -39,7 +39,8 @@ from circuitsim.circuit.connectivity import Connections
 from circuitsim.circuit.registry import STIMULUS_BUILDERS, BuildContext
 from circuitsim.circuit.layout import Layout
 from circuitsim.circuit.models import (ADEX_REFRACTORY, ADEX_RESET, ADEX_THRESHOLD, FUNCTIONS,
-                                       LFP_CHARGES, NEURON_BLOCK, adex_equations, noise_code)
+                                       LFP_CHARGES, NEURON_BLOCK, adex_equations, noise_code,
+                                       t_current_code)
 from circuitsim.spec import NEURON_PARAMS, RECEPTOR_NAMES, Pathway, RunSpec
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,9 @@ def mechanisms(spec: RunSpec) -> Dict[str, bool]:
     ``g_nmda`` would stay 0 in every neuron. ``command``: the motor command's Poisson stream,
     where a ``cortical_command`` stimulus exists; else its counts would all be 0. Leaving a
     mechanism out does not change a spike (tests/test_performance_identity.py); it saves the
-    neuron step an exp() (NMDA) and the noise a hash per neuron (command).
+    neuron step an exp() (NMDA) and the noise a hash per neuron (command). ``t_current``: the
+    populations with a T current (``g_T`` not 0); only their neurons update it
+    (:func:`circuitsim.circuit.models.t_current_code`), the others add a stored ``I_T`` of 0.
     """
     def names_nmda(x: Any) -> bool:
         if isinstance(x, Mapping):
@@ -90,7 +93,8 @@ def mechanisms(spec: RunSpec) -> Dict[str, bool]:
             or any(pop.bg_receptor == "nmda" for pop in spec.populations.values())
             or any(names_nmda(stim) for stim in spec.stimuli.values()))
     command = any(stim["kind"] == "cortical_command" for stim in spec.stimuli.values())
-    return {"nmda": bool(nmda), "command": bool(command)}
+    t_current = tuple(p.name for p in spec.populations.values() if p.params["g_T"] != 0)
+    return {"nmda": bool(nmda), "command": bool(command), "t_current": t_current}
 
 
 def _code_of(objects) -> str:
@@ -180,7 +184,7 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
     n_real = layout.n
     n = padded_size(n_real)
     mech = mechanisms(spec)
-    group = NeuronGroup(n, adex_equations(nmda=mech["nmda"]), threshold=ADEX_THRESHOLD, reset=ADEX_RESET,
+    group = NeuronGroup(n, adex_equations(nmda=mech["nmda"], t_inline=False), threshold=ADEX_THRESHOLD, reset=ADEX_RESET,
                         refractory=ADEX_REFRACTORY, method="euler", name="neurons")
     values: Dict[str, np.ndarray] = {key: np.empty(n) for key in NEURON_PARAMS}
     bg = {f"w_bg_{r}": np.zeros(n) for r in RECEPTOR_NAMES}
@@ -219,6 +223,17 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
     group.run_regularly(noise, when="before_groups", order=-2, name="noise")
     group.run_regularly(fix, when="before_groups", order=-1, name="noise_fix")
     group.run_regularly(background, when="before_groups", name="background")
+    # the T current, in the populations that have one (runs of adjacent ones merged), before the
+    # neurons' state update (order 0), from the v and h_T that update starts from
+    runs = []
+    for name in mech["t_current"]:
+        start, stop = layout.slices[name]
+        if runs and runs[-1][1] == start:
+            runs[-1][1] = stop
+        else:
+            runs.append([start, stop])
+    for k, (start, stop) in enumerate(runs):
+        group[start:stop].run_regularly(t_current_code(), when="groups", order=-1, name=f"t_current_{k}")
 
     synapses: Dict[str, Synapses] = {}
     n_syn: Dict[str, int] = {}

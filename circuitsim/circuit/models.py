@@ -34,6 +34,8 @@ split form of :data:`NOISE_CODE` (a vectorised loop settles nearly every count),
 counts as ``cs_poisson``.
 """
 
+import re
+
 from brian2 import Equations
 
 # the noise's random-number functions live in circuitsim.circuit.rng (re-exported here)
@@ -91,16 +93,36 @@ _NMDA_TERM = " + g_nmda*(E_nmda - v)/(1 + exp(-0.062*v/mV)/3.57)"
 _NMDA_DECAY = "dg_nmda/dt = -g_nmda/tau_nmda : siemens"
 
 
-def adex_equations(nmda: bool = True) -> Equations:
+def _t_lines(text: str) -> tuple:
+    """The template's T-current lines: ``I_T = ... : amp`` and ``dh_T/dt = ... : 1``."""
+    i_t = re.search(r"^\s*I_T = (.*) : amp\s*$", text, re.M)
+    h_t = re.search(r"^\s*dh_T/dt = (.*) : 1\s*$", text, re.M)
+    assert i_t and h_t, "the template's T-current lines changed"
+    return i_t, h_t
+
+
+def adex_equations(nmda: bool = True, t_inline: bool = True) -> Equations:
     """The template; ``nmda=False`` leaves out the NMDA conductance's decay and Mg2+-blocked
     current (for a circuit where nothing opens NMDA receptors: ``g_nmda`` stays 0, so the spikes
-    are the same, and the neuron step saves an exp() per neuron; see
+    are the same, and the neuron step saves an exp() per neuron); ``t_inline=False`` makes ``I_T``
+    and ``h_T`` stored variables that :func:`t_current_code`, run on the populations that have a
+    T current only, updates before the neurons' step (see
     :func:`circuitsim.circuit.builder.mechanisms`)."""
     text = _ADEX_TEXT
     if not nmda:
         assert _NMDA_TERM in text and _NMDA_DECAY in text
         text = text.replace(_NMDA_TERM, "").replace(_NMDA_DECAY, "g_nmda : siemens")
+    if not t_inline:
+        i_t, h_t = _t_lines(text)
+        text = text.replace(i_t.group(0), "\n    I_T : amp").replace(h_t.group(0), "\n    h_T : 1")
     return Equations(text)
+
+
+def t_current_code() -> str:
+    """One forward-Euler step of the T current, as the template's own lines: ``I_T`` from the
+    step's ``v`` and ``h_T``, then ``h_T`` (the order the neurons' state update uses)."""
+    i_t, h_t = _t_lines(_ADEX_TEXT)
+    return f"I_T = {i_t.group(1)}\nh_T += dt*({h_t.group(1)})"
 
 
 ADEX_EQUATIONS = adex_equations()
