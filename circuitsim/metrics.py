@@ -176,3 +176,19 @@ def compute_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
         metrics.setdefault("connectivity", {})["bold"] = bold
     metrics["channels"] = channel_metrics(spec, result)
     return metrics
+
+
+def absolute_band_power(result: Result, region: str, band=LOW_FREQUENCY_BAND, segment_s: float = 0.5) -> float:
+    """Absolute power (nA²) of a region's LFP proxy in ``band`` (Hz) after the run's transient.
+
+    metrics.json's band powers are relative (band / 1-100 Hz power), and during DBS the currents
+    evoked by the pulses raise that total; the absolute power shows whether the rhythm itself
+    changed. Welch segments of ``segment_s``, at most half the analysed time; NaN for a region
+    without an LFP proxy.
+    """
+    x = result.lfp.get(region)
+    if x is None:
+        return float("nan")
+    fs = 1.0 / result.lfp_dt
+    f, psd = sp.psd_after_transient(x, fs, result.metrics["run"]["transient_s"], segment_s)
+    return float(sp.band_powers(f, psd, {"b": tuple(band)}, relative=False)["b"]) * 1e18

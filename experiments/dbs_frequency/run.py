@@ -109,15 +109,9 @@ def absolute_band_power(result, region: str = "gpi", band: Sequence[float] = BAN
     the rhythm itself changed. Welch segments as the metrics (``readout.spectrum_segment``, at
     most half the analysed time).
     """
-    from circuitsim.analysis import spectra as sp
+    from circuitsim import metrics
 
-    x = result.lfp.get(region)
-    if x is None:
-        return float("nan")
-    fs = 1.0 / result.lfp_dt
-    x = np.asarray(x, dtype=float)[int(round(result.metrics["run"]["transient_s"] * fs)):]
-    f, psd = sp.welch_psd(x, fs, segment_s=min(0.5, x.size / fs / 2))
-    return float(sp.band_powers(f, psd, {"b": tuple(band)}, relative=False)["b"]) * 1e18
+    return metrics.absolute_band_power(result, region, band)
 
 
 def quiet_gpi_rate(result) -> float:
