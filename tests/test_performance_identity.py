@@ -116,14 +116,18 @@ def test_stimulation_values_reuse_the_build_and_match_a_fresh_build(kind, tmp_pa
 
 def test_mechanisms_follow_what_the_circuit_uses():
     """No NMDA receptor and no command in the default circuit; a turn has a command; the TMS
-    fibres open NMDA receptors; so does an NMDA background."""
+    fibres open NMDA receptors; so does an NMDA background; the T current is computed where g_T
+    is not 0 (STN's rebound bursts), and only there."""
     from circuitsim.circuit.builder import mechanisms
     from circuitsim.spec import build_spec
 
     def mech(*overrides):
         return mechanisms(build_spec(compose(list(overrides))))
 
-    assert mech() == {"nmda": False, "command": False}
+    default = mech()
+    assert not default["nmda"] and not default["command"]
+    assert "stn" in default["t_current"] and "ctx_e" not in default["t_current"]
+    assert "ctx_e" in mech("+circuit.populations.ctx_e.params.g_T=5*nS")["t_current"]
     assert mech("task=turn_left")["command"]
     assert mech(*STIM["tms"])["nmda"]
     assert mech("circuit.populations.stn.background.receptor=nmda")["nmda"]
@@ -132,13 +136,14 @@ def test_mechanisms_follow_what_the_circuit_uses():
 @pytest.mark.slow
 def test_leaving_unused_mechanisms_out_keeps_every_spike(monkeypatch):
     """The circuit without the NMDA conductance and the command stream it does not use (the
-    default at rest) has the same spike trains as the program with both compiled in, and the same
-    LFP currents to rounding."""
+    default at rest), and with the T current only where g_T is not 0, has the same spike trains as
+    the program with all of them compiled in everywhere, and the same LFP currents to rounding."""
     import circuitsim.circuit.builder as builder
 
     rest = compose(BASE[:-3] + ["sim.seed=3"])          # BASE without the turn: no command
     lean = simulate(rest)
-    monkeypatch.setattr(builder, "mechanisms", lambda spec: {"nmda": True, "command": True})
+    monkeypatch.setattr(builder, "mechanisms",
+                        lambda spec: {"nmda": True, "command": True, "t_current": tuple(spec.populations)})
     full = simulate(rest)
     assert n_spikes(lean) > 1000 and same_spikes(lean, full)
     lfp_lean, lfp_full = lean.extra["lfp_currents"], full.extra["lfp_currents"]
