@@ -73,7 +73,8 @@ def test_every_run_config_validates(variant):
     v = getattr(mod, variant)
     configs = [mod.tms_overrides("rc", mod.rc_protocol(v)), mod.tms_overrides("pp", mod.pp_protocol(v), 55.0),
                mod.ctbs_overrides(v, 55.0, sham=False), mod.ctbs_overrides(v, 55.0, sham=True)]
-    specs = [build_spec(compose(["condition=dystonia_network", *o])) for o in configs]
+    specs = [build_spec(compose(["condition=dystonia_network", *mod.RUN, *o])) for o in configs]
+    assert all(s.readout.muscle.params["pool"]["pic_gain"] == 12.0 for s in specs)   # the graded pool
     pp = specs[1].stimuli["pp"]
     assert pp["rmt"] == 55.0
     sites = {b["conditioning_site"] for b in pp["protocol"]}

@@ -9,7 +9,7 @@ al. 2009) than the healthy circuit - and what does cerebellar continuous theta b
 Three kinds of run per condition and seed:
 
 1. ``rc``: single pulses over m1 at fixed intensities (``rc_levels`` in % of the healthy
-   circuit's RMT, :data:`circuitsim.stimulation.tms_config.GRADED_RMT_MSO` = 67 %MSO, so the same %MSO
+   circuit's RMT, :data:`circuitsim.stimulation.tms_config.GRADED_RMT_MSO` = 65 %MSO, so the same %MSO
    for every condition; 0 % = no pulse, the control for spontaneous "MEPs"), interleaved: the MEP
    recruitment (input-output) curve and the resting motor threshold, the 50 % point of a logistic
    fit of the probability of an evoked MEP (present, onset <= ``MAX_ONSET_MS``) over the trials of
@@ -23,7 +23,7 @@ Three kinds of run per condition and seed:
    train at 0 %MSO (sham): post / pre MEP. The sham shows how far the MEP and the plastic weights
    move without the train (the plasticity rule drifts).
 
-Paired pulses and cTBS use the healthy RMT (67 %MSO with the graded pool) in every condition, i.e. the same stimulator
+Paired pulses and cTBS use the healthy RMT (65 %MSO with the graded pool) in every condition, i.e. the same stimulator
 output: the dystonic circuits' own threshold cannot be measured cleanly (below). Every MEP measure
 uses only trials with the muscle at rest (pre-stimulus mean rectified EMG below 0.1 mV,
 ``measure.active_level``), as ``circuitsim.stimulation.tms`` does for its ratios. The dystonic
@@ -233,7 +233,7 @@ def ctbs_overrides(v: Mapping[str, Any], rmt: float, sham: bool) -> List[str]:
               {"type": "theta_burst", "site": "cerebellum", "intensity": "70%RMT", "train_duration": "40*second",
                "start": "1*second", "time_scale": scale},
               {"type": "single", "site": "m1", "intensity": "120%RMT", "n": n, "interval": INTERVAL, "start": "1*second"}]
-    out = [f"stim={CTBS}", f"+stim.{CTBS}.rmt={rmt:.1f}%MSO", f"stim.{CTBS}.protocol.0.n={n}",
+    out = [f"stim={CTBS}", f"++stim.{CTBS}.rmt={rmt:.1f}%MSO", f"stim.{CTBS}.protocol.0.n={n}",
            f"stim.{CTBS}.protocol.2.n={n}", f"stim.{CTBS}.protocol.1.time_scale={scale}",
            f"sim.duration={duration(blocks)}"]
     if sham:
