@@ -1,6 +1,6 @@
 """circuitsim: spiking cortex - basal ganglia - cerebellum - thalamus loops for dystonia research."""
 
-__version__ = "0.1.0"
+from circuitsim._version import __version__  # noqa: E402,F401
 
 from circuitsim.api import compose, simulate  # noqa: E402
 from circuitsim.errors import CircuitsimError, ConfigError, ResultError  # noqa: E402
