@@ -79,7 +79,7 @@ def _versions() -> dict:
     import brian2
     import scipy
 
-    from circuitsim import __version__
+    from circuitsim._version import __version__
 
     return {"circuitsim": __version__, "brian2": brian2.__version__, "numpy": np.__version__,
             "scipy": scipy.__version__, "python": platform.python_version()}
