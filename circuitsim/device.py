@@ -202,7 +202,7 @@ def structure_key(spec: RunSpec, n_synapses: Dict[str, int], namespace: Optional
     of all data arrays are part of the key too (``queue``), so a difference the structure
     functions miss in array sizes still builds a new program.
     """
-    from circuitsim import __version__
+    from circuitsim._version import __version__
     from circuitsim.circuit.registry import STIMULUS_STRUCTURES
     from circuitsim.circuit.builder import mechanisms
 
