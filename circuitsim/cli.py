@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, List
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -184,6 +184,19 @@ def _groups_help_when_shown() -> str:
     return "  (circuitsim --help lists them)"
 
 
+def _skip_mode_probe(args: List[str]) -> bool:
+    """Hydra composes the whole config once only to read ``hydra.mode`` (RUN or MULTIRUN), then
+    again for the run (about 0.5 s each). No circuitsim config sets ``hydra.mode``, so for a
+    command without ``-m``/``--multirun`` and without a ``hydra.mode`` override the probe's answer
+    is known, None (a single run), and it is skipped; True where it was."""
+    if any(a in ("-m", "--multirun") or a.lstrip("+~").startswith("hydra.mode") for a in args):
+        return False
+    from hydra._internal.hydra import Hydra
+
+    Hydra.get_mode = lambda self, config_name, overrides: None
+    return True
+
+
 def _report_config_error(err: Exception) -> None:
     """One line for a bad input found before the run started (no traceback)."""
     if logging.getLogger().handlers:
@@ -202,6 +215,7 @@ def main() -> None:
     # reach the handler below instead of its multi-line report (set it yourself for a full traceback)
     full_error = os.environ.get(HYDRA_FULL_ERROR) == "1"
     os.environ[HYDRA_FULL_ERROR] = "1"
+    _skip_mode_probe(sys.argv[1:])
     try:
         _app()
     except Exception as err:
