@@ -51,13 +51,14 @@ def cli_run(env, out: Path, duration: float) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", default="HEAD")
+    parser.add_argument("--candidate", default=None, help="a revision instead of this working tree")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--short", type=float, default=1.0)
     parser.add_argument("--long", type=float, default=3.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        trees = baseline_trees(tmp, args.baseline)
+        trees = baseline_trees(tmp, args.baseline, args.candidate)
         for name, env in trees.items():          # build (or find) each tree's program
             cli_run(env, tmp / f"warm-{name}", 0.05)
         rows = {(name, d): [] for name in trees for d in (args.short, args.long)}
@@ -83,7 +84,7 @@ def main() -> int:
                             "beyond - import floor s": beyond - floor,
                             "builds reused": all(r["reused"] for r in runs)})
             marginal[name] = (med[args.long] - med[args.short]) / (args.long - args.short)
-    print(f"# CLI runs: baseline {args.baseline} vs this tree, medians of {args.repeat}, interleaved\n\n"
+    print(f"# CLI runs: baseline {args.baseline} vs {args.candidate or 'this tree'}, medians of {args.repeat}, interleaved\n\n"
           f"machine: {machine()}\n\nimport floor ({FLOOR}): {floor:.2f} s\n")
     print(table(out, ["tree", "simulated s", "wall s", "program s", "beyond program s", "beyond - import floor s",
                       "builds reused"]))
