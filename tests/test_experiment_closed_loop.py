@@ -35,7 +35,7 @@ def test_every_point_is_a_valid_config():
     assert {"off", "continuous", "closed loop"} <= kinds
     assert {p.factors["condition"] for p in pts} == {"healthy", mod.FULL["condition"]}
     assert not set(mod.FULL["seeds"]) & {0, 1, 5} and len(mod.FULL["seeds"]) >= 5     # held-out seeds
-    sensing = set()
+    sensing, modes = set(), set()
     for p in pts:
         spec = build_spec(compose([*mod.base_overrides(mod.FULL), *p.overrides]))
         closed = p.factors["kind"] == "closed loop"
@@ -44,14 +44,20 @@ def test_every_point_is_a_valid_config():
         assert spec.stimuli[name]["pulse_width"] == pytest.approx(mod.FULL["pulse_width_us"] * 1e-6)
         controller = spec.stimuli[name]["controller"]
         if closed:
-            assert controller["mode"] == "on_off"
+            assert controller["mode"] in ("on_off", "dual_threshold")
+            modes.add(controller["mode"])
             sensing.add(controller.get("sensing", {}).get("method", controller["biomarker"]))
         else:
             assert controller is None
     assert sensing == {"none", "template"}
+    assert modes == {"on_off", "dual_threshold"}          # the chattering law and the one that can settle
     for name in mod.CONTROLLERS:                      # every controller (the EMG one too) is a valid config
         point = mod.points({**mod.QUICK, "closed_loop": [name]})[-1]
         assert build_spec(compose([*mod.base_overrides(mod.FULL), *point.overrides])).stimuli[mod.CLOSED]["controller"]
+    long = mod.points(mod.LONG)                      # the settling variant: dystonic loops only, longer runs
+    assert {p.factors["kind"] for p in long} == {"closed loop"} and not set(mod.LONG["seeds"]) & {0, 1, 5}
+    spec = build_spec(compose([*mod.base_overrides(mod.LONG), *long[-1].overrides]))
+    assert spec.sim.duration > build_spec(compose([*mod.base_overrides(mod.FULL), *long[-1].overrides])).sim.duration
     with pytest.raises(ValueError, match="unknown controller"):
         mod.points({**mod.QUICK, "closed_loop": ["no_such_controller"]})
 
@@ -69,6 +75,15 @@ def test_energy_column_and_trace_store(tmp_path):
     back = mod.load_trace(tmp_path)
     assert np.array_equal(back["level"], [0.0, 1.0]) and np.isnan(back["biomarker"][0])
     assert math.isnan(mod.store_trace(SimpleNamespace(folder=tmp_path / "open", extra={})))
+    # a run that ran in a worker process is read back from its folder: the trace is in its metrics
+    other = tmp_path / "worker"
+    other.mkdir()
+    metrics = {"stim": {mod.CLOSED: {"controller": {"t": [0.0, 0.1, 0.2], "biomarker": [None, 0.3, 0.3],
+                                                    "level": [0, 0, 1]}}}}
+    assert mod.store_trace(SimpleNamespace(folder=other, extra={}, metrics=metrics)) == 1.0
+    back = mod.load_trace(other)
+    assert np.array_equal(back["level"], [0.0, 0.0, 1.0]) and np.isnan(back["biomarker"][0])
+    assert mod.switches_per_s(SimpleNamespace(extra={}, metrics=metrics)) == pytest.approx(1 / 0.1)
     # two transitions (off -> on -> off) over 0.3 s of valid control periods
     trace = {"t": [0.0, 0.1, 0.2, 0.3, 0.4], "biomarker": [float("nan"), 1, 1, 1, 1], "level": [0, 0, 1, 0, 0]}
     assert mod.switches_per_s(SimpleNamespace(extra={"stim_data": {mod.CLOSED: {"controller": trace}}})) == \
@@ -90,7 +105,7 @@ def test_quick_variant(tmp_path):
     for line in table:
         for col in ("severity", "co_contraction", "energy_uj"):
             assert math.isfinite(line[f"{col}_mean"]), (line["setting"], col)
-        for col in ("fraction_on", "switches_per_s", "mean_biomarker"):
+        for col in ("fraction_on", "switches_per_s", "reversals_per_s", "mean_biomarker"):
             assert math.isfinite(line[f"{col}_mean"]) == (line["kind"] in closed_kinds), (line["setting"], col)
     healthy = [line for line in table if line["condition"] == "healthy"]
     assert healthy and all(line["fraction_on_mean"] == 0 and line["energy_uj_mean"] == 0 for line in healthy)

@@ -11,23 +11,30 @@ with continuous DBS, in severity and energy? (Adaptive DBS: Little et al. 2013, 
 
 Points (``task=turn_left``; 130 Hz, 3 mA maximum, 100 us biphasic pulses, as experiments/dbs_frequency):
 
-- ``healthy``: closed loop on the template-cleaned LFP and on the EMG envelope;
+- ``healthy``: closed loops on the template-cleaned LFP (on-off and dual-threshold laws);
 - the dystonic circuit with the strongest pallidal 4-10 Hz rhythm (``dystonia_cortical``):
   stimulator off (0 Hz), continuous DBS, and closed loops on the raw LFP (``sensing.method=none``,
-  the behaviour of the previous version), on the template-cleaned LFP and on the EMG envelope.
+  the behaviour of the previous version) and on the template-cleaned LFP with three laws: on-off;
+  on-off with the amplitude ramped over 250 ms and the biomarker smoothed over 400 ms (Little et
+  al. 2013); dual threshold, ramping up above and down below its thresholds and holding between
+  (Velisar et al. 2019, Brain Stimul 12:868). An EMG-envelope controller is defined (``emg``)
+  but not in the default points (CPU budget).
 
 Thresholds are placed between the biomarkers' values in the healthy and the dystonic circuits
 without stimulation, measured on the tuning seeds 0, 1 and 5 (the numbers are beside LFP_ON and
 EMG_ON).
 
-    python experiments/closed_loop/run.py --quick     # healthy + dystonic template loops, off, continuous; seed 0
+    python experiments/closed_loop/run.py --quick     # healthy template loop, dystonic dual-threshold loop, off, continuous; seed 0
     python experiments/closed_loop/run.py             # every point; held-out seeds 10-14
+    python experiments/closed_loop/run.py --long --out outputs/experiments/closed_loop_long   # dystonic loops, 5 s
 
 Outputs in ``--out`` (default ``outputs/experiments/closed_loop``): ``table.md`` / ``table.csv``
 (mean +- sd over seeds: severity, co-contraction, energy, fraction of control periods on, on/off
-switches per second, mean biomarker), ``runs.csv``, ``closed_loop.png`` (severity against energy;
+switches per second, amplitude reversals per second, mean amplitude, mean biomarker), ``runs.csv``, ``closed_loop.png`` (severity against energy;
 two example traces, raw and cleaned LFP) and the run folders under ``runs/``; a closed-loop
 run's folder also holds ``controller.npz`` (the trace).
+
+Runs go to ``--jobs`` processes: the controller trace is part of each run's metrics.
 
 Caveats: closed-loop runs need Python during the run and use the runtime device (several times
 slower than the compiled continuous runs). The controller acts only once its first 500 ms window
@@ -72,35 +79,61 @@ CONTROLLERS: Dict[str, Dict[str, Any]] = {
                 "sensing.method": "none"},
     "lfp_template": {"mode": "on_off", "power": "absolute", "on_above": LFP_ON, "off_below": LFP_OFF,
                      "sensing.method": "template"},
+    # against chatter, as adaptive DBS devices do: the on-off law with the amplitude ramped over
+    # 250 ms and the biomarker smoothed over 400 ms (Little et al. 2013, Ann Neurol 74:449) ...
+    "lfp_ramp": {"mode": "on_off", "power": "absolute", "on_above": LFP_ON, "off_below": LFP_OFF,
+                 "sensing.method": "template", "ramp": "250*ms", "smoothing": "400*ms"},
+    # ... and the dual-threshold law (Velisar et al. 2019, Brain Stimul 12:868): ramp up above the
+    # upper, down below the lower threshold, hold in between, so the loop can rest at the amplitude
+    # that keeps the rhythm inside the band; 1 s from off to full (model choice: slow enough that
+    # the biomarker, a 500 ms window, follows the amplitude)
+    "lfp_dual": {"mode": "dual_threshold", "power": "absolute", "upper": LFP_ON, "lower": LFP_OFF,
+                 "sensing.method": "template", "ramp": "1000*ms"},
     "emg": {"mode": "on_off", "biomarker": "emg_envelope", "on_above": EMG_ON, "off_below": EMG_OFF},
 }
 
 #: short names of the controllers in the figure
-SHORT = {"lfp_raw": "LFP raw", "lfp_template": "LFP template", "emg": "EMG envelope"}
+SHORT = {"lfp_raw": "LFP raw", "lfp_template": "LFP template", "lfp_ramp": "LFP template, ramp + smoothing",
+         "lfp_dual": "LFP template, dual threshold", "emg": "EMG envelope"}
 
 #: the variant the test suite runs
 QUICK: Dict[str, Any] = {
     "healthy": ["lfp_template"],
     "condition": "dystonia_cortical",
     "continuous": True,
-    "closed_loop": ["lfp_template"],
+    "closed_loop": ["lfp_dual"],
     "max_amplitude_ma": 3.0,
     "pulse_width_us": 100.0,
-    "examples": ["lfp_template"],
+    "examples": ["lfp_dual"],
     "seeds": [0],
     "duration": "2*second",
 }
 #: the README's variant (held-out seeds)
 FULL: Dict[str, Any] = {
-    "healthy": ["lfp_template"],
+    "healthy": ["lfp_template", "lfp_dual"],
     "condition": "dystonia_cortical",
     "continuous": True,
-    "closed_loop": ["lfp_raw", "lfp_template"],   # the EMG loop is not run here (CPU budget; see README)
+    "closed_loop": ["lfp_raw", "lfp_template", "lfp_ramp", "lfp_dual"],   # no EMG loop (CPU budget; see README)
     "max_amplitude_ma": 3.0,
     "pulse_width_us": 100.0,
-    "examples": ["lfp_raw", "lfp_template"],
+    "examples": ["lfp_template", "lfp_ramp", "lfp_dual"],
     "seeds": [10, 11, 12, 13, 14],
     "duration": "2*second",
+}
+
+#: does a loop settle? The dystonic loops alone, 5 s (the 2 s runs leave 1.5 s of control after the
+#: first full window, too little to tell a loop that settles from a slow cycle)
+LONG: Dict[str, Any] = {
+    "healthy": [],
+    "condition": "dystonia_cortical",
+    "continuous": False,
+    "off": False,
+    "closed_loop": ["lfp_template", "lfp_ramp", "lfp_dual"],
+    "max_amplitude_ma": 3.0,
+    "pulse_width_us": 100.0,
+    "examples": ["lfp_template", "lfp_ramp", "lfp_dual"],
+    "seeds": [10, 11, 12, 13, 14],
+    "duration": "5*second",
 }
 
 FACTORS = ["condition", "kind", "setting"]
@@ -111,6 +144,8 @@ COLUMNS = {
     "energy_uj": "energy (µJ)",
     "fraction_on": "fraction of periods on",
     "switches_per_s": "switches per s",
+    "reversals_per_s": "amplitude reversals per s",
+    "mean_amplitude_ma": "mean amplitude (mA)",
     "mean_biomarker": "mean biomarker",
 }
 
@@ -129,14 +164,26 @@ def absolute_band_power(result, region: str = "gpi", band: Sequence[float] = BAN
     return float(sp.band_powers(f, psd, {"b": tuple(band)}, relative=False)["b"]) * 1e18
 
 
+def _trace(result) -> Optional[Dict[str, Any]]:
+    """The controller trace of a run: from the live run's data, or from its metrics (a run that ran
+    in another process, or was read back from its folder)."""
+    trace = result.extra.get("stim_data", {}).get(CLOSED, {}).get("controller")
+    if trace is None:
+        trace = (getattr(result, "metrics", None) or {}).get("stim", {}).get(CLOSED, {}).get("controller")
+        if trace is not None:
+            trace = {k: np.array([np.nan if v is None else v for v in trace[k]], dtype=float)
+                     for k in ("t", "biomarker", "level")}
+    return trace
+
+
 def store_trace(result) -> float:
-    """Keep a closed-loop run's controller trace as ``controller.npz`` in its folder (the run
-    folder does not store it otherwise); 1 when the folder holds a trace, NaN for open loop."""
+    """Keep a closed-loop run's controller trace as ``controller.npz`` in its folder (for the
+    figure); 1 when the folder holds a trace, NaN for open loop."""
     folder = getattr(result, "folder", None)
     if folder is None:
         return float("nan")
     path = Path(folder) / TRACE_FILE
-    trace = result.extra.get("stim_data", {}).get(CLOSED, {}).get("controller")
+    trace = _trace(result)
     if trace is not None:
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as fh:
@@ -147,7 +194,7 @@ def store_trace(result) -> float:
 
 def switches_per_s(result) -> float:
     """On/off transitions of the closed-loop level per second of control (NaN for open loop)."""
-    trace = result.extra.get("stim_data", {}).get(CLOSED, {}).get("controller")
+    trace = _trace(result)
     if trace is None:
         folder = getattr(result, "folder", None)
         trace = load_trace(folder) if folder is not None else None
@@ -172,6 +219,7 @@ MEASURES = {
     "mean_biomarker": f"stim.{CLOSED}.mean_biomarker",
     "trace_stored": store_trace,
     "switches_per_s": switches_per_s,
+    "reversals_per_s": f"stim.{CLOSED}.reversals_per_s",
 }
 
 
@@ -179,8 +227,18 @@ def _text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) else str(value).replace("*", " ")
 
 
+def thresholds(c: Dict[str, Any]) -> tuple:
+    """(upper, lower) threshold of a controller: on/off or the dual-threshold band."""
+    if c["mode"] == "dual_threshold":
+        return c["upper"], c["lower"]
+    return c["on_above"], c["off_below"]
+
+
 def _setting(name: str, c: Dict[str, Any]) -> str:
-    return f"{SHORT[name]}: on > {_text(c['on_above'])}, off < {_text(c['off_below'])}"
+    hi, lo = thresholds(c)
+    if c["mode"] == "dual_threshold":
+        return f"{SHORT[name]}: up > {_text(hi)}, down < {_text(lo)}, hold between"
+    return f"{SHORT[name]}: on > {_text(hi)}, off < {_text(lo)}"
 
 
 def _pulse(variant: Dict[str, Any], stim: str) -> List[str]:
@@ -205,8 +263,9 @@ def points(variant: Dict[str, Any]) -> List[Point]:
         out.append(closed("healthy", name))
     condition = variant["condition"]
     base = [f"condition={condition}", f"stim={OPEN}", *_pulse(variant, OPEN)]
-    out.append(Point(f"{condition}_off", [*base, f"stim.{OPEN}.frequency=0*Hz"],
-                     {"condition": condition, "kind": "off", "setting": "0 Hz", "controller": ""}))
+    if variant.get("off", True):
+        out.append(Point(f"{condition}_off", [*base, f"stim.{OPEN}.frequency=0*Hz"],
+                         {"condition": condition, "kind": "off", "setting": "0 Hz", "controller": ""}))
     if variant["continuous"]:
         a = variant["max_amplitude_ma"]
         out.append(Point(f"{condition}_continuous", [*base, f"stim.{OPEN}.amplitude={a:g}*mA"],
@@ -232,7 +291,7 @@ def merge_energy(rows: List[Dict[str, Any]]) -> None:
 
 #: marker and colour of the open-loop kinds and of each controller
 MARKERS = {"off": ("s", "k"), "continuous": ("o", "C0"), "lfp_raw": ("v", "C1"), "lfp_template": ("^", "C2"),
-           "emg": ("D", "C3")}
+           "lfp_ramp": ("<", "C4"), "lfp_dual": ("P", "C5"), "emg": ("D", "C3")}
 
 
 def load_trace(folder: str | Path) -> Optional[Dict[str, np.ndarray]]:
@@ -248,7 +307,7 @@ def plot(table: Sequence[Dict[str, Any]], rows: Sequence[Dict[str, Any]], varian
     """Severity against energy (mean ± sd) per circuit; example closed-loop traces."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(14, 5.5), layout="constrained")
+    fig = Figure(figsize=(14, 2.2 + 1.9 * len(variant["examples"])), layout="constrained")
     left, right = fig.subfigures(1, 2, width_ratios=[1.2, 1.4])
     ax = left.subplots(1, 1)
 
@@ -279,9 +338,10 @@ def plot(table: Sequence[Dict[str, Any]], rows: Sequence[Dict[str, Any]], varian
             ax.text(0.5, 0.5, "no stored controller trace", ha="center", va="center", transform=ax.transAxes)
             continue
         c = CONTROLLERS[name]
+        hi, lo = thresholds(c)
         ax.plot(trace["t"], trace["biomarker"], "o-", ms=3, lw=1, color="C0")
-        ax.axhline(float(c["on_above"]), color="C3", lw=0.8, ls="--", label="on above")
-        ax.axhline(float(c["off_below"]), color="C2", lw=0.8, ls="--", label="off below")
+        ax.axhline(float(hi), color="C3", lw=0.8, ls="--", label="on / up above")
+        ax.axhline(float(lo), color="C2", lw=0.8, ls="--", label="off / down below")
         ax.set_ylabel(f"{SHORT[name]}\n(4-10 Hz, nA²)", fontsize=8)
         ax2 = ax.twinx()
         ax2.step(trace["t"], trace["level"] * variant["max_amplitude_ma"], where="post", color="C3", lw=1)
@@ -297,18 +357,13 @@ def plot(table: Sequence[Dict[str, Any]], rows: Sequence[Dict[str, Any]], varian
 
 def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     parser = argument_parser(__doc__, default_out=f"outputs/experiments/{NAME}")
+    parser.add_argument("--long", action="store_true", help="the dystonic loops alone, 5 s runs (does a loop settle?)")
     args = parser.parse_args(argv)
     configure_logging()
-    variant = dict(QUICK if args.quick else FULL)
+    variant = dict(QUICK if args.quick else LONG if args.long else FULL)
     seeds = args.seeds or variant["seeds"]
     t0 = time.perf_counter()
-    launch = launch_options(args)
-    if launch.get("jobs", 1) > 1 and not launch.get("launcher"):
-        # store_trace needs each run's live Result (the controller trace is not in the run folder);
-        # runs in worker processes hand back only their folders, so this experiment runs in-process
-        logger.info("closed_loop runs its points in this process (--jobs %d ignored): the controller "
-                    "traces are kept from the live results", launch["jobs"])
-        launch["jobs"] = 1
+    launch = launch_options(args)   # the controller trace is in each run's metrics: --jobs works
     rows = run_points(points(variant), seeds, args.out, MEASURES, base=base_overrides(variant), resume=args.resume,
                       **launch)
     merge_energy(rows)
