@@ -374,6 +374,7 @@ METRICS: List[Tuple[str, str, str]] = [
     ("muscle.head_angle_deg.mean", "Mean head yaw (degrees, positive = to the left).", "muscle"),
     ("muscle.head_angle_deg.peak", "Largest absolute head yaw (degrees).", "muscle"),
     ("muscle.head_angle_deg.frac_beyond", "Fraction of time beyond 5°.", "muscle"),
+    ("muscle.head_angle_deg.jerks_per_s", "Phasic head movements per second: peaks of the angular speed above 30°/s, at least 0.1 s apart (`readout.muscle.params.jerk_velocity_deg_s`, `jerk_min_interval_s`).", "muscle"),
     ("muscle.lfp_emg_coherence.<band>", "Coherence of the GPi LFP proxy with the rectified EMG of the more active "
                                         "muscle (theta, alpha).", "muscle"),
     ("muscle.severity_score", "Dystonia severity in [0, 1]: the mean of the co-contraction, posture and tremor "

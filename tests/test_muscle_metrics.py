@@ -106,6 +106,24 @@ def test_head_angle_summary():
     assert s["frac_beyond"] == pytest.approx(0.25)
 
 
+def test_jerks_count_fast_head_movements_not_a_steady_hold():
+    """jerks_per_s counts the peaks of the angular speed above the threshold: a slow hold has none,
+    a 20 deg posture with five 0.1 s, 8 deg twitches in 2 s has 2.5 per second."""
+    fs = 1000.0
+    t = np.arange(0, 2.0, 1 / fs)
+    hold = 20.0 + 2.0 * np.sin(2 * np.pi * 0.5 * t)          # 6 deg/s at most
+    twitches = hold.copy()
+    for t0 in (0.2, 0.6, 1.0, 1.4, 1.8):
+        k = (t >= t0) & (t < t0 + 0.1)
+        twitches[k] += 8.0 * np.sin(np.pi * (t[k] - t0) / 0.1)   # up to 250 deg/s
+    assert head_angle_summary(np.radians(hold), fs_hz=fs)["jerks_per_s"] == 0.0
+    # the fastest rise and fall of a twitch are under 0.1 s apart: one jerk each
+    assert head_angle_summary(np.radians(twitches), fs_hz=fs)["jerks_per_s"] == pytest.approx(2.5)
+    assert "jerks_per_s" not in head_angle_summary(np.radians(hold))
+    with pytest.raises(ValueError, match="jerk_velocity_deg_s"):
+        head_angle_summary(np.radians(hold), fs_hz=fs, jerk_velocity_deg_s=0.0)
+
+
 def test_severity_bounds_and_extremes():
     assert severity_score(0.0, 0.0, 0.0) == 0.0
     assert severity_score(1.0, 90.0, 1.0) == pytest.approx(1.0)

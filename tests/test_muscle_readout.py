@@ -43,7 +43,7 @@ def test_metric_keys_exact(result):
         assert 0.0 <= m[name]["active_fraction"] <= 1.0
         for v in m[name].values():
             assert isinstance(v, float) and math.isfinite(v)
-    assert set(m["head_angle_deg"]) == {"mean", "peak", "frac_beyond"}
+    assert set(m["head_angle_deg"]) == {"mean", "peak", "frac_beyond", "jerks_per_s"}
     assert set(m["lfp_emg_coherence"]) == {"theta", "alpha"}
     assert all(math.isnan(v) for v in m["lfp_emg_coherence"].values())  # no LFP given
     assert 0.0 <= m["co_contraction_index"] <= 1.0

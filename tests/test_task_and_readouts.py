@@ -64,7 +64,7 @@ def test_metrics_hold_every_documented_key(turns):
     mus = m["muscle"]
     for muscle in ("rotator_left", "rotator_right"):
         assert {"mean_force", "emg_rms", "tremor_power"} <= set(mus[muscle])
-    assert {"mean", "peak", "frac_beyond"} == set(mus["head_angle_deg"])
+    assert {"mean", "peak", "frac_beyond", "jerks_per_s"} == set(mus["head_angle_deg"])
     assert {"theta", "alpha"} <= set(mus["lfp_emg_coherence"])
     assert 0 <= mus["severity_score"] <= 1 and 0 <= mus["co_contraction_index"] <= 1
 

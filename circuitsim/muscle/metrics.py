@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import welch
+from scipy.signal import find_peaks, welch
 
 from ._validation import (
     as_1d_float,
@@ -173,7 +173,13 @@ def emg_band_power(
     return p_band / p_ref
 
 
-def head_angle_summary(angle_rad: np.ndarray, threshold_deg: float = 5.0) -> dict[str, float]:
+def head_angle_summary(
+    angle_rad: np.ndarray,
+    threshold_deg: float = 5.0,
+    fs_hz: float | None = None,
+    jerk_velocity_deg_s: float = 30.0,
+    jerk_min_interval_s: float = 0.1,
+) -> dict[str, float]:
     """Summary of the head angle in degrees.
 
     Parameters
@@ -184,21 +190,48 @@ def head_angle_summary(angle_rad: np.ndarray, threshold_deg: float = 5.0) -> dic
         Deviation (deg) counted as abnormal for ``frac_beyond``.  Default 5 deg
         (estimate of a clinically visible rotation; TWSTRS rates rotation in
         quarters of the 90 deg range, Consky & Lang 1994).
+    fs_hz : float, optional
+        Sampling rate of ``angle_rad`` (Hz).  Needed for ``jerks_per_s``; without it
+        that key is absent.
+    jerk_velocity_deg_s : float, optional
+        Least peak angular speed (deg/s) of a jerk.  Default 30 deg/s (model choice:
+        an order of magnitude above the drift of a steady voluntary hold, far below a
+        voluntary head turn's 100-300 deg/s).
+    jerk_min_interval_s : float, optional
+        Least time between two counted jerks (s).  Default 0.1 s (model choice: a
+        twitch's rise and fall are one jerk).
 
     Returns
     -------
     dict
         ``mean``: signed mean angle (deg; positive = left);
         ``peak``: maximal absolute angle (deg);
-        ``frac_beyond``: fraction of samples with ``|angle| > threshold_deg``.
+        ``frac_beyond``: fraction of samples with ``|angle| > threshold_deg``;
+        ``jerks_per_s`` (with ``fs_hz``): phasic head movements, the rate of peaks of the
+        angular speed above ``jerk_velocity_deg_s`` at least ``jerk_min_interval_s`` apart.
     """
     a = np.degrees(as_1d_float("angle_rad", angle_rad, allow_empty=False))
     threshold_deg = check_nonnegative("threshold_deg", threshold_deg)
-    return {
+    out = {
         "mean": float(np.mean(a)),
         "peak": float(np.max(np.abs(a))),
         "frac_beyond": float(np.mean(np.abs(a) > threshold_deg)),
     }
+    if fs_hz is not None:
+        fs_hz = check_positive("fs_hz", fs_hz)
+        jerk_velocity_deg_s = check_positive("jerk_velocity_deg_s", jerk_velocity_deg_s)
+        jerk_min_interval_s = check_nonnegative("jerk_min_interval_s", jerk_min_interval_s)
+        out["jerks_per_s"] = _jerk_rate(a, fs_hz, jerk_velocity_deg_s, jerk_min_interval_s)
+    return out
+
+
+def _jerk_rate(angle_deg: np.ndarray, fs_hz: float, velocity_deg_s: float, min_interval_s: float) -> float:
+    """Peaks of |d angle / dt| above ``velocity_deg_s``, at least ``min_interval_s`` apart, per second."""
+    if angle_deg.size < 3:
+        return 0.0
+    speed = np.abs(np.gradient(angle_deg) * fs_hz)
+    peaks, _ = find_peaks(speed, height=velocity_deg_s, distance=max(1, int(round(min_interval_s * fs_hz))))
+    return float(peaks.size / (angle_deg.size / fs_hz))
 
 
 @dataclass(frozen=True)

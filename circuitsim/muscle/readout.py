@@ -110,6 +110,11 @@ class MuscleParams:
         Default 0.02 s (see :func:`corticospinal_drive`).
     angle_threshold_deg : float
         Threshold for ``head_angle_deg.frac_beyond``.  Default 5 deg.
+    jerk_velocity_deg_s, jerk_min_interval_s : float
+        A phasic head movement (``head_angle_deg.jerks_per_s``) is a peak of the angular speed
+        above ``jerk_velocity_deg_s``, at least ``jerk_min_interval_s`` after the last.
+        Defaults 30 deg/s and 0.1 s (model choices, see
+        :func:`~circuitsim.muscle.metrics.head_angle_summary`).
     tremor_band_hz, alpha_band_hz, beta_band_hz : (float, float)
         Bands of the relative rectified-EMG powers.  Defaults (3, 8), (8, 12),
         (15, 30) Hz (dystonic tremor 3-8 Hz, e.g. Deuschl 1998 consensus).
@@ -159,6 +164,8 @@ class MuscleParams:
     fs_hz: float = 2000.0  # Merletti & Parker 2004
     drive_tau_s: float = 0.02  # estimate, see pool.corticospinal_drive
     angle_threshold_deg: float = 5.0  # estimate
+    jerk_velocity_deg_s: float = 30.0  # model choice
+    jerk_min_interval_s: float = 0.1  # model choice
     tremor_band_hz: tuple[float, float] = (3.0, 8.0)  # dystonic tremor, Deuschl et al. 1998
     alpha_band_hz: tuple[float, float] = (8.0, 12.0)
     beta_band_hz: tuple[float, float] = (15.0, 30.0)
@@ -201,6 +208,10 @@ class MuscleParams:
             object.__setattr__(self, name, check_positive(name, getattr(self, name)))
         object.__setattr__(self, "angle_threshold_deg",
                            check_nonnegative("angle_threshold_deg", self.angle_threshold_deg))
+        object.__setattr__(self, "jerk_velocity_deg_s",
+                           check_positive("jerk_velocity_deg_s", self.jerk_velocity_deg_s))
+        object.__setattr__(self, "jerk_min_interval_s",
+                           check_nonnegative("jerk_min_interval_s", self.jerk_min_interval_s))
         for name in _BAND_FIELDS:
             nyq = (self.coherence_fs_hz if name.startswith("coherence") else fs) / 2.0
             object.__setattr__(self, name, check_band(name, getattr(self, name), nyquist=nyq))
@@ -482,14 +493,14 @@ def muscle_readout(
                        active_fraction},
              <right>: {...},
              co_contraction_index,
-             head_angle_deg: {mean, peak, frac_beyond},
+             head_angle_deg: {mean, peak, frac_beyond, jerks_per_s},
              lfp_emg_coherence: {theta, alpha},
              severity_score}
 
         ``mean_force`` in N, ``emg_rms`` in V, band powers relative
         (dimensionless, see module docstring), angles in degrees (``mean``
         signed, positive = left; ``peak`` = max |angle|), ``frac_beyond`` a
-        fraction of time, coherences in [0, 1] (NaN without LFP), severity in
+        fraction of time, ``jerks_per_s`` phasic head movements per second, coherences in [0, 1] (NaN without LFP), severity in
         [0, 1].
     """
     if not isinstance(channel_spikes, Mapping):
@@ -568,7 +579,9 @@ def muscle_readout(
     metrics[right]["active_fraction"] = float(np.mean(env_b > 0.0))
     cci = co_contraction_index(env_a, env_b, fs=fs, min_active_s=params.cci_min_active_s)
     metrics["co_contraction_index"] = cci
-    ang = head_angle_summary(angle, params.angle_threshold_deg)
+    ang = head_angle_summary(angle, params.angle_threshold_deg, fs_hz=fs,
+                             jerk_velocity_deg_s=params.jerk_velocity_deg_s,
+                             jerk_min_interval_s=params.jerk_min_interval_s)
     metrics["head_angle_deg"] = ang
 
     agonist = left if np.mean(env[left]) >= np.mean(env[right]) else right
