@@ -38,9 +38,9 @@ def test_healthy_patients_and_dose_zero_carry_no_condition(cohort):
     assert all(k.endswith(".weight_scale") or k.endswith(".background.rate") for k in keys)
     zero = dict(draw_patient(cohort, 4, dose=0.0).settings)
     full = dict(draw_patient(cohort, 4, dose=1.0).settings)
-    assert "circuit.pathways.gpi_thal.side_scale" not in zero and "circuit.pathways.d1_gpi.topology" not in zero
+    assert "circuit.pathways.d1_gpi.side_scale" not in zero and "circuit.pathways.d1_gpi.topology" not in zero
     assert full["circuit.pathways.d1_gpi.topology"] == "diffuse"
-    assert float(full["circuit.pathways.gpi_thal.side_scale"]) < 0.3          # 0.1 x individual strength
+    assert float(full["circuit.pathways.d1_gpi.side_scale"]) > 5.0            # 40 x individual strength
     drawn = draw_patient(cohort, 4)
     assert 0.6 <= drawn.dose <= 1.0 and drawn.side in ("left", "right")
     # the individual variability is the same patient's at every dose
