@@ -9,7 +9,10 @@ falls back on them for a key a plain config leaves out). Physical values are str
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 RECEPTOR_NAMES = ("ampa", "nmda", "gaba")
 TOPOLOGIES = ("focal", "diffuse")
@@ -168,3 +171,25 @@ def register_configs() -> None:
     cs.store(group="sim", name="schema", node=SimConf, package="sim")
     cs.store(group="readout", name="schema", node=ReadoutConf, package="readout")
     cs.store(group="task", name="schema", node=TaskConf, package="task")
+
+
+def compose(overrides: Iterable[str] = (), config_name: str = "config") -> "DictConfig":
+    """Compose circuitsim's config with command-line style overrides (no output folder, no logging set-up)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    if GlobalHydra.instance().is_initialized():
+        GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="circuitsim.configs", version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+def plain_config(cfg: Any) -> dict:
+    """A composed config as a plain dict without Hydra's own node (what a run folder stores)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    return {k: v for k, v in dict(cfg).items() if k != "hydra"}
