@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 
 from circuitsim.errors import StorageError
 from circuitsim.io import results as rio
 from circuitsim.io.results import Result
 from circuitsim.io.specfile import spec_to_dict
 from circuitsim.progress import show_progress_logs
-from circuitsim.spec import RunSpec, build_spec, register_configs
+from circuitsim.schema import compose  # noqa: F401  (re-exported: composing is the config layer's)
+from circuitsim.schema import plain_config as _plain_config  # noqa: F401
+from circuitsim.spec import RunSpec, build_spec
 
 logger = logging.getLogger(__name__)
 
@@ -54,25 +55,6 @@ def __getattr__(name: str) -> Any:
 def _lazy(name: str) -> Any:
     """A lazily imported name (or what replaced it in the module's namespace)."""
     return globals()[name] if name in globals() else __getattr__(name)
-
-
-def compose(overrides: Iterable[str] = (), config_name: str = "config") -> DictConfig:
-    """Compose circuitsim's config with command-line style overrides (no output folder, no logging set-up)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
-
-    register_configs()
-    if GlobalHydra.instance().is_initialized():
-        GlobalHydra.instance().clear()
-    with initialize_config_module(config_module="circuitsim.configs", version_base="1.3"):
-        return hydra_compose(config_name=config_name, overrides=list(overrides))
-
-
-def _plain_config(cfg: Any) -> dict:
-    if isinstance(cfg, DictConfig):
-        cfg = OmegaConf.to_container(cfg, resolve=True)
-    return {k: v for k, v in dict(cfg).items() if k != "hydra"}
 
 
 def _versions() -> dict:
