@@ -174,7 +174,8 @@ def default_config() -> Dict[str, Any]:
     if _DEFAULTS is None:
         from hydra.core.global_hydra import GlobalHydra
 
-        from circuitsim.api import _plain_config, compose
+        from circuitsim.schema import compose
+        from circuitsim.schema import plain_config as _plain_config
 
         saved = GlobalHydra.instance().hydra
         try:
@@ -188,7 +189,7 @@ def default_config() -> Dict[str, Any]:
 def config_diff(config: Any) -> List[str]:
     """The overrides that turn the default config into ``config`` (``key=value``, ``+key=value`` for a
     key the defaults lack, ``~key`` for one the config lacks); ``sim.seed`` always, first."""
-    from circuitsim.api import _plain_config
+    from circuitsim.schema import plain_config as _plain_config
 
     mine = _flat(json.loads(json.dumps(_plain_config(config))))
     base = default_config()
