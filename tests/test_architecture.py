@@ -42,7 +42,6 @@ LEAVES = ("analysis", "muscle")
 KNOWN_VIOLATIONS: Dict[Tuple[str, str], str] = {
     ("stimulation.tms_measure", "api"): "measure_motor_threshold runs whole simulations; it belongs above the API",
     ("io.results", "io.nwb"): "Result.to_nwb / to_neo: the exporter imports stimulation modules for pulse times",
-    ("io.collect", "api"): "re-composes stored configs (compose, _plain_config) where it could read spec.json",
 }
 
 #: imports inside one layer that close a loop, and why (the same rule: only shrinks)
