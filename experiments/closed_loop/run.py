@@ -153,15 +153,9 @@ COLUMNS = {
 def absolute_band_power(result, region: str = "gpi", band: Sequence[float] = BAND_HZ) -> float:
     """Absolute power (nA²) of a region's LFP proxy in ``band`` after the transient (see
     experiments/dbs_frequency/run.py: the relative power falls during DBS with the 1-100 Hz total)."""
-    from circuitsim.analysis import spectra as sp
+    from circuitsim import metrics
 
-    x = result.lfp.get(region)
-    if x is None:
-        return float("nan")
-    fs = 1.0 / result.lfp_dt
-    x = np.asarray(x, dtype=float)[int(round(result.metrics["run"]["transient_s"] * fs)):]
-    f, psd = sp.welch_psd(x, fs, segment_s=min(0.5, x.size / fs / 2))
-    return float(sp.band_powers(f, psd, {"b": tuple(band)}, relative=False)["b"]) * 1e18
+    return metrics.absolute_band_power(result, region, band)
 
 
 def _trace(result) -> Optional[Dict[str, Any]]:
