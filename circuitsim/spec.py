@@ -17,8 +17,8 @@ import math
 import os
 import re
 import typing
-from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from dataclasses import replace
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -29,120 +29,12 @@ from circuitsim.schema import (  # noqa: F401  (re-exported: circuitsim.spec.Sim
     ReceptorConf, BackgroundConf, TargetRateConf, PopulationConf, PathwayConf, ModulatorConf, CircuitConf,
     SimConf, CommandConf, TaskConf, MuscleConf, ReadoutConf, register_configs, RECEPTOR_NAMES, TOPOLOGIES,
     DEVICES, CODEGEN_TARGETS, NEURON_PARAMS, OPTIONAL_NEURON_PARAMS)
+from circuitsim.spec_memory import available_memory, estimate_memory  # noqa: F401  (re-exported)
+from circuitsim.spec_types import (  # noqa: F401  (re-exported: circuitsim.spec.RunSpec, ...)
+    MuscleSpec, Pathway, Population, ReadoutSpec, Receptor, RunSpec, SimSpec, StimulusContext)
 from circuitsim.units import to_si
 
 logger = logging.getLogger(__name__)
-
-# ------------------------------------------------------------------- validated spec
-
-
-@dataclass(frozen=True)
-class Receptor:
-    name: str
-    tau: float   # s
-    E: float     # V
-    sign: str
-
-
-@dataclass(frozen=True)
-class Population:
-    name: str
-    region: str
-    n_per_channel: int        # neurons per channel (or total for unchannelled)
-    channelled: bool
-    n_channels: int
-    params: Mapping[str, float]   # SI values, keys of NEURON_PARAMS
-    bg_rate: float            # Hz, after modulators
-    bg_weight: float          # S
-    bg_receptor: str
-    target_low: float         # Hz
-    target_high: float        # Hz
-    target_source: str
-    description: str = ""
-
-    @property
-    def n(self) -> int:
-        """Total number of neurons."""
-        return self.n_per_channel * (self.n_channels if self.channelled else 1)
-
-
-@dataclass(frozen=True)
-class Pathway:
-    name: str
-    source: str
-    target: str
-    receptor: str
-    p: float                 # effective probability (p * p_scale)
-    weight: float            # S, effective (after weight_scale and modulators)
-    delay: float             # s
-    topology: str
-    ref: str = ""
-    # weight factor per target channel (channel order); () = 1 everywhere (see PathwayConf.side_scale)
-    channel_scale: Tuple[float, ...] = ()
-
-
-@dataclass(frozen=True)
-class SimSpec:
-    duration: float   # s
-    dt: float         # s
-    seed: int
-    device: str
-    codegen_target: str
-    threads: int
-    build_dir: Optional[str]
-    transient: float  # s
-    progress: bool
-    vectorize: bool = True    # standalone: compile so gcc vectorises the neuron loops (circuitsim.device)
-    max_wall_time: Optional[float] = None   # s of wall-clock time for the simulation; None = no limit
-
-
-@dataclass(frozen=True)
-class MuscleSpec:
-    enabled: bool
-    corticospinal_population: str      # channelled population whose first cells project to the motoneurons
-    corticospinal_fraction: float
-    muscles: Tuple[str, ...]           # one muscle per channel, in channel order
-    params: Mapping[str, Any]          # circuitsim.muscle.MuscleParams fields (SI, named by unit)
-
-
-@dataclass(frozen=True)
-class ReadoutSpec:
-    rate_bin: float
-    lfp_neurons: int
-    lfp_dt: float
-    spectrum_segment: float
-    plots: Tuple[str, ...]
-    save_spikes: bool
-    coherence_pairs: Tuple[Tuple[str, str], ...]   # LFP regions
-    selectivity_population: str
-    muscle: MuscleSpec
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """Everything a run needs, validated and in SI units."""
-
-    channels: Tuple[str, ...]
-    scale: float
-    receptors: Mapping[str, Receptor]
-    populations: Mapping[str, Population]   # in config order
-    pathways: Mapping[str, Pathway]         # enabled pathways only
-    sim: SimSpec
-    readout: ReadoutSpec
-    stimuli: Mapping[str, Any] = field(default_factory=dict)   # name -> validated SI parameters, with "kind"
-    task: Optional[Mapping[str, Any]] = None                    # the task's motor command, if any
-
-    @property
-    def n_neurons(self) -> int:
-        return sum(p.n for p in self.populations.values())
-
-    def regions(self) -> Dict[str, List[str]]:
-        """Region name -> its population names, in config order."""
-        out: Dict[str, List[str]] = {}
-        for pop in self.populations.values():
-            out.setdefault(pop.region, []).append(pop.name)
-        return out
-
 
 # ----------------------------------------------------------------------- validation
 
@@ -231,24 +123,6 @@ MAX_POISSON_PER_STEP = 8.0
 MAX_WEIGHT = 1e-6   # S
 #: sim.threads: at most the machine's logical CPUs (os.cpu_count()); more only slow OpenMP down
 
-#: Memory estimate (see :func:`estimate_memory`), refused when above the memory available
-#: (MemAvailable and the cgroup limit) unless ``+sim.allow_large=true``. Bytes per neuron: ~45
-#: state variables of 8 bytes in the simulator plus the builder's copies in Python.
-BYTES_PER_NEURON = 1024
-#: bytes per synapse: indices drawn as int64, then int32, weight and delay in Python; indices,
-#: weight, delay and spike-queue entries in the simulator
-BYTES_PER_SYNAPSE = 160
-#: bytes per recorded spike: index (4) and time (8) in the monitor, which grows by doubling, and
-#: Python's copies when the spikes are read back and sorted by population
-BYTES_PER_SPIKE = 48
-#: expected rate of a population for the spike estimate: the middle of its target_rate range,
-#: at most this (the default target_rate.high is 1000 Hz, i.e. unbounded)
-SPIKE_RATE_CAP = 100.0   # Hz
-#: bytes per recorded LFP sample (two charges, Python copies) and per population-rate bin
-BYTES_PER_LFP_SAMPLE = 48
-BYTES_PER_RATE_BIN = 16
-#: bytes of every run whatever its size: Python, NumPy, Brian2 and the code generation
-BASE_BYTES = 512 * 2**20
 #: the optional key that lets a run past the memory check (command line: +sim.allow_large=true)
 ALLOW_LARGE = "allow_large"
 
@@ -350,69 +224,6 @@ def _check_time_constants(receptors: Mapping[str, Receptor], populations: Mappin
             _require(pop.params[key] >= dt * (1 - 1e-9), f"circuit.populations.{name}.params.{key}", msg)
         _require(pop.params["C"] / pop.params["gL"] >= dt * (1 - 1e-9), f"circuit.populations.{name}.params.gL",
                  f"the membrane time constant C/gL {msg}")
-
-
-def _count_synapses(spec: "RunSpec") -> Tuple[int, int]:
-    """(synapses, random numbers drawn to make them) of the spec's pathways, as
-    circuitsim.circuit.connectivity draws them, without drawing."""
-    synapses = 0
-    draws = 0
-    n_ch = len(spec.channels)
-    for pw in spec.pathways.values():
-        src, tgt = spec.populations[pw.source], spec.populations[pw.target]
-        groups = n_ch if pw.topology == "focal" else 1
-        n_src = src.n_per_channel if pw.topology == "focal" else src.n
-        n_tgt = tgt.n_per_channel if pw.topology == "focal" else tgt.n
-        cand = n_src - 1 if pw.source == pw.target else n_src
-        k = max(0, min(int(round(pw.p * cand / spec.scale)), cand))
-        synapses += groups * n_tgt * k
-        draws += groups * n_tgt * n_src if k else 0
-    return synapses, draws
-
-
-def estimate_memory(spec: "RunSpec") -> Dict[str, float]:
-    """Bytes a run needs, roughly: neurons, synapses and recordings (spikes, LFP, rates)."""
-    n = spec.n_neurons
-    synapses, _ = _count_synapses(spec)
-    duration = spec.sim.duration
-    spikes = sum(p.n * min(0.5 * (p.target_low + p.target_high), SPIKE_RATE_CAP) for p in spec.populations.values())
-    out = {
-        "base": float(BASE_BYTES),
-        "neurons": float(n) * BYTES_PER_NEURON,
-        "synapses": float(synapses) * BYTES_PER_SYNAPSE,
-        "spikes": spikes * duration * BYTES_PER_SPIKE,
-        "lfp": len(spec.populations) * duration / spec.readout.lfp_dt * BYTES_PER_LFP_SAMPLE,
-        "rates": len(spec.populations) * len(spec.channels) * duration / spec.readout.rate_bin * BYTES_PER_RATE_BIN,
-    }
-    out["total"] = sum(out.values())
-    out["n_neurons"], out["n_synapses"] = float(n), float(synapses)
-    return out
-
-
-def available_memory() -> Optional[int]:
-    """Bytes of memory this process may still use: the smaller of /proc/meminfo's MemAvailable
-    and the cgroup's limit minus its usage; None where neither can be read (no check then)."""
-    values = []
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    values.append(int(line.split()[1]) * 1024)
-    except (OSError, ValueError, IndexError):
-        pass
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
-        try:
-            with open(limit_file) as fh:
-                limit = fh.read().strip()
-            with open(usage_file) as fh:
-                usage = int(fh.read().strip())
-        except (OSError, ValueError):
-            continue
-        if limit.isdigit() and int(limit) < 2**60:
-            values.append(max(0, int(limit) - usage))
-    return min(values) if values else None
 
 
 def _allow_large(sc: Mapping[str, Any]) -> bool:
@@ -646,16 +457,6 @@ def build_spec(cfg: Any) -> RunSpec:
                    pathways=pathways, sim=sim, readout=readout, stimuli=stimuli, task=task)
     _check_memory(spec, _allow_large(cfg["sim"]))
     return spec
-
-
-@dataclass(frozen=True)
-class StimulusContext:
-    """What a stimulus validator may check against: the validated circuit and simulation."""
-
-    populations: Mapping[str, Population]
-    pathways: Mapping[str, Pathway]
-    channels: Tuple[str, ...]
-    sim: SimSpec
 
 
 #: stimulus kind -> its validator ``fn(stim, path, ctx) -> dict`` (a view onto the one stimulus
