@@ -17,12 +17,16 @@ from circuitsim import compose, simulate
 
 pytestmark = pytest.mark.slow
 
+#: the TMS presets' graded motoneuron pool and the healthy RMT measured with it (configs/stim/tms_*.yaml)
+GRADED = ["++readout.muscle.params.pool.pic_gain=12"]
+RMT = "65%MSO"
+
 
 
 @pytest.fixture(scope="module")
 def mep_run():
-    cfg = compose(["sim.duration=38*second", "sim.progress=false", "readout.plots=[]"])
-    cfg.stim = OmegaConf.create({"tms": {"kind": "tms", "protocol": [
+    cfg = compose(["sim.duration=38*second", "sim.progress=false", "readout.plots=[]", *GRADED])
+    cfg.stim = OmegaConf.create({"tms": {"kind": "tms", "rmt": RMT, "protocol": [
         {"type": "single", "site": "m1", "intensity": ["70%RMT", "120%RMT"], "n": 3,
          "interval": "0.8*second", "start": "0.5*second"},
         {"type": "paired", "site": "m1", "intensity": "110%RMT",
@@ -105,8 +109,8 @@ def test_lici_on_held_out_seeds(seed):
     """LICI (Valls-Sole et al. 1992): a suprathreshold (120 % RMT) pulse 100 ms before the test
     pulse lowers the MEP, through the GABA-B node that such a pulse recruits; smaller beyond the
     trial spread, and reported as tms.lici_ratio (< 1). 8 pairs: about 13 s of biological time."""
-    cfg = compose(["sim.duration=13.5*second", "sim.progress=false", "readout.plots=[]", f"sim.seed={seed}"])
-    cfg.stim = OmegaConf.create({"tms": {"kind": "tms", "protocol": [
+    cfg = compose(["sim.duration=13.5*second", "sim.progress=false", "readout.plots=[]", f"sim.seed={seed}", *GRADED])
+    cfg.stim = OmegaConf.create({"tms": {"kind": "tms", "rmt": RMT, "protocol": [
         {"type": "paired", "site": "m1", "intensity": "110%RMT",
          "conditioning": {"site": "m1", "intensity": "120%RMT"}, "isi": "100*ms", "n": 8,
          "interval": "0.8*second", "start": "0.5*second"}]}})
@@ -124,3 +128,29 @@ def test_lici_on_held_out_seeds(seed):
     se = np.sqrt(unc.var(ddof=1) / unc.size + con.var(ddof=1) / con.size)
     assert unc.mean() - con.mean() > 2 * se, (unc, con)
     assert result.metrics["tms"]["lici_ratio"] < 1
+
+
+def test_input_output_curve_is_graded_with_a_plateau():
+    """The MEP input-output curve (held-out seed 10, both muscles, 5 pulses per level at rest): a
+    sigmoid, not a step. At 120 % RMT 0.5-3 mV (issue 16's band; Kujirai et al. 1993 set ~1 mV test
+    MEPs), over twice the MEP at RMT, still growing to 150 % RMT, and levelling off above it (170 % at
+    most 30 % above 150 %; plateau at or above about 150 % RMT, Devanne et al. 1997). About 17 s of
+    biological time."""
+    cfg = compose(["sim.duration=16.8*second", "sim.progress=false", "readout.plots=[]", "sim.seed=10", *GRADED])
+    cfg.stim = OmegaConf.create({"tms": {"kind": "tms", "rmt": RMT, "protocol": [
+        {"type": "single", "site": "m1", "intensity": ["100%RMT", "120%RMT", "150%RMT", "170%RMT"], "n": 5,
+         "interval": "0.8*second", "start": "0.5*second"}]}})
+    result = simulate(cfg)
+    an = result.extra["tms"]["tms"]
+    mso = an["mso"][an["test_index"]]
+    mep = {}
+    for level in (100, 120, 150, 170):
+        sel = np.isclose(mso, 0.65 * level)
+        amps = [m["amplitude_v"][sel & ~m["active"]] for m in an["per_muscle"].values()]
+        mep[level] = float(np.concatenate(amps).mean()) * 1e3
+    assert 0.5 <= mep[120] <= 3.0, mep
+    # still growing beyond 120 % (the all-or-none pool had its plateau by 110-135 %); seed 10 gave
+    # 0.47, 2.6, 3.3, 3.7 mV: the rise from 120 to 150 % (+27 %) is smaller than in Devanne et al.'s
+    # curves, as docs/validation.md reports
+    assert mep[100] < 0.5 * mep[120] and mep[150] > 1.15 * mep[120], mep
+    assert mep[170] < 1.3 * mep[150], mep
