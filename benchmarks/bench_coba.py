@@ -5,8 +5,8 @@ Neurosci 23:349, benchmark 1 "COBA", after Vogels & Abbott 2005): 4000 integrate
 neurons (80 % excitatory), connection probability 0.02, membrane 200 pF / 10 nS (tau_m 20 ms),
 rest and reset -60 mV, threshold -50 mV, refractory 5 ms, excitatory synapses +6 nS onto a 5 ms
 conductance with reversal 0 mV, inhibitory +67 nS onto 10 ms with -80 mV; dt 0.1 ms; 1 s. It is
-built and run here with Brian2's cpp_standalone device and circuitsim's compiler flags, then the
-default circuit (2 s) runs in the same process. Synaptic events = spikes x the synapses each
+built and run here with Brian2's cpp_standalone device and circuitsim's compiler flags, and its
+runs alternate with runs of the default circuit (2 s) in the same process, so both see the same load. Synaptic events = spikes x the synapses each
 drives; events per second over Brian2's own simulation-loop time; neuron-steps per second (neurons
 x time steps over the loop time, which leaves out the program's start, as a marginal time does)
 for the per-neuron work, and the ratio of the time per neuron-step. Medians of --repeats runs.
@@ -17,10 +17,13 @@ for the per-neuron work, and the ratio of the time per neuron-step. Medians of -
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -33,8 +36,19 @@ COBA = dict(Cm=200e-12, gL=10e-9, El=-60e-3, Vt=-50e-3, Vr=-60e-3, Ee=0.0, Ei=-8
             we=6e-9, wi=67e-9, refractory=5e-3)
 
 
-def coba(repeats: int, flags) -> dict:
-    """Build the reference network once, run its program ``repeats`` times; loop seconds and events."""
+def _run_program(build: str, k: int) -> float:
+    """Run the compiled reference program once more; Brian2's simulation-loop time (s)."""
+    results = os.path.join(build, f"results_{k}")
+    os.makedirs(results, exist_ok=True)
+    subprocess.run([os.path.join(build, "main"), "--results_dir", results + os.sep], cwd=build, check=True,
+                   capture_output=True)
+    with open(os.path.join(results, "last_run_info.txt")) as fh:
+        return float(fh.read().split()[0])
+
+
+def coba(repeats: int, flags, between: Callable[[], None] = lambda: None) -> dict:
+    """Build the reference network once, run its program ``repeats`` times, calling ``between()``
+    after each run (the circuit's runs, interleaved); loop seconds and events."""
     import brian2 as b2
     from brian2 import device, ms, prefs, second, set_device
 
@@ -68,36 +82,42 @@ def coba(repeats: int, flags) -> dict:
         net = b2.Network(group, exc, inh, spikes)
         net.run(1 * second)
         device.build(directory=build, compile=True, run=False)
-        loops, events = [], 0
-        for k in range(repeats):
-            device.run(directory=build, results_directory=f"results_{k}", with_output=False)
-            loops.append(device._last_run_time)
-            if k == 0:
-                out_degree = np.concatenate([np.bincount(np.asarray(exc.i[:]), minlength=N_EXC),
-                                             np.bincount(np.asarray(inh.i[:]), minlength=N - N_EXC)])
-                events = int(out_degree[np.asarray(spikes.i[:])].sum())
-                n_spikes = int(spikes.num_spikes)
+        device.run(directory=build, results_directory="results_0", with_output=False)
+        loops = [device._last_run_time]
+        out_degree = np.concatenate([np.bincount(np.asarray(exc.i[:]), minlength=N_EXC),
+                                     np.bincount(np.asarray(inh.i[:]), minlength=N - N_EXC)])
+        events = int(out_degree[np.asarray(spikes.i[:])].sum())
+        n_spikes = int(spikes.num_spikes)
         device.reinit()
         prefs.codegen.cpp.extra_compile_args_gcc = saved
         set_device("runtime")
+        between()
+        for k in range(1, repeats):    # the same program again, alternating with the circuit
+            loops.append(_run_program(build, k))
+            between()
     loop = statistics.median(loops)
     return {"network": "COBA (Brette et al. 2007)", "neurons": N, "synapses": int(out_degree.sum()),
             "sim s": 1.0, "spikes": n_spikes, "loop s/sim s": loop / 1.0, "events/s": events / loop,
             "neuron-steps/s": N * 10_000 / loop}
 
 
-def circuit(repeats: int) -> dict:
+def circuit_runner():
+    """(run, summary): ``run()`` simulates the default circuit once (2 s, no figures; the first
+    may build, which Brian2's loop time leaves out); ``summary()`` the medians of those runs."""
     from circuitsim import compose, simulate
+
+    cfg = compose(["sim.duration=2s", "sim.progress=false", "readout.plots=[]"])
+    results = []
+    return (lambda: results.append(simulate(cfg))), (lambda: circuit(cfg, results))
+
+
+def circuit(cfg, results) -> dict:
     from circuitsim.circuit.connectivity import connect_all
     from circuitsim.circuit.layout import make_layout
     from circuitsim.spec import build_spec
 
-    cfg = compose(["sim.duration=2s", "sim.progress=false", "readout.plots=[]"])
-    loops, result = [], None
-    for _ in range(repeats + 1):   # the first one may build
-        result = simulate(cfg)
-        loops.append(result.metrics["run"]["sim_loop_s"])
-    loop = statistics.median(loops[1:])
+    result = results[-1]
+    loop = statistics.median([r.metrics["run"]["sim_loop_s"] for r in results])
     spec = build_spec(cfg)
     layout = make_layout(spec)
     events = synaptic_events(result, spec, layout, connect_all(spec, layout, spec.sim.seed))
@@ -118,8 +138,9 @@ def main() -> int:
     flags = compile_flags(build_spec(compose([])))
     print(f"# Benchmark 2: circuitsim vs the COBA reference network\n\nmachine: {machine()}\n"
           f"device: cpp_standalone, 1 thread, flags {' '.join(flags)}\n")
-    ref = coba(args.repeats, flags)
-    mine = circuit(args.repeats)
+    run, summary = circuit_runner()
+    ref = coba(args.repeats, flags, between=run)   # each reference run followed by a circuit run
+    mine = summary()
     print(table([ref, mine], ["network", "neurons", "synapses", "sim s", "spikes", "loop s/sim s", "events/s",
                               "neuron-steps/s"]))
     ratio = mine["events/s"] / ref["events/s"]
