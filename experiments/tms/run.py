@@ -40,9 +40,9 @@ Outputs in ``--out``: ``table.md`` / ``table.csv`` (mean ± sd over seeds per co
 also appended to ``table.md``), ``recruitment.csv`` (MEP per intensity), ``runs.csv`` (every
 run) and ``tms.png``; run folders under ``runs/``.
 
-Caveats: the MEP saturates at about 10 mV (the motoneuron pool is fully recruited), so test
-pulses at 110-120 % RMT lie near the ceiling and facilitation can hardly show; the muscles are
-relaxed at rest through the readout's default ``readout.muscle.params.pool.drive_offset_hz``
+Caveats: MEPs are measured through the TMS presets' graded pool (``pic_gain`` 12, ``RUN``), which
+the readout's default does not use, so the MEP follows the cortical volley (about 2 mV at 120 % RMT,
+levelling off near 4 mV above 150 %); the muscles are relaxed at rest through the readout's default ``readout.muscle.params.pool.drive_offset_hz``
 (12 Hz, above the resting corticospinal drive); the quick variant's cTBS is shortened (``time_scale`` 0.05: 30 pulses in 2 s, the
 preset's documented shortening) and has no seed spread.
 """
