@@ -225,13 +225,8 @@ def test_torticollis_at_rest(torticollis, healthy_rest, condition):
     assert_shift([_get(m, "muscle.head_angle_deg.mean") for m in healthy_rest], angles, +1, "head angle")
 
 
-#: the conditions whose torticollis carries phasic movements or tremor; dystonia_cerebellar's does
-#: not beyond the seed spread (docs/validation.md: not reproduced)
-PHASIC = ("dystonia_bg", "dystonia_network", "dystonia_cortical")
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("condition", PHASIC)
+@pytest.mark.parametrize("condition", DYSTONIA)
 def test_phasic_activity_rides_on_the_torticollis(torticollis_runs, healthy_hold, condition):
     """The dystonic posture is not a steady voluntary hold: phasic dystonic movements or tremor
     ride on it (cervical dystonia: a sustained posture with superimposed jerks or a 3-8 Hz tremor,
