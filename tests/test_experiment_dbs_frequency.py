@@ -47,7 +47,8 @@ def test_points_cover_sweep_grid_and_reference_once():
     n_sens = len(full["sensitivity_conditions"])
     n_side = 2 * sum(len(scales) for scales in full["side_sensitivity"].values())    # off and on per scale
     # reference + sweep + grid (sharing one point) + sensitivity
-    assert len(mod.points(full)) == 1 + n_sweep + n_grid - 1 + n_sens + n_side
+    n_anti = len(full["antidromic_conditions"])
+    assert len(mod.points(full)) == 1 + n_sweep + n_grid - 1 + n_sens + n_side + n_anti
     side = [p for p in mod.points(full) if "gpi_thal.side_scale" in " ".join(p.overrides)]
     assert {p.factors["frequency_hz"] for p in side} == {0.0, float(full["grid_frequency_hz"])}
     assert len({p.factors["condition"] for p in side}) == n_side // 2     # a table row of its own

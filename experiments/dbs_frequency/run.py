@@ -75,6 +75,7 @@ FULL: Dict[str, Any] = {
     # why GPi DBS does (not) help: the same circuit with its dystonic side's pallidothalamic synapses
     # less weakened (dystonia_bg: 0.1 of normal; dystonia_network: 0.5), off and at 130 Hz
     "side_sensitivity": {"dystonia_bg": [0.5]},
+    "antidromic_conditions": ["dystonia_bg"],
     "seeds": [10, 11, 12, 13, 14],
     "duration": "2*second",
 }
@@ -84,7 +85,10 @@ FACTORS = ["condition", "frequency_hz", "amplitude_ma", "pulse_width_us", "depre
 #: default, "afferent"; the pallidothalamic synapses of the stimulated GPi axons follow every
 #: pulse), or, as a sensitivity point, the efferent ones too ("afferent + efferent")
 DEPRESSION = {"afferent": [],
-              "afferent + efferent": ["+stim.dbs_gpi.synaptic_depression.elements=[afferent_axons,efferent_axons]"]}
+              "afferent + efferent": ["+stim.dbs_gpi.synaptic_depression.elements=[afferent_axons,efferent_axons]"],
+              # a mechanism sensitivity, not a depression choice: the stimulated GPi axons also invade
+              # their somata antidromically (McIntyre et al. 2004, J Neurophysiol 91:1457)
+              "afferent; antidromic efferent": ["+stim.dbs_gpi.antidromic_efferent=true"]}
 DEFAULT = "afferent"
 #: table columns (name -> heading)
 COLUMNS = {
@@ -220,7 +224,7 @@ def _point(condition: str, frequency: float, amplitude: float, pulse_width: floa
            side_scale: Optional[float] = None) -> Point:
     label = f"{condition}_f{frequency:g}_a{amplitude:g}_pw{pulse_width:g}"
     if depression != DEFAULT:
-        label += "_" + depression.replace(" + ", "_")
+        label += "_" + depression.replace(" + ", "_").replace("; ", "_").replace(" ", "_")
     overrides = [f"condition={condition}", f"stim.{STIM}.frequency={frequency:g}*Hz",
                  f"stim.{STIM}.amplitude={amplitude:g}*mA", f"stim.{STIM}.pulse_width={pulse_width:g}*us",
                  *DEPRESSION[depression]]
@@ -246,6 +250,8 @@ def points(variant: Dict[str, Any]) -> List[Point]:
             wanted.append((variant["grid_condition"], variant["grid_frequency_hz"], a, pw))
     for condition in variant.get("sensitivity_conditions", []):
         wanted.append((condition, variant["grid_frequency_hz"], a0, pw0, "afferent + efferent"))
+    for condition in variant.get("antidromic_conditions", []):
+        wanted.append((condition, variant["grid_frequency_hz"], a0, pw0, "afferent; antidromic efferent"))
     for condition, scales in variant.get("side_sensitivity", {}).items():
         for scale in scales:
             wanted += [(condition, f, a0, pw0, DEFAULT, scale) for f in (0, variant["grid_frequency_hz"])]
