@@ -400,9 +400,11 @@ def test_stimulated_axons_release_with_their_own_synapses_weights():
 
     from circuitsim.stimulation.dbs_build import synapse_weights
 
-    spec = build_spec(compose(["condition=dystonia_bg", "stim=dbs_gpi"]))
+    # a lateralised pallidothalamic weakening (the lateralisation dystonia_bg used before it moved
+    # to the striatopallidal inhibition)
+    spec = build_spec(compose(["condition=dystonia_bg", "stim=dbs_gpi", "circuit.pathways.gpi_thal.side_scale=0.1"]))
     pw = spec.pathways["gpi_thal"]
-    assert pw.channel_scale and min(pw.channel_scale) < 1          # the condition weakens one side
+    assert pw.channel_scale and min(pw.channel_scale) < 1          # one side is weakened
     layout = SimpleNamespace(channel=np.array([0, 0, 1, 1]))
     conn = SimpleNamespace(n=4, j=np.array([0, 1, 2, 3]))
     w = synapse_weights(pw, conn, layout)
