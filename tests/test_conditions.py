@@ -43,10 +43,14 @@ def _get(metrics, key, none=np.nan):
     return none if node is None else float(node)
 
 
+def shift(healthy, condition):
+    """(difference of the means, seed spread): the spread is the larger range over seeds of the two."""
+    return np.mean(condition) - np.mean(healthy), max(np.ptp(healthy), np.ptp(condition))
+
+
 def assert_shift(healthy, condition, direction, what):
     """``condition`` differs from ``healthy`` in ``direction`` (+1 up, -1 down) by more than the seed spread."""
-    diff = np.mean(condition) - np.mean(healthy)
-    spread = max(np.ptp(healthy), np.ptp(condition))
+    diff, spread = shift(healthy, condition)
     assert direction * diff > spread, (f"{what}: healthy {np.round(healthy, 3)}, condition {np.round(condition, 3)}; "
                                        f"difference {diff:+.3g} does not exceed the seed spread {spread:.3g} "
                                        f"in the expected direction ({'+' if direction > 0 else '-'})")
@@ -240,8 +244,8 @@ def test_phasic_activity_rides_on_the_torticollis(torticollis_runs, healthy_hold
     for key in ("muscle.head_angle_deg.jerks_per_s", "muscle.rotator_left.tremor_power"):
         hold = [_get(m, key) for m in healthy_hold]
         dystonic = [_get(m, key) for m in torticollis_runs[condition]]
-        spread = max(np.ptp(hold), np.ptp(dystonic))
-        shifts[key] = (np.mean(dystonic) - np.mean(hold) > spread, np.round(hold, 3), np.round(dystonic, 3))
+        diff, spread = shift(hold, dystonic)
+        shifts[key] = (diff > spread, np.round(hold, 3), np.round(dystonic, 3))
     assert any(ok for ok, _, _ in shifts.values()), f"{condition}: voluntary hold against dystonic rest {shifts}"
 
 
