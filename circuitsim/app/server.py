@@ -145,7 +145,34 @@ def stop_process(proc: "subprocess.Popen[bytes]", grace_s: float = STOP_GRACE_S)
     try:   # what is left of the group (e.g. a compiler started by the job) goes too
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        pass
+        return
+    # SIGKILL is delivered asynchronously: return only once no member of the group still runs, so
+    # that a caller (and a test) sees the job's children gone, not dying
+    deadline = time.monotonic() + grace_s
+    while group_running(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def group_running(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (zombies, which only wait to be reaped, do
+    not count; where /proc is missing, whether the group has any member)."""
+    proc_dir = Path("/proc")
+    if not proc_dir.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in proc_dir.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":   # state, ppid, pgrp
+            return True
+    return False
 
 
 def read_regular(path: Path) -> Optional[bytes]:
