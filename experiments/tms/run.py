@@ -34,6 +34,7 @@ level measures how often) and bias their ratios towards 1.
     python experiments/tms/run.py --quick      # healthy + dystonia_network, seed 0, short cTBS (~1 min with built programs)
     python experiments/tms/run.py              # 4 conditions, seeds 0-2, full-length cTBS (~15 min)
     python experiments/tms/run.py --figure docs/figures/experiments/tms.png
+    python experiments/tms/run.py --only-ctbs --seeds 10 11 12 13 14   # part 3 alone (cTBS table only)
 
 Outputs in ``--out``: ``table.md`` / ``table.csv`` (mean ± sd over seeds per condition),
 ``comparison.csv`` (each literature direction, the model's values and whether they agree,
@@ -440,6 +441,50 @@ def plot(rc: Sequence[Mapping[str, Any]], table: Sequence[Mapping[str, Any]], pe
     return fig
 
 
+def _ctbs_part(v: Mapping[str, Any], c: str, seeds: Sequence[int], runs: Dict[tuple, Dict[str, Any]], out: Path,
+               args, t0: float) -> None:
+    """Part 3 for condition ``c``: cerebellar cTBS and sham per seed, into ``runs[(c, seed)]``."""
+    for s in seeds:
+        rec = runs[(c, s)]
+        for arm in ("ctbs", "sham"):
+            p = Point(f"{arm}_{c}", [f"condition={c}", *RUN,
+                                      *ctbs_overrides(v, RMT_MSO, sham=arm == "sham")])
+            row = run_points([p], [s], out, {"post_pre_all": "tms.mep_post_pre_ratio",
+                                             "w": f"stim.{CTBS}.plasticity.grc_pc.relative_change"},
+                             resume=args.resume, progress=False, **launch_options(args))[0]
+            per_muscle = _metrics(row["folder"])["tms"]["per_muscle"].values()
+            # post / pre per muscle (trials at rest), where the MEP before the train is clear; the
+            # MEPs themselves over the same muscles (a muscle never at rest has none)
+            counted = [pm for pm in per_muscle
+                       if pm.get("mep_pre_mv", 0.0) >= MIN_REFERENCE_MV and pm.get("mep_post_pre_ratio") is not None]
+
+            def over_counted(key: str) -> float:
+                return float(np.mean([pm[key] for pm in counted])) if counted else float("nan")
+            rec[f"{arm}_post_pre"] = over_counted("mep_post_pre_ratio")
+            rec[f"{arm}_post_pre_all"] = row["post_pre_all"]
+            rec[f"{arm}_pre_mv"] = over_counted("mep_pre_mv")
+            rec[f"{arm}_post_mv"] = over_counted("mep_post_mv")
+            rec[f"{arm}_grc_pc_change"] = row["w"]
+        rec["ctbs_effect"] = rec["ctbs_post_pre"] - rec["sham_post_pre"]
+        print(f"  cTBS {c} seed {s}: post/pre {rec['ctbs_post_pre']:.3f} (sham {rec['sham_post_pre']:.3f}), "
+              f"grc->pc {rec['ctbs_grc_pc_change']:+.2f} (sham {rec['sham_grc_pc_change']:+.2f}) "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def _only_ctbs(v: Mapping[str, Any], seeds: Sequence[int], out: Path, args, t0: float) -> List[Dict[str, Any]]:
+    """``--only-ctbs``: part 3 alone (its conditions, the healthy RMT), a table of its columns."""
+    runs = {(c, s): {"condition": c, "seed": s} for c in v["ctbs_conditions"] for s in seeds}
+    for c in v["ctbs_conditions"]:
+        _ctbs_part(v, c, seeds, runs, out, args, t0)
+    per_run = list(runs.values())
+    write_rows(per_run, out)
+    cols = {k: COLUMNS[k] for k in COLUMNS if k.startswith(("ctbs", "sham"))}
+    table = summarise(per_run, by=["condition"], columns=list(cols))
+    print(write_table(table, out, by=["condition"], columns=cols))
+    print(f"\n{len(per_run)} condition x seed combinations in {time.perf_counter() - t0:.0f} s; results in {out}")
+    return per_run
+
+
 # -------------------------------------------------------------------------------------- main
 
 
@@ -447,6 +492,8 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
     parser = argument_parser(__doc__, default_out=f"{NAME}_out")
     parser.add_argument("--no-ctbs", dest="ctbs", action="store_false",
                         help="leave out the cerebellar cTBS and sham runs (part 3)")
+    parser.add_argument("--only-ctbs", action="store_true",
+                        help="run only the cerebellar cTBS and sham runs (part 3); table of its columns, no figure")
     args = parser.parse_args(argv)
     configure_logging()
     v = QUICK if args.quick else FULL
@@ -454,6 +501,8 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
     out = Path(args.out)
     t0 = time.perf_counter()
 
+    if args.only_ctbs:
+        return _only_ctbs(v, seeds, out, args, t0)
     # 1. recruitment curve and the motor threshold (trials at rest only)
     rc_blocks = rc_protocol(v)
     points = [Point(f"rc_{c}", [f"condition={c}", *RUN, *tms_overrides("rc", rc_blocks)],
@@ -514,31 +563,7 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
     for c in (v["ctbs_conditions"] if args.ctbs else []):
         if c not in v["conditions"]:
             raise ValueError(f"ctbs condition {c!r} must also be in the variant's conditions (the table is by condition)")
-        for s in seeds:
-            rec = runs[(c, s)]
-            for arm in ("ctbs", "sham"):
-                p = Point(f"{arm}_{c}", [f"condition={c}", *RUN,
-                                          *ctbs_overrides(v, RMT_MSO, sham=arm == "sham")])
-                row = run_points([p], [s], out, {"post_pre_all": "tms.mep_post_pre_ratio",
-                                                 "w": f"stim.{CTBS}.plasticity.grc_pc.relative_change"},
-                                 resume=args.resume, progress=False, **launch_options(args))[0]
-                per_muscle = _metrics(row["folder"])["tms"]["per_muscle"].values()
-                # post / pre per muscle (trials at rest), where the MEP before the train is clear; the
-                # MEPs themselves over the same muscles (a muscle never at rest has none)
-                counted = [pm for pm in per_muscle
-                           if pm.get("mep_pre_mv", 0.0) >= MIN_REFERENCE_MV and pm.get("mep_post_pre_ratio") is not None]
-
-                def over_counted(key: str) -> float:
-                    return float(np.mean([pm[key] for pm in counted])) if counted else float("nan")
-                rec[f"{arm}_post_pre"] = over_counted("mep_post_pre_ratio")
-                rec[f"{arm}_post_pre_all"] = row["post_pre_all"]
-                rec[f"{arm}_pre_mv"] = over_counted("mep_pre_mv")
-                rec[f"{arm}_post_mv"] = over_counted("mep_post_mv")
-                rec[f"{arm}_grc_pc_change"] = row["w"]
-            rec["ctbs_effect"] = rec["ctbs_post_pre"] - rec["sham_post_pre"]
-            print(f"  cTBS {c} seed {s}: post/pre {rec['ctbs_post_pre']:.3f} (sham {rec['sham_post_pre']:.3f}), "
-                  f"grc->pc {rec['ctbs_grc_pc_change']:+.2f} (sham {rec['sham_grc_pc_change']:+.2f}) "
-                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        _ctbs_part(v, c, seeds, runs, out, args, t0)
 
     per_run = list(runs.values())
     write_rows(per_run, out)
