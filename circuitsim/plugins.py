@@ -1,7 +1,7 @@
 """The stimulus plug-in registry: one typed entry per stimulus kind (Nengo's ``Builder.register``).
 
 A stimulus kind (``cortical_command``, ``dbs``, ``tms``, ...) is a :class:`StimulusKind`: up to
-five functions, each registered once with :func:`register`, which refuses a second, different
+six functions, each registered once with :func:`register`, which refuses a second, different
 function for the same role:
 
 * ``validator`` ``fn(stim, path, ctx) -> dict``: checks a config node before anything is built
@@ -15,7 +15,11 @@ function for the same role:
 * ``plot`` ``fn(result, name, params, subfig)``: the stimulus's row of ``stim.png``;
 * ``structure`` ``fn(spec, params) -> dict``: the parameters that shape the generated code (the
   compile-once build cache keys the stimulus on these only; every other parameter must reach the
-  program as array values). A kind without one is keyed on all its parameters.
+  program as array values). A kind without one is keyed on all its parameters;
+* ``pulses`` ``fn(name, params, dt, data) -> dict``: the stimulus's pulses as columns of equal
+  length (``start_time``, ``stop_time`` in s, and any others), plus ``_kind`` and ``_desc`` (a
+  sentence); ``data`` is the run's ``stim_data[name]`` or None. The NWB export writes one
+  interval table per stimulus from it (:mod:`circuitsim.io.nwb_file`).
 
 Usage, in the module that implements the role::
 
@@ -43,8 +47,9 @@ Builder = Callable[..., None]               # (ctx: BuildContext, name: str, par
 Measure = Callable[..., Dict[str, Any]]     # (spec: RunSpec, result: Result, name: str, params) -> dict
 Plot = Callable[..., None]                  # (result: Result, name: str, params, subfig) -> None
 Structure = Callable[..., Dict[str, Any]]   # (spec: RunSpec, params) -> dict
+Pulses = Callable[..., Dict[str, Any]]      # (name: str, params, dt: float, data: Mapping | None) -> columns
 
-ROLES: Tuple[str, ...] = ("validator", "builder", "measure", "plot", "structure")
+ROLES: Tuple[str, ...] = ("validator", "builder", "measure", "plot", "structure", "pulses")
 
 
 class DuplicateRegistrationError(ValueError):
@@ -65,6 +70,7 @@ class StimulusKind:
     measure: Optional[Measure] = None
     plot: Optional[Plot] = None
     structure: Optional[Structure] = None
+    pulses: Optional[Pulses] = None
 
     def set(self, role: str, fn: Callable) -> Callable:
         """Attach ``fn`` as ``role``; a different function already there is an error."""
@@ -98,6 +104,7 @@ class _RoleDecorators:
         self.measure = kind._decorator("measure")
         self.plot = kind._decorator("plot")
         self.structure = kind._decorator("structure")
+        self.pulses = kind._decorator("pulses")
 
 
 class StimulusRegistry:
