@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from circuitsim.checks import nonnegative_float
+
 __all__ = ["selectivity"]
-
-
-def _rate(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number (Hz), got {value!r}") from None
-    if not math.isfinite(v) or v < 0.0:
-        raise ValueError(f"{name} must be a finite rate >= 0 Hz, got {v!r}")
-    return v
 
 
 def selectivity(rate_commanded, rate_other) -> float:
@@ -59,11 +49,11 @@ def selectivity(rate_commanded, rate_other) -> float:
     selection in the basal ganglia. I. A new functional anatomy. Biol Cybern
     84:401-410.
     """
-    a = _rate(rate_commanded, "rate_commanded")
+    a = nonnegative_float(rate_commanded, "rate_commanded")
     others = np.atleast_1d(np.asarray(rate_other, dtype=object))
     if others.ndim != 1 or others.size == 0:
         raise ValueError("rate_other must be a rate or a non-empty 1-D sequence of rates")
-    b = max(_rate(v, "rate_other") for v in others)
+    b = max(nonnegative_float(v, "rate_other") for v in others)
     if a + b == 0.0:
         return float("nan")
     return float(max(0.0, (a - b) / (a + b)))

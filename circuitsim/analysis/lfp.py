@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import nonnegative_float, positive_float
+from circuitsim.checks import nonnegative_float, positive_float
 
 __all__ = ["lfp_proxy"]
 

@@ -13,13 +13,7 @@ import logging
 import numpy as np
 from scipy import signal
 
-from ._validation import (
-    as_band,
-    as_bands,
-    as_signal,
-    check_same_length,
-    positive_float,
-)
+from circuitsim.checks import as_band, as_bands, as_signal, check_same_length, positive_float
 
 logger = logging.getLogger(__name__)
 

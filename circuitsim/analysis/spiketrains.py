@@ -28,12 +28,7 @@ import numpy as np
 from scipy import special
 from scipy.ndimage import gaussian_filter1d
 
-from ._validation import (
-    as_trains,
-    finite_float,
-    nonnegative_float,
-    positive_float,
-)
+from circuitsim.checks import as_trains, finite_float, nonnegative_float, positive_float
 
 logger = logging.getLogger(__name__)
 

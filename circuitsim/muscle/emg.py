@@ -37,12 +37,7 @@ from typing import Sequence
 import numpy as np
 from scipy.signal import butter, oaconvolve, sosfiltfilt, sosfreqz
 
-from ._validation import (
-    as_1d_float,
-    check_int,
-    check_nonnegative,
-    check_positive,
-)
+from circuitsim.checks import as_1d_float, as_int, nonnegative_float, positive_float
 
 __all__ = [
     "EMGParams",
@@ -113,17 +108,17 @@ class EMGParams:
 
     def __post_init__(self) -> None:
         vals = {
-            "muap_amplitude_v": check_positive("muap_amplitude_v", self.muap_amplitude_v),
-            "muap_amplitude_range": check_positive(
-                "muap_amplitude_range", self.muap_amplitude_range),
-            "muap_amplitude_jitter": check_nonnegative(
-                "muap_amplitude_jitter", self.muap_amplitude_jitter),
-            "muap_width_first_s": check_positive("muap_width_first_s", self.muap_width_first_s),
-            "muap_width_last_s": check_positive("muap_width_last_s", self.muap_width_last_s),
-            "noise_rms_v": check_nonnegative("noise_rms_v", self.noise_rms_v),
-            "bandpass_low_hz": check_positive("bandpass_low_hz", self.bandpass_low_hz),
-            "bandpass_high_hz": check_positive("bandpass_high_hz", self.bandpass_high_hz),
-            "envelope_cutoff_hz": check_positive("envelope_cutoff_hz", self.envelope_cutoff_hz),
+            "muap_amplitude_v": positive_float(self.muap_amplitude_v, "muap_amplitude_v"),
+            "muap_amplitude_range": positive_float(
+                self.muap_amplitude_range, "muap_amplitude_range"),
+            "muap_amplitude_jitter": nonnegative_float(
+                self.muap_amplitude_jitter, "muap_amplitude_jitter"),
+            "muap_width_first_s": positive_float(self.muap_width_first_s, "muap_width_first_s"),
+            "muap_width_last_s": positive_float(self.muap_width_last_s, "muap_width_last_s"),
+            "noise_rms_v": nonnegative_float(self.noise_rms_v, "noise_rms_v"),
+            "bandpass_low_hz": positive_float(self.bandpass_low_hz, "bandpass_low_hz"),
+            "bandpass_high_hz": positive_float(self.bandpass_high_hz, "bandpass_high_hz"),
+            "envelope_cutoff_hz": positive_float(self.envelope_cutoff_hz, "envelope_cutoff_hz"),
         }
         if vals["muap_amplitude_range"] < 1.0:
             raise ValueError(
@@ -133,7 +128,7 @@ class EMGParams:
                 f"bandpass_low_hz ({vals['bandpass_low_hz']}) must be below "
                 f"bandpass_high_hz ({vals['bandpass_high_hz']})"
             )
-        vals["filter_order"] = check_int("filter_order", self.filter_order, minimum=1)
+        vals["filter_order"] = as_int(self.filter_order, "filter_order", minimum=1)
         if vals["filter_order"] > 10:
             raise ValueError(f"filter_order must be <= 10, got {vals['filter_order']}")
         for name, val in vals.items():
@@ -161,14 +156,14 @@ def muap(t: np.ndarray, amplitude: float = 1.0, width: float = 2e-3) -> np.ndarr
     numpy.ndarray
         MUAP values in the units of ``amplitude``.
     """
-    width = check_positive("width", width)
+    width = positive_float(width, "width")
     u = np.asarray(t, dtype=float) / width
     return amplitude * _SQRT_2E * u * np.exp(-u * u)
 
 
 def muap_amplitudes(n_units: int, params: EMGParams, rng: np.random.Generator) -> np.ndarray:
     """Per-unit MUAP peak amplitudes in volts (see module docstring)."""
-    n_units = check_int("n_units", n_units, minimum=1)
+    n_units = as_int(n_units, "n_units", minimum=1)
     i = np.arange(1, n_units + 1)
     base = params.muap_amplitude_v * params.muap_amplitude_range ** (i / n_units)
     if params.muap_amplitude_jitter > 0.0:
@@ -178,7 +173,7 @@ def muap_amplitudes(n_units: int, params: EMGParams, rng: np.random.Generator) -
 
 def muap_widths(n_units: int, params: EMGParams) -> np.ndarray:
     """Per-unit Hermite-Rodriguez widths ``lam_i`` in seconds (linear in unit index)."""
-    n_units = check_int("n_units", n_units, minimum=1)
+    n_units = as_int(n_units, "n_units", minimum=1)
     if n_units == 1:
         return np.array([params.muap_width_first_s])
     return np.linspace(params.muap_width_first_s, params.muap_width_last_s, n_units)
@@ -236,8 +231,8 @@ def surface_emg(
     """
     if rng is None or not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator")
-    duration = check_positive("duration", duration)
-    fs = check_positive("fs", fs)
+    duration = positive_float(duration, "duration")
+    fs = positive_float(fs, "fs")
     _check_fs_for_emg(fs, params)
     n_samples = int(round(duration * fs))
     n_units = len(unit_spikes)
@@ -312,12 +307,12 @@ def emg_envelope(
     numpy.ndarray
         Envelope, same shape and units as ``emg``.
     """
-    fs = check_positive("fs", fs)
-    cutoff_hz = check_positive("cutoff_hz", cutoff_hz)
-    order = check_int("order", order, minimum=1)
+    fs = positive_float(fs, "fs")
+    cutoff_hz = positive_float(cutoff_hz, "cutoff_hz")
+    order = as_int(order, "order", minimum=1)
     if cutoff_hz >= fs / 2.0:
         raise ValueError(f"cutoff_hz ({cutoff_hz} Hz) must be below fs/2 ({fs / 2.0} Hz)")
-    x = as_1d_float("emg", emg, allow_empty=False)
+    x = as_1d_float(emg, "emg", allow_empty=False)
     min_len = 3 * (2 * ((order + 1) // 2) + 1) + 1
     if x.size < min_len:
         raise ValueError(f"emg is too short for the envelope filter (need >= {min_len} samples)")
@@ -350,7 +345,7 @@ def noise_envelope_level(fs: float, params: EMGParams = EMGParams()) -> float:
     float
         Expected noise envelope level in volts.
     """
-    fs = check_positive("fs", fs)
+    fs = positive_float(fs, "fs")
     _check_fs_for_emg(fs, params)
     if params.noise_rms_v == 0.0:
         return 0.0

@@ -50,7 +50,7 @@ from typing import Sequence
 import numpy as np
 from scipy.signal import lfilter
 
-from ._validation import check_finite, check_int, check_positive, check_range
+from circuitsim.checks import as_int, finite_float, float_in_range, positive_float
 from .pool import PoolParams, peak_rates
 
 __all__ = [
@@ -99,15 +99,15 @@ class TwitchParams:
     gain_linear_limit: float = 0.4  # Fuglevand et al. 1993
 
     def __post_init__(self) -> None:
-        rp = check_finite("peak_force_range", self.peak_force_range)
+        rp = finite_float(self.peak_force_range, "peak_force_range")
         if rp < 1.0:
             raise ValueError(f"peak_force_range must be >= 1, got {rp!r}")
-        tl = check_positive("contraction_time_longest_s", self.contraction_time_longest_s)
-        rt = check_finite("contraction_time_range", self.contraction_time_range)
+        tl = positive_float(self.contraction_time_longest_s, "contraction_time_longest_s")
+        rt = finite_float(self.contraction_time_range, "contraction_time_range")
         if rt < 1.0:
             raise ValueError(f"contraction_time_range must be >= 1, got {rt!r}")
-        fmax = check_positive("max_force_n", self.max_force_n)
-        gl = check_range("gain_linear_limit", self.gain_linear_limit, 0.0, 10.0,
+        fmax = positive_float(self.max_force_n, "max_force_n")
+        gl = float_in_range(self.gain_linear_limit, "gain_linear_limit", 0.0, 10.0,
                          low_inclusive=False)
         for name, val in (
             ("peak_force_range", rp),
@@ -121,14 +121,14 @@ class TwitchParams:
 
 def twitch_peak_forces(params: TwitchParams, n_units: int) -> np.ndarray:
     """Relative twitch peak forces ``P_i = exp(ln(RP) * i / n)``, ``i = 1..n``."""
-    n_units = check_int("n_units", n_units, minimum=1)
+    n_units = as_int(n_units, "n_units", minimum=1)
     b = math.log(params.peak_force_range) / n_units
     return np.exp(b * np.arange(1, n_units + 1))
 
 
 def contraction_times(params: TwitchParams, n_units: int) -> np.ndarray:
     """Twitch contraction times ``T_i = T_L * RT ** (-i / n)`` in seconds."""
-    n_units = check_int("n_units", n_units, minimum=1)
+    n_units = as_int(n_units, "n_units", minimum=1)
     i = np.arange(1, n_units + 1)
     return params.contraction_time_longest_s * params.contraction_time_range ** (-i / n_units)
 
@@ -190,7 +190,7 @@ def twitch(t: np.ndarray, peak_force: float, contraction_time: float) -> np.ndar
     numpy.ndarray
         Twitch force, same units as ``peak_force``.
     """
-    T = check_positive("contraction_time", contraction_time)
+    T = positive_float(contraction_time, "contraction_time")
     t = np.asarray(t, dtype=float)
     tt = np.maximum(t, 0.0) / T
     return np.where(t >= 0.0, peak_force * tt * np.exp(1.0 - tt), 0.0)
@@ -233,8 +233,8 @@ def muscle_force(
     unit_forces : numpy.ndarray, optional
         Shape ``(n_units, N)``, only if ``return_units``.
     """
-    duration = check_positive("duration", duration)
-    dt = check_positive("dt", dt)
+    duration = positive_float(duration, "duration")
+    dt = positive_float(dt, "dt")
     if dt >= duration:
         raise ValueError(f"dt ({dt} s) must be smaller than duration ({duration} s)")
     n = pool_params.n_units

@@ -34,13 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import find_peaks, welch
 
-from ._validation import (
-    as_1d_float,
-    check_band,
-    check_nonnegative,
-    check_positive,
-    check_range,
-)
+from circuitsim.checks import as_1d_float, as_band, float_in_range, nonnegative_float, positive_float
 
 __all__ = [
     "SeverityParams",
@@ -89,22 +83,22 @@ def co_contraction_index(env_a: np.ndarray, env_b: np.ndarray, *, fs: float | No
     ValueError
         If the envelopes differ in length, are empty, not finite, or negative.
     """
-    a = as_1d_float("env_a", env_a, allow_empty=False)
-    b = as_1d_float("env_b", env_b, allow_empty=False)
+    a = as_1d_float(env_a, "env_a", allow_empty=False)
+    b = as_1d_float(env_b, "env_b", allow_empty=False)
     if a.shape != b.shape:
         raise ValueError(f"env_a and env_b must have the same length, got {a.size} and {b.size}")
     if np.any(a < 0.0):
         raise ValueError("env_a must be non-negative (an envelope)")
     if np.any(b < 0.0):
         raise ValueError("env_b must be non-negative (an envelope)")
-    active_threshold = check_nonnegative("active_threshold", active_threshold)
-    min_active_s = check_nonnegative("min_active_s", min_active_s)
+    active_threshold = nonnegative_float(active_threshold, "active_threshold")
+    min_active_s = nonnegative_float(min_active_s, "min_active_s")
     active = (a > active_threshold) | (b > active_threshold)
     n_active = int(np.count_nonzero(active))
     if min_active_s > 0.0:
         if fs is None:
             raise ValueError("fs is needed when min_active_s > 0")
-        fs = check_positive("fs", fs)
+        fs = positive_float(fs, "fs")
         if n_active < min_active_s * fs:
             return None
     if n_active == 0:
@@ -151,12 +145,12 @@ def emg_band_power(
         Band power in signal units squared (V^2), or the ratio if
         ``relative_to`` is given.
     """
-    fs = check_positive("fs", fs)
-    x = as_1d_float("emg", emg, allow_empty=False)
-    low, high = check_band("band", band, nyquist=fs / 2.0)
-    segment_s = check_positive("segment_s", segment_s)
+    fs = positive_float(fs, "fs")
+    x = as_1d_float(emg, "emg", allow_empty=False)
+    low, high = as_band(band, "band", nyquist=fs / 2.0)
+    segment_s = positive_float(segment_s, "segment_s")
     if relative_to is not None:
-        rlow, rhigh = check_band("relative_to", relative_to, nyquist=fs / 2.0)
+        rlow, rhigh = as_band(relative_to, "relative_to", nyquist=fs / 2.0)
     if x.size < 8:
         raise ValueError(f"emg is too short for a spectral estimate ({x.size} samples)")
     if rectify:
@@ -210,17 +204,17 @@ def head_angle_summary(
         ``jerks_per_s`` (with ``fs_hz``): phasic head movements, the rate of peaks of the
         angular speed above ``jerk_velocity_deg_s`` at least ``jerk_min_interval_s`` apart.
     """
-    a = np.degrees(as_1d_float("angle_rad", angle_rad, allow_empty=False))
-    threshold_deg = check_nonnegative("threshold_deg", threshold_deg)
+    a = np.degrees(as_1d_float(angle_rad, "angle_rad", allow_empty=False))
+    threshold_deg = nonnegative_float(threshold_deg, "threshold_deg")
     out = {
         "mean": float(np.mean(a)),
         "peak": float(np.max(np.abs(a))),
         "frac_beyond": float(np.mean(np.abs(a) > threshold_deg)),
     }
     if fs_hz is not None:
-        fs_hz = check_positive("fs_hz", fs_hz)
-        jerk_velocity_deg_s = check_positive("jerk_velocity_deg_s", jerk_velocity_deg_s)
-        jerk_min_interval_s = check_nonnegative("jerk_min_interval_s", jerk_min_interval_s)
+        fs_hz = positive_float(fs_hz, "fs_hz")
+        jerk_velocity_deg_s = positive_float(jerk_velocity_deg_s, "jerk_velocity_deg_s")
+        jerk_min_interval_s = nonnegative_float(jerk_min_interval_s, "jerk_min_interval_s")
         out["jerks_per_s"] = _jerk_rate(a, fs_hz, jerk_velocity_deg_s, jerk_min_interval_s)
     return out
 
@@ -271,17 +265,17 @@ class SeverityParams:
     tremor_ceiling: float = 0.5  # estimate
 
     def __post_init__(self) -> None:
-        w = {n: check_nonnegative(n, getattr(self, n))
+        w = {n: nonnegative_float(getattr(self, n), n)
              for n in ("weight_co_contraction", "weight_posture", "weight_tremor")}
         if sum(w.values()) <= 0.0:
             raise ValueError(
                 "weight_co_contraction, weight_posture and weight_tremor must not all be 0")
         vals = dict(w)
-        vals["cc_floor"] = check_range("cc_floor", self.cc_floor, 0.0, 1.0, high_inclusive=False)
-        vals["max_angle_deg"] = check_positive("max_angle_deg", self.max_angle_deg)
-        vals["tremor_floor"] = check_range("tremor_floor", self.tremor_floor, 0.0, 1.0,
+        vals["cc_floor"] = float_in_range(self.cc_floor, "cc_floor", 0.0, 1.0, high_inclusive=False)
+        vals["max_angle_deg"] = positive_float(self.max_angle_deg, "max_angle_deg")
+        vals["tremor_floor"] = float_in_range(self.tremor_floor, "tremor_floor", 0.0, 1.0,
                                            high_inclusive=False)
-        vals["tremor_ceiling"] = check_range("tremor_ceiling", self.tremor_ceiling, 0.0, 1.0,
+        vals["tremor_ceiling"] = float_in_range(self.tremor_ceiling, "tremor_ceiling", 0.0, 1.0,
                                              low_inclusive=False)
         if not vals["tremor_ceiling"] > vals["tremor_floor"]:
             raise ValueError(
@@ -325,7 +319,7 @@ def severity_subscores(
             logger.debug("severity_score: %s is NaN, sub-score set to 0", name)
             vals[name] = None
             continue
-        vals[name] = check_range(name, value, 0.0, hi)
+        vals[name] = float_in_range(value, name, 0.0, hi)
     cc, ang, tr = (vals["co_contraction"], vals["head_angle_deg_mean_abs"],
                    vals["tremor_rel_power"])
     s_cc = 0.0 if cc is None else _clip01((cc - params.cc_floor) / (1.0 - params.cc_floor))

@@ -75,14 +75,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validation import (
-    as_1d_float,
-    check_finite,
-    check_int,
-    check_nonnegative,
-    check_positive,
-    check_range,
-)
+from circuitsim.checks import as_1d_float, as_int, finite_float, float_in_range, nonnegative_float, positive_float
 
 __all__ = [
     "PoolParams",
@@ -180,28 +173,28 @@ class PoolParams:
     pic_tau_s: float = 0.03  # Ca PIC amplifies < 5 Hz only (Powers, Nardelli & Cope 2012)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "n_units", check_int("n_units", self.n_units, minimum=1))
-        rr = check_finite("recruitment_range", self.recruitment_range)
+        object.__setattr__(self, "n_units", as_int(self.n_units, "n_units", minimum=1))
+        rr = finite_float(self.recruitment_range, "recruitment_range")
         if rr < 1.0:
             raise ValueError(f"recruitment_range must be >= 1, got {rr!r}")
-        mfr = check_positive("min_rate_hz", self.min_rate_hz)
-        pf = check_positive("peak_rate_first_hz", self.peak_rate_first_hz)
-        pl = check_positive("peak_rate_last_hz", self.peak_rate_last_hz)
+        mfr = positive_float(self.min_rate_hz, "min_rate_hz")
+        pf = positive_float(self.peak_rate_first_hz, "peak_rate_first_hz")
+        pl = positive_float(self.peak_rate_last_hz, "peak_rate_last_hz")
         if pf < mfr:
             raise ValueError(
                 f"peak_rate_first_hz ({pf}) must be >= min_rate_hz ({mfr})"
             )
         if pl < mfr:
             raise ValueError(f"peak_rate_last_hz ({pl}) must be >= min_rate_hz ({mfr})")
-        ge = check_positive("gain_hz_per_unit", self.gain_hz_per_unit)
-        cv = check_range("isi_cv", self.isi_cv, 0.0, 0.5)
-        jit = check_range("recruitment_jitter_s", self.recruitment_jitter_s, 0.0, 1.0)
-        full = check_positive("full_drive_hz", self.full_drive_hz)
-        pic = check_finite("pic_gain", self.pic_gain)
+        ge = positive_float(self.gain_hz_per_unit, "gain_hz_per_unit")
+        cv = float_in_range(self.isi_cv, "isi_cv", 0.0, 0.5)
+        jit = float_in_range(self.recruitment_jitter_s, "recruitment_jitter_s", 0.0, 1.0)
+        full = positive_float(self.full_drive_hz, "full_drive_hz")
+        pic = finite_float(self.pic_gain, "pic_gain")
         if pic < 1.0:
             raise ValueError(f"pic_gain must be >= 1 (1 = brief and sustained drive alike), got {pic!r}")
-        pic_tau = check_positive("pic_tau_s", self.pic_tau_s)
-        off = check_nonnegative("drive_offset_hz", self.drive_offset_hz)
+        pic_tau = positive_float(self.pic_tau_s, "pic_tau_s")
+        off = nonnegative_float(self.drive_offset_hz, "drive_offset_hz")
         if not full > off:
             raise ValueError(
                 f"full_drive_hz ({full}) must be greater than drive_offset_hz ({off})"
@@ -324,7 +317,7 @@ def effective_drive(drive: np.ndarray, dt: float, params: PoolParams = PoolParam
         return d
     from scipy.signal import lfilter
 
-    decay = math.exp(-check_positive("dt", dt) / params.pic_tau_s)
+    decay = math.exp(-positive_float(dt, "dt") / params.pic_tau_s)
     slow, _ = lfilter([1.0 - decay], [1.0, -decay], d, zi=[decay * d[0]])
     off = params.drive_offset_hz
     return off + np.maximum(d - off, 0.0) / a + (1.0 - 1.0 / a) * np.maximum(slow - off, 0.0)
@@ -417,10 +410,10 @@ def corticospinal_drive(
         If ``n_neurons`` < 1, ``duration``/``dt``/``tau_s`` are not positive,
         ``dt >= duration`` or spike times are not finite.
     """
-    n_neurons = check_int("n_neurons", n_neurons, minimum=1)
-    duration = check_positive("duration", duration)
-    dt = check_positive("dt", dt)
-    tau_s = check_positive("tau_s", tau_s)
+    n_neurons = as_int(n_neurons, "n_neurons", minimum=1)
+    duration = positive_float(duration, "duration")
+    dt = positive_float(dt, "dt")
+    tau_s = positive_float(tau_s, "tau_s")
     if dt >= duration:
         raise ValueError(f"dt ({dt} s) must be smaller than duration ({duration} s)")
     if isinstance(spike_times, (list, tuple)) and len(spike_times) > n_neurons:
@@ -428,7 +421,7 @@ def corticospinal_drive(
             f"n_neurons ({n_neurons}) is smaller than the number of spike trains "
             f"given ({len(spike_times)})"
         )
-    spikes = as_1d_float("spike_times", _flatten_spikes(spike_times))
+    spikes = as_1d_float(_flatten_spikes(spike_times), "spike_times")
     n_steps = int(round(duration / dt))
     idx = np.floor(spikes / dt).astype(np.int64)
     keep = (spikes >= 0.0) & (idx < n_steps)
@@ -509,14 +502,14 @@ def simulate_pool(
     """
     if rng is None or not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator")
-    dt = check_positive("dt", dt)
+    dt = positive_float(dt, "dt")
     max_pfr = max(params.peak_rate_first_hz, params.peak_rate_last_hz)
     if dt > 0.25 / max_pfr:
         raise ValueError(
             f"dt ({dt} s) is too coarse for the pool: must be <= 0.25 / peak rate "
             f"= {0.25 / max_pfr:.4g} s"
         )
-    drive = as_1d_float("drive", drive, allow_empty=False)
+    drive = as_1d_float(drive, "drive", allow_empty=False)
     if np.any(drive < 0.0):
         raise ValueError("drive must be non-negative (Hz per neuron)")
 

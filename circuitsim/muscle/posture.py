@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import cont2discrete, lfilter
 
-from ._validation import as_1d_float, check_nonnegative, check_positive
+from circuitsim.checks import as_1d_float, nonnegative_float, positive_float
 
 __all__ = ["HeadParams", "head_angle", "steady_state_angle"]
 
@@ -71,11 +71,11 @@ class HeadParams:
 
     def __post_init__(self) -> None:
         for name in ("inertia_kg_m2", "stiffness_nm_per_rad", "moment_arm_m"):
-            object.__setattr__(self, name, check_positive(name, getattr(self, name)))
+            object.__setattr__(self, name, positive_float(getattr(self, name), name))
         object.__setattr__(
             self,
             "damping_nms_per_rad",
-            check_nonnegative("damping_nms_per_rad", self.damping_nms_per_rad),
+            nonnegative_float(self.damping_nms_per_rad, "damping_nms_per_rad"),
         )
 
     @property
@@ -125,9 +125,9 @@ def head_angle(
         Angle in radians, same length as the inputs; sample ``k`` at
         ``t = k * dt``; positive = rotation to the left.
     """
-    dt = check_positive("dt", dt)
-    fl = as_1d_float("force_left", force_left, allow_empty=False)
-    fr = as_1d_float("force_right", force_right, allow_empty=False)
+    dt = positive_float(dt, "dt")
+    fl = as_1d_float(force_left, "force_left", allow_empty=False)
+    fr = as_1d_float(force_right, "force_right", allow_empty=False)
     if fl.shape != fr.shape:
         raise ValueError(
             f"force_left and force_right must have the same length, got {fl.size} and {fr.size}"

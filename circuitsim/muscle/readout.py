@@ -57,7 +57,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from scipy.signal import coherence, resample_poly
 
-from ._validation import as_1d_float, check_band, check_int, check_nonnegative, check_positive, check_range
+from circuitsim.checks import as_1d_float, as_band, as_int, float_in_range, nonnegative_float, positive_float
 from .emg import EMGParams, _check_fs_for_emg, emg_envelope, noise_envelope_level, surface_emg
 from .force import TwitchParams, muscle_force
 from .metrics import (
@@ -192,29 +192,29 @@ class MuscleParams:
                                  "or name the muscles: readout.muscle.params.denervated_muscles=[rotator_left]")
         object.__setattr__(self, "denervated_muscles", muscles)
         object.__setattr__(self, "denervated_fraction",
-                           check_range("denervated_fraction", self.denervated_fraction, 0.0, 1.0))
+                           float_in_range(self.denervated_fraction, "denervated_fraction", 0.0, 1.0))
         for name, cls in _SUB_PARAMS.items():
             if not isinstance(getattr(self, name), cls):
                 raise ValueError(f"{name} must be a {cls.__name__}, got {getattr(self, name)!r}")
-        fs = check_positive("fs_hz", self.fs_hz)
+        fs = positive_float(self.fs_hz, "fs_hz")
         object.__setattr__(self, "fs_hz", fs)
         object.__setattr__(self, "envelope_noise_factor",
-                           check_nonnegative("envelope_noise_factor", self.envelope_noise_factor))
+                           nonnegative_float(self.envelope_noise_factor, "envelope_noise_factor"))
         object.__setattr__(self, "cci_min_active_s",
-                           check_nonnegative("cci_min_active_s", self.cci_min_active_s))
+                           nonnegative_float(self.cci_min_active_s, "cci_min_active_s"))
         object.__setattr__(self, "tremor_min_active_fraction",
-                           check_range("tremor_min_active_fraction", self.tremor_min_active_fraction, 0.0, 1.0))
+                           float_in_range(self.tremor_min_active_fraction, "tremor_min_active_fraction", 0.0, 1.0))
         for name in ("drive_tau_s", "coherence_fs_hz", "spectral_segment_s"):
-            object.__setattr__(self, name, check_positive(name, getattr(self, name)))
+            object.__setattr__(self, name, positive_float(getattr(self, name), name))
         object.__setattr__(self, "angle_threshold_deg",
-                           check_nonnegative("angle_threshold_deg", self.angle_threshold_deg))
+                           nonnegative_float(self.angle_threshold_deg, "angle_threshold_deg"))
         object.__setattr__(self, "jerk_velocity_deg_s",
-                           check_positive("jerk_velocity_deg_s", self.jerk_velocity_deg_s))
+                           positive_float(self.jerk_velocity_deg_s, "jerk_velocity_deg_s"))
         object.__setattr__(self, "jerk_min_interval_s",
-                           check_nonnegative("jerk_min_interval_s", self.jerk_min_interval_s))
+                           nonnegative_float(self.jerk_min_interval_s, "jerk_min_interval_s"))
         for name in _BAND_FIELDS:
             nyq = (self.coherence_fs_hz if name.startswith("coherence") else fs) / 2.0
-            object.__setattr__(self, name, check_band(name, getattr(self, name), nyquist=nyq))
+            object.__setattr__(self, name, as_band(getattr(self, name), name, nyquist=nyq))
         # consistency of the sampling rate with the other stages
         if 1.0 / fs > 0.25 / max(self.pool.peak_rate_first_hz, self.pool.peak_rate_last_hz):
             raise ValueError(f"fs_hz ({fs} Hz) is too low for the motoneuron pool")
@@ -450,8 +450,8 @@ def _n_neurons_for(n_neurons_per_channel: Any, name: str) -> int:
     if isinstance(n_neurons_per_channel, Mapping):
         if name not in n_neurons_per_channel:
             raise ValueError(f"n_neurons_per_channel has no entry for muscle {name!r}")
-        return check_int(f"n_neurons_per_channel[{name!r}]", n_neurons_per_channel[name])
-    return check_int("n_neurons_per_channel", n_neurons_per_channel)
+        return as_int(n_neurons_per_channel[name], f"n_neurons_per_channel[{name!r}]")
+    return as_int(n_neurons_per_channel, "n_neurons_per_channel")
 
 
 def muscle_readout(
@@ -514,7 +514,7 @@ def muscle_readout(
         raise ValueError(f"params must be a MuscleParams, got {type(params).__name__}")
     if rng is None or not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator")
-    duration = check_positive("duration", duration)
+    duration = positive_float(duration, "duration")
     names = tuple(str(k) for k in channel_spikes)
     reserved = {"co_contraction_index", "head_angle_deg", "lfp_emg_coherence", "severity_score"}
     if reserved & set(names):
@@ -532,8 +532,8 @@ def muscle_readout(
     if lfp is not None:
         if lfp_fs is None:
             raise ValueError("lfp_fs must be given when lfp is given")
-        lfp_fs = check_positive("lfp_fs", lfp_fs)
-        lfp = as_1d_float("lfp", lfp, allow_empty=False)
+        lfp_fs = positive_float(lfp_fs, "lfp_fs")
+        lfp = as_1d_float(lfp, "lfp", allow_empty=False)
 
     drive: dict[str, np.ndarray] = {}
     units: dict[str, list[np.ndarray]] = {}
