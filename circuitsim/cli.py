@@ -80,14 +80,23 @@ def _fit_active(hc: Any) -> bool:
 
 
 def _figures_in_background(hc: Any) -> None:
-    """In a multirun, a point's figures are drawn by a forked child (circuitsim.plots.background):
-    the next point does not wait for them; the process waits for them before it exits."""
+    """A run's figures are drawn by a forked child (circuitsim.plots.background), so that no run
+    waits for its figures: in a multirun the next point starts at once and the process waits for
+    the figures before it exits; a single run returns when ``metrics.json`` is written, and its
+    child saves the figures a moment later (holding the folder's writer lock until then)."""
     from hydra.types import RunMode
 
-    if hc.mode == RunMode.MULTIRUN:
-        from circuitsim.plots import background
+    from circuitsim.plots import background
 
-        background.enable()
+    background.enable(detach=hc.mode != RunMode.MULTIRUN)
+
+
+def _log_background_figures() -> None:
+    from circuitsim.plots import background
+
+    if background.detached() and background.pending():
+        logger.info("figures: drawn in the background by process %d; they appear in the run folder within "
+                    "seconds", background.pending()[-1])
 
 
 def _log_scheduler_job() -> None:
@@ -129,6 +138,7 @@ def _app(cfg: DictConfig) -> float:
             pops = metrics["populations"]
             logger.info("mean rates (Hz): %s", ", ".join(f"{p} {m['rate_hz']:.1f}" for p, m in pops.items()))
             logger.info("run folder: %s (wall %.1f s)", out_dir, metrics["run"]["wall_s"])
+            _log_background_figures()
     except CircuitsimError as err:
         logger.error("%s", err)
         sys.exit(EXIT_CONFIG_ERROR)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from circuitsim.plots import background
+
 BIN = Path(sys.executable).parent / "circuitsim"
 
 
@@ -23,6 +25,10 @@ def test_default_command_writes_a_run_folder(tmp_path):
     folder = folders[0]
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["run"]["seed"] == 3 and metrics["run"]["duration_s"] == pytest.approx(2.0)
+    # a single run returns once metrics.json is written; its figures follow from a detached child
+    # that holds the folder's writer lock until the last one is saved
+    assert "figures: drawn in the background" in out.stdout + out.stderr
+    assert background.wait_for_folder(folder)
     for name in ("raster.png", "rates.png", "config.yaml", "spikes.npz", ".hydra/config.yaml"):
         assert (folder / name).is_file(), name
     assert "simulated" in out.stdout + out.stderr  # progress display

@@ -59,3 +59,36 @@ def test_figures_drawn_in_the_background_equal_those_drawn_in_process(result, tm
     assert sorted(p.name for p in there.iterdir()) == made     # no temporary file left
     for name in made:
         assert (here / name).read_bytes() == (there / name).read_bytes(), name
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_detached_child_saves_the_figures_and_holds_the_folder_until_then(result, tmp_path):
+    """A single CLI run does not wait for its figures: they are saved by a child that keeps the
+    run folder's writer lock (a second writer is refused) until the last one is written."""
+    from circuitsim.errors import ResultBusyError
+    from circuitsim.io import results as rio
+
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir()
+    write_figures(here, result, DEFAULT)
+    rio.prepare_folder(there)
+    background.enable(detach=True)
+    try:
+        assert background.detached()
+        write_figures(there, result, DEFAULT)
+        rio.release_folder(there)        # the parent is done with the folder; the child still holds it
+        if background.pending():
+            try:
+                rio.prepare_folder(there, overwrite=True)
+            except ResultBusyError:
+                pass                     # refused while the child draws (unless it is already done)
+            else:
+                rio.release_folder(there)
+        assert background.wait_for_folder(there)
+        background.wait()
+    finally:
+        background.disable()
+    assert not background.detached()
+    for name in sorted(p.name for p in here.glob("*.png")):
+        assert (here / name).read_bytes() == (there / name).read_bytes(), name
+    assert not list(there.glob(".*.tmp.png"))
