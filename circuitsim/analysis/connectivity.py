@@ -79,8 +79,6 @@ def connectivity_matrix(signals: Mapping[str, np.ndarray], fs: float, epoch_s: f
     of ``signals``; None
     with fewer than :data:`MIN_EPOCHS` epochs or fewer than two signals.
     """
-    from spectral_connectivity import Connectivity, Multitaper
-
     names = list(signals)
     if len(names) < 2:
         return None
@@ -93,6 +91,10 @@ def connectivity_matrix(signals: Mapping[str, np.ndarray], fs: float, epoch_s: f
         logger.warning("connectivity: %.2f s give %d epoch(s) of %.2f s; need %d: no connectivity measures",
                        n / fs, ep.shape[1], epoch_s, MIN_EPOCHS)
         return None
+    # imported only here: it brings xarray and pandas (about 0.5 s), which a run too short for two
+    # epochs never needs
+    from spectral_connectivity import Connectivity, Multitaper
+
     mt = Multitaper(ep, sampling_frequency=fs_out, time_halfbandwidth_product=TIME_HALFBANDWIDTH)
     conn = Connectivity.from_multitaper(mt)
     with np.errstate(invalid="ignore", divide="ignore"):
