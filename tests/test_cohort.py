@@ -87,3 +87,19 @@ def test_collect_finished_reads_only_the_runs_that_finished(cohort, tmp_path):
     assert len(rows) == 1
     assert rows[0]["measurement"] == "stress" and rows[0]["patient"] == 0 and rows[0]["severity"] == 0.25
     assert math.isnan(rows[0]["cci"])                 # a key the run did not write
+
+
+def test_batch_groups_hold_only_points_of_one_structure(cohort):
+    from circuitsim.cohort_batch import batchable, chunks, structure_group
+
+    assert batchable(["treatment=botulinum_toxin", "circuit.modulators.arousal.level=1.3", "stim=none"])
+    assert not batchable(["stim=dbs_gpi"]) and not batchable(["stim=ctbs_cerebellum", "stim.ctbs_cerebellum.x=1"])
+    patients = draw_patients(cohort)
+    groups = {structure_group(p.overrides("2.2s")) for p in patients}
+    # dystonia_bg at its drawn dose (>= structural_dose) rewires d1_gpi; healthy and cerebellar do not
+    assert len(groups) == 2
+    bg = structure_group(patients[4].overrides("2.2s"))
+    assert any("d1_gpi.topology" in o for o in bg) and "sim.duration=2.2s" in bg
+    low = draw_patient(cohort, 4, dose=0.3)                            # below structural_dose: not rewired
+    assert structure_group(low.overrides("2.2s")) == structure_group(patients[0].overrides("2.2s"))
+    assert [len(c) for c in chunks(list(range(23)), 10)] == [10, 10, 3]

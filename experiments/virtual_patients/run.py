@@ -60,12 +60,25 @@ CTBS_WAIT_S = 0.5
 #: states (model choices): stress raises and fatigue lowers the arousal modulator, a global gain on
 #: every population's background drive (configs/circuit/default.yaml, gain 0.5: drive x1.15 and
 #: x0.9); patients report that stress and fatigue worsen their dystonia (Jahanshahi 2000, Mov
-#: Disord 15:92)
+#: Disord 15:92). Fatigue is meant as *central* fatigue, "a progressive reduction in voluntary
+#: activation of muscle during exercise" (Gandevia 2001, Physiol Rev 81:1725): less drive to the
+#: motor circuit, not a weaker muscle (peripheral fatigue, which this state does not model)
 STATES = {"stress": ["circuit.modulators.arousal.level=1.3"], "fatigue": ["circuit.modulators.arousal.level=0.8"]}
 
-QUICK = {"cohort": "quick", "doses": [0.3, 1.0], "treatments": ["botulinum_toxin"], "n_permutations": 39}
-FULL = {"cohort": "default", "doses": [0.1, 0.25, 0.5, 0.75, 1.0],
-        "treatments": ["botulinum_toxin", "dbs_gpi", "ctbs_cerebellum", "ctbs_sham"], "n_permutations": 500}
+QUICK = {"cohort": "quick", "doses": [0.3, 1.0], "treatments": ["botulinum_toxin"], "n_permutations": 39,
+         "batch_size": 1}
+FULL = {"cohort": "default", "doses": [0.25, 0.5, 0.75, 1.0],
+        "treatments": ["botulinum_toxin", "dbs_gpi", "dbs_thal", "ctbs_cerebellum", "ctbs_sham"],
+        "n_permutations": 500, "batch_size": 1}
+#: batch_size 1 (every run alone) by default: measured on this 2-core machine, a batch of 5 or 10
+#: patients' 3 s runs as one network (circuitsim.batch) took as long as the same runs one by one
+#: (ratio of times 0.95-1.13: the 1670-neuron circuit's simulation is 0.5 s of a run's 2.4 s, the rest is
+#: the per-run analysis and config composition a batch does not share) and compiles one program
+#: per batch size and structure (47 s each); `--batch-size 10` routes the runs a batch can hold
+#: through it (bitwise the same spikes)
+#: treatments a batch can hold (no stimulus: circuitsim.cohort_batch); they run first, with the states
+#: and the dose sweep, so a cohort stopped part-way has them whole
+BATCHABLE_TREATMENTS = ("botulinum_toxin",)
 
 
 def _dystonic(extra: Sequence[str]):
@@ -313,13 +326,16 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                         help="states to measure (default: all, stress and fatigue)")
     parser.add_argument("--permutations", dest="n_permutations", type=int, default=None,
                         help="label permutations of each permutation test (default: the variant's)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="runs simulated as one network (circuitsim.batch; DBS and TMS runs alone); "
+                             "1: every run alone (default: the variant's)")
     parser.add_argument("--collect-only", action="store_true",
                         help="run nothing: analyse the runs already finished in --out (a cohort still running)")
     args = parser.parse_args(argv)
     configure_logging()
     variant = dict(QUICK if args.quick else FULL)
     variant.setdefault("states", sorted(STATES))
-    for key in ("cohort", "treatments", "doses", "n_permutations", "states"):
+    for key in ("cohort", "treatments", "doses", "n_permutations", "states", "batch_size"):
         if getattr(args, key) is not None:
             variant[key] = getattr(args, key)
     cohort = load_cohort(variant["cohort"])
@@ -329,17 +345,21 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     patients = draw_patients(cohort)
     write_rows(patient_table(patients), out, "patients")
     measures = {**MUSCLE, **{key: key for key in CONNECTIVITY}}
-    options = dict(resume=args.resume, **launch_options(args))
+    options = dict(resume=args.resume, batch_size=int(variant["batch_size"]), **launch_options(args))
     dystonic = [p for p in patients if p.cls != "healthy"]
     sweep = [dataclasses.replace(draw_patient(cohort, p.index, dose=d), label=f"{p.label}_dose{d:g}")
              for d in variant["doses"] for p in dystonic]
     # stages, run one after another so that a cohort stopped part-way has whole measurements
-    # (every baseline first); each is resumed when the experiment is rerun
+    # (every baseline first, then what batches hold, then the stimulation runs, each alone);
+    # each is resumed when the experiment is rerun
+    treatments = list(variant["treatments"])
     stages = [plan(patients, {"baseline": []})]
-    stages += [plan(dystonic, {t: treatment_overrides(t, cohort)}) for t in variant["treatments"]]
+    stages += [plan(dystonic, {t: treatment_overrides(t, cohort)}) for t in treatments if t in BATCHABLE_TREATMENTS]
+    stages += [plan(dystonic, {s: STATES[s]}) for s in variant["states"]]
     if sweep:
         stages.append(plan(sweep, {"dose_sweep": []}))
-    stages += [plan(dystonic, {s: STATES[s]}) for s in variant["states"]]
+    stages += [plan(dystonic, {t: treatment_overrides(t, cohort)}) for t in treatments
+               if t not in BATCHABLE_TREATMENTS]
     if args.collect_only:
         rows = collect_finished([item for stage in stages for item in stage], out, measures)
         print(f"--collect-only: {len(rows)} of {sum(map(len, stages))} runs finished")
