@@ -1,7 +1,7 @@
 """The stimulus plug-in registry: one typed entry per stimulus kind (Nengo's ``Builder.register``).
 
 A stimulus kind (``cortical_command``, ``dbs``, ``tms``, ...) is a :class:`StimulusKind`: up to
-six functions, each registered once with :func:`register`, which refuses a second, different
+six functions and a config schema, each registered once with :func:`register`, which refuses a second, different
 function for the same role:
 
 * ``validator`` ``fn(stim, path, ctx) -> dict``: checks a config node before anything is built
@@ -19,7 +19,13 @@ function for the same role:
 * ``pulses`` ``fn(name, params, dt, data) -> dict``: the stimulus's pulses as columns of equal
   length (``start_time``, ``stop_time`` in s, and any others), plus ``_kind`` and ``_desc`` (a
   sentence); ``data`` is the run's ``stim_data[name]`` or None. The NWB export writes one
-  interval table per stimulus from it (:mod:`circuitsim.io.nwb_file`).
+  interval table per stimulus from it (:mod:`circuitsim.io.nwb_file`);
+* ``schema``: the kind's structured config (a dataclass of unit strings with the defaults, as
+  the other config groups' schemas in :mod:`circuitsim.schema`). :func:`circuitsim.schema.register_configs`
+  stores it in Hydra's ConfigStore as the option ``<kind>`` of the group ``stim/schema``, so a preset
+  (``defaults: [/stim/schema/<kind>@stim.<name>]``) or the command line
+  (``+stim/schema@stim.<name>=<kind>``) gets its defaults, shown by ``--cfg job``, and a
+  misspelt key fails when the config is composed.
 
 Usage, in the module that implements the role::
 
@@ -48,8 +54,9 @@ Measure = Callable[..., Dict[str, Any]]     # (spec: RunSpec, result: Result, na
 Plot = Callable[..., None]                  # (result: Result, name: str, params, subfig) -> None
 Structure = Callable[..., Dict[str, Any]]   # (spec: RunSpec, params) -> dict
 Pulses = Callable[..., Dict[str, Any]]      # (name: str, params, dt: float, data: Mapping | None) -> columns
+Schema = type                               # a dataclass: the kind's structured config
 
-ROLES: Tuple[str, ...] = ("validator", "builder", "measure", "plot", "structure", "pulses")
+ROLES: Tuple[str, ...] = ("validator", "builder", "measure", "plot", "structure", "pulses", "schema")
 
 
 class DuplicateRegistrationError(ValueError):
@@ -71,6 +78,7 @@ class StimulusKind:
     plot: Optional[Plot] = None
     structure: Optional[Structure] = None
     pulses: Optional[Pulses] = None
+    schema: Optional[Schema] = None
 
     def set(self, role: str, fn: Callable) -> Callable:
         """Attach ``fn`` as ``role``; a different function already there is an error."""
@@ -105,6 +113,7 @@ class _RoleDecorators:
         self.plot = kind._decorator("plot")
         self.structure = kind._decorator("structure")
         self.pulses = kind._decorator("pulses")
+        self.schema = kind._decorator("schema")
 
 
 class StimulusRegistry:

@@ -171,6 +171,12 @@ def register_configs() -> None:
     cs.store(group="sim", name="schema", node=SimConf, package="sim")
     cs.store(group="readout", name="schema", node=ReadoutConf, package="readout")
     cs.store(group="task", name="schema", node=TaskConf, package="task")
+    # each stimulus kind's own schema (the plug-in registry's ``schema``): an option of the group
+    # stim/schema, placed at stim.<name> by a preset's defaults list or `+stim/schema@stim.<name>=<kind>`
+    from circuitsim.plugins import STIMULI
+
+    for kind in STIMULI.kinds("schema"):
+        cs.store(group="stim/schema", name=kind, node=STIMULI[kind].schema)
 
 
 def compose(overrides: Iterable[str] = (), config_name: str = "config") -> "DictConfig":

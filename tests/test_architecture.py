@@ -35,7 +35,7 @@ LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("device",),                                    # running a built network
     ("io", "plots", "compare", "fit"),              # saving, collecting, figures
     ("api",),                                       # compose() and simulate()
-    ("", "batch", "cli", "app", "experiments", "cohort", "docs", "listing"),   # front ends
+    ("", "batch", "cli", "app", "experiments", "cohort", "cohort_batch", "docs", "listing"),   # front ends
 )
 LEAVES = ("analysis", "muscle", "checks")   # checks: their one input-check module
 

@@ -8,6 +8,7 @@ select on). Parameters: ``population`` (a channelled population), ``channel`` (n
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any, Dict, Mapping
 
 import numpy as np
@@ -15,16 +16,19 @@ import numpy as np
 from circuitsim.circuit.registry import BuildContext
 from circuitsim.errors import ConfigError
 from circuitsim.plugins import register
+from circuitsim.schema import CommandConf
 from circuitsim.spec import StimulusContext, check_population, check_stimulus_keys, nonneg, require
 from circuitsim.units import to_si
 
-KEYS = ("population", "channel", "start", "stop", "rate", "weight")
+#: the kind's config schema (defaults: population ctx_e, weight 0.5 nS) and the keys it allows
+register("cortical_command").schema(CommandConf)
+KEYS = tuple(f.name for f in fields(CommandConf) if f.name != "kind")
 
 
 @register("cortical_command").validator
 def validate_cortical_command(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Dict[str, Any]:
     check_stimulus_keys(stim, path, KEYS)
-    pop = stim.get("population")
+    pop = stim.get("population", CommandConf.population)
     check_population(pop, f"{path}.population", ctx)
     require(ctx.populations[pop].channelled, f"{path}.population",
             f"{pop} is not split into channels; use a channelled population")
@@ -35,7 +39,7 @@ def validate_cortical_command(stim: Mapping[str, Any], path: str, ctx: StimulusC
     require(start < stop <= ctx.sim.duration + 1e-12, f"{path}.stop",
             f"must lie after start and within sim.duration ({ctx.sim.duration:g} s)")
     rate = nonneg(to_si(stim.get("rate"), "rate", f"{path}.rate"), f"{path}.rate", "rate")
-    weight = nonneg(to_si(stim.get("weight", "0.5*nS"), "conductance", f"{path}.weight"), f"{path}.weight", "weight")
+    weight = nonneg(to_si(stim.get("weight", CommandConf.weight), "conductance", f"{path}.weight"), f"{path}.weight", "weight")
     return {"population": pop, "channel": ctx.channels.index(channel), "channel_name": channel,
             "start": start, "stop": stop, "rate": rate, "weight": weight}
 
