@@ -19,7 +19,7 @@ import pytest
 from circuitsim import compose
 from circuitsim.errors import ConfigError
 from circuitsim.spec import build_spec
-from circuitsim.stimulation.plasticity_calcium import CALCIUM_DEFAULTS, reference_weight
+from circuitsim.stimulation.plasticity_calcium import CALCIUM_DEFAULTS, reference_weight, skip_violations
 
 
 def _fibre_pulses(preset: str, sham: bool = False):
@@ -70,6 +70,48 @@ def test_half_a_ctbs_potentiates_and_iti_matters():
     assert w[0, -1] > 1.1 and w[1, -1] > 1.1 and w[2, -1] < 0.9
 
 
+BURST = np.array([0.0, 0.02, 0.04])
+
+
+def _after(train, minutes):
+    """Weights of a fibre recruited at ``train`` at ``minutes`` after its last pulse: the first
+    minute integrated, the rest skipped in one step (exact: the traces are below threshold by then)."""
+    end = float(train[-1])
+    out = []
+    for m in minutes:
+        skips = [(end + 60.0, 60.0 * m - 61.0)] if m > 1.0 else []
+        assert not skip_violations(train, skips, CALCIUM_DEFAULTS)
+        _, w = reference_weight(train, end + (61.0 if skips else 60.0 * m), CALCIUM_DEFAULTS, skips=skips)
+        out.append(float(w[-1]))
+    return out
+
+
+def test_after_effects_fade_as_published():
+    """Huang et al. 2005: the iTBS facilitation is back near baseline by about 20 min, the cTBS 600
+    depression lasts longer (up to about an hour) and deepens over the first minutes. The rule's two
+    processes fade with their own time constants (tau_ltp 10 min, tau_ltd 30 min)."""
+    itbs = np.concatenate([1 + tr * 10 + b / 5 + BURST for tr in range(20) for b in range(10)])
+    ctbs = np.concatenate([1 + b / 5 + BURST for b in range(200)])
+    i1, i20 = _after(itbs, [1.0, 20.0])
+    c1, c10, c60 = _after(ctbs, [1.0, 10.0, 60.0])
+    assert i1 > 1.25 and abs(i20 - 1) < (i1 - 1) / 3          # most of the facilitation gone at 20 min
+    assert c10 < c1 < 0.85 and 1 - c60 < (1 - c10) / 2 and c60 < 0.97   # deepest at ~10 min, fading by 60
+
+
+def test_a_skip_is_the_rule_integrated_through():
+    """Skipping time (plasticity.skips) gives the weight that integrating through the quiet time
+    gives, and skip_violations flags a skip taken while the slow calcium is above threshold."""
+    ctbs = np.concatenate([1 + b / 5 + BURST for b in range(200)])   # ends at 40.84 s
+    probe = [150.0]
+    _, through = reference_weight(np.concatenate([ctbs, probe]), 151.0, CALCIUM_DEFAULTS)
+    sk = [(90.0, 40.0)]     # 90 s + 40 s skipped: the probe at 110 s sees the weight of 150 s
+    assert not skip_violations(np.concatenate([ctbs, [110.0]]), sk, CALCIUM_DEFAULTS)
+    _, skipped = reference_weight(np.concatenate([ctbs, [110.0]]), 111.0, CALCIUM_DEFAULTS, skips=sk)
+    assert skipped[-1] == pytest.approx(through[-1], abs=2e-3)
+    assert abs(through[-1] - 1) > 0.1                            # a change that could have been missed
+    assert skip_violations(ctbs, [(45.0, 60.0)], CALCIUM_DEFAULTS)   # 4 s after cTBS: not exact
+
+
 def test_presets_use_the_fitted_rules_without_multipliers():
     for preset, rule, key, value in (("ctbs_m1", "calcium", "elements", ["m1.ctx_e_afferent"]),
                                      ("itbs_m1", "calcium", "elements", ["m1.ctx_e_afferent"]),
@@ -88,6 +130,12 @@ def test_presets_use_the_fitted_rules_without_multipliers():
     ("{enabled: true, rule: calcium, elements: [m1.ctx_e_afferent], params: {A2_plus: 1}}",
      "plasticity.params.A2_plus", "rule calcium"),
     ("{enabled: true, rule: hebb}", "plasticity.rule", "triplet_stdp, calcium, cf_gated"),
+    ("{enabled: true, rule: cf_gated, pathways: [grc_pc], skips: [{at: 1*second, by: 1*second}]}",
+     "plasticity.skips", "only the calcium rule"),
+    ("{enabled: true, rule: calcium, elements: [m1.ctx_e_afferent], skips: [{at: 1*second, by: -1*second}]}",
+     "plasticity.skips[0].by", "positive"),
+    ("{enabled: true, rule: calcium, elements: [m1.ctx_e_afferent], skips: [{at: 1*second}]}",
+     "plasticity.skips[0]", "at:"),
 ])
 def test_bad_plasticity_nodes_are_named(node, field, words):
     cfg = compose(["stim=tms_single", f"+stim.tms_single.plasticity={node}"])

@@ -41,6 +41,11 @@ Configured at ``stim.<name>.plasticity`` of a TMS stimulus, off by default::
 
     plasticity: {enabled: true, rule: calcium, pathways: [], elements: [m1.ctx_e_afferent]}
 
+``skips`` (calcium rule only): ``[{at: <run time>, by: <time>}, ...]``: at ``at`` the rule's
+processes and traces decay over ``by`` more seconds, so that later test pulses probe the weights
+minutes to an hour after a train without simulating the circuit in between
+(:mod:`circuitsim.stimulation.plasticity_calcium`; exact while no pulse's calcium is above threshold).
+
 Two kinds of synapse can be plastic:
 
 ``pathways``
@@ -85,7 +90,7 @@ TRIPLET_DEFAULTS = {
 TRACE_DT = 0.01        # s, sampling of the weight trace (numerical choice)
 TRACE_SYNAPSES = 200   # synapses sampled per pathway for the trace (numerical choice)
 
-KEYS = ("enabled", "rule", "pathways", "elements", "eta", "w_max_factor", "params", "balance_rate")
+KEYS = ("enabled", "rule", "pathways", "elements", "eta", "w_max_factor", "params", "balance_rate", "skips")
 
 
 def _number(value: Any, path: str) -> float:
@@ -155,6 +160,7 @@ def validate_plasticity(node: Any, path: str, ctx: StimulusContext,
         else:
             params[key] = _number(value, f"{path}.params.{key}")
             require(params[key] >= 0, f"{path}.params.{key}", "cannot be negative")
+    skips = _validate_skips(node.get("skips"), f"{path}.skips", rule, ctx.sim.duration)
     balance = node.get("balance_rate")
     if rule == "calcium":
         require(balance is None, f"{path}.balance_rate", "the calcium rule does not drift without pulses; "
@@ -169,7 +175,28 @@ def validate_plasticity(node: Any, path: str, ctx: StimulusContext,
         params["A2_minus"] = params["A3_plus"] * params["tau_plus"] * params["tau_y"] * rate / params["tau_minus"]
         balance = rate
     return {"enabled": enabled, "rule": rule, "pathways": pathways, "elements": elements, "eta": eta,
-            "w_max_factor": w_max_factor, "params": params, "balance_rate": balance}
+            "w_max_factor": w_max_factor, "params": params, "balance_rate": balance, "skips": skips}
+
+
+def _validate_skips(node: Any, path: str, rule: str, duration: float) -> list:
+    """``skips``: [{at, by}, ...] of the calcium rule, in SI, ``at`` increasing inside the run."""
+    if node is None:
+        return []
+    require(rule == "calcium", path, "only the calcium rule can skip time; remove skips")
+    require(isinstance(node, Sequence) and not isinstance(node, str), path,
+            "a list of {at: <time>, by: <time>} (e.g. [{at: 90*second, by: 240*second}])")
+    out, last = [], 0.0
+    for k, item in enumerate(node):
+        require(isinstance(item, Mapping) and set(item) == {"at", "by"}, f"{path}[{k}]",
+                "give {at: <time in the run>, by: <time skipped>}")
+        at = to_si(item["at"], "time", f"{path}[{k}].at")
+        by = to_si(item["by"], "time", f"{path}[{k}].by")
+        require(last < at < duration, f"{path}[{k}].at", f"must lie after the previous skip and inside sim.duration "
+                f"({duration:g} s) (got {at:g} s)")
+        require(by > 0, f"{path}[{k}].by", f"must be positive (got {by:g} s)")
+        out.append((at, by))
+        last = at
+    return out
 
 
 def _receptor_slice(ctx, pathway: str) -> tuple:
@@ -201,7 +228,7 @@ def rule_namespace(ctx, name: str, conf: Mapping[str, Any]) -> str:
         params = dict(conf["params"])
         for k in ("A_ltp", "A_ltd", "A_slow"):
             params[k] = params[k] * conf["eta"]
-        ctx.namespace.update(calcium.namespace(prefix, params))
+        ctx.namespace.update(calcium.namespace(prefix, params, conf.get("skips") or (), ctx.spec.sim.duration))
         ctx.namespace[f"{prefix}_eta"] = 1.0   # the gate of the fibres' increments (eta is in the amplitudes)
         return prefix
     prefix = f"stdp_{name}"
@@ -285,7 +312,7 @@ def build_plasticity(ctx, name: str, conf: Mapping[str, Any]) -> Optional[Callab
         fibres = [o for o in ctx.objects if getattr(o, "name", "") == f"tms_{name}_fibres"]
         if fibres:
             prefix = f"ca_{name}"
-            *_, regular = calcium.code(prefix, "w_rel", f"{prefix}_fibre_wmax", "0", "1")
+            *_, regular = calcium.code(prefix, "w_rel", f"{prefix}_fibre_wmax", "0", "1", skips=bool(conf.get("skips")))
             fibres[0].run_regularly(regular, dt=calcium.RULE_DT * second, when="end", name=f"{prefix}_rule")
     if not conf.get("pathways"):
         return None

@@ -45,15 +45,22 @@ NAME = "plasticity"
 FULL: Dict[str, Any] = {
     "protocols": ["ctbs_m1", "itbs_m1"],
     "seeds": [10, 11, 12, 13, 14],   # held out: tuning used 0, 1, 5
-    "probes": 8, "probe_interval": 10.0, "probe_start": 10.0,   # s
-    "late_after": 40.0,              # s: probes from then on make the "late" ratio (weights settled)
+    # probes every 2.5 s from 10 s after the train: 15 in real time (10-45 s), then blocks of 4, each
+    # after a skip of the rule's time (plasticity.skips) so that the block starts at 5, 10, 20, 40
+    # and 60 min after the train (the sparse time course; the circuit runs 95 s after the train)
+    "probes": 35, "probe_interval": 2.5, "probe_start": 10.0,   # s
+    "real_probes": 15, "block": 4, "block_minutes": [5, 10, 20, 40, 60],
+    "early": (30.0, 720.0),          # s after the train: the "early" ratio (0.5-12 min: the published after-effect)
+    "late": (2400.0, 4000.0),        # s: the "late" ratio (40-60 min: faded?)
     "overrides": ["readout.plots=[]"],
 }
 QUICK: Dict[str, Any] = {
     "protocols": ["ctbs_m1"],
     "seeds": [0],
-    "probes": 3, "probe_interval": 15.0, "probe_start": 40.0,
-    "late_after": 40.0,
+    "probes": 6, "probe_interval": 5.0, "probe_start": 40.0,
+    "real_probes": 2, "block": 2, "block_minutes": [10, 60],
+    "early": (30.0, 720.0),
+    "late": (2400.0, 4000.0),
     # a quarter of every population (fibres per cell kept): 4x cheaper; MEPs there are not calibrated,
     # the test checks the weights and the volley
     "overrides": ["circuit.scale=0.25", "readout.plots=[]"],
@@ -62,27 +69,80 @@ QUICK: Dict[str, Any] = {
 #: what each run keeps (metrics.json keys)
 MEASURES = {"mep_post_pre": "tms.mep_post_pre_ratio", "volley_post_pre": "tms.volley_post_pre_ratio",
             "mep_pre_mv": "tms.mep_amplitude_mv"}
-COLUMNS = {"mep_late": "MEP late/pre", "volley_late": "volley late/pre", "mep_post_pre": "MEP post/pre (all probes)",
-           "volley_post_pre": "volley post/pre (all probes)", "weight_change": "fibre weight change",
-           "mep_pre": "MEP pre (mV)"}
+COLUMNS = {"mep_early": "MEP 0.5-12 min / pre", "mep_late": "MEP 40-60 min / pre",
+           "volley_early": "volley 0.5-12 min / pre", "volley_late": "volley 40-60 min / pre",
+           "weight_early": "fibre weight change at 45 s", "weight_change": "fibre weight change at 60 min",
+           "weight_max_drift": "largest fibre weight change", "mep_pre": "MEP pre (mV)",
+           "cbi_pre": "CBI before", "cbi_post": "CBI after", "cbi_post_pre": "CBI after / before"}
 FACTORS = ["protocol", "arm"]
 ELEMENT = {"ctbs_m1": "m1.ctx_e_afferent", "itbs_m1": "m1.ctx_e_afferent", "rtms_1hz": "m1.ctx_e_afferent",
-           "ctbs_cerebellum": "grc_pc"}
+           "ctbs_cerebellum": "grc_pc", "ctbs_cerebellum_cbi": "grc_pc"}
+#: protocols that are a preset with other test blocks: cerebellar cTBS with CBI measured before and
+#: after the train (paired pulses, cerebellum 70 %MSO 5 ms before the m1 test pulse at 110 % RMT, as
+#: the tms_cbi preset; Ugawa et al. 1995), 8 trials per condition in each block
+PRESET = {"ctbs_cerebellum_cbi": "ctbs_cerebellum"}
+CBI_BLOCK = ["type=paired", "site=m1", "intensity=110%RMT", "++{}.conditioning={{site: cerebellum, intensity: 70%MSO}}",
+             "++{}.isi=[5*ms]", "n=8", "interval=0.8*second"]
+
+
+def cbi_block(preset: str, index: int, start: str) -> List[str]:
+    """Overrides that make block ``index`` of the preset a CBI block starting at ``start``."""
+    key = f"stim.{preset}.protocol.{index}"
+    return [o.format(key) if o.startswith("++") else f"{key}.{o}" for o in CBI_BLOCK] + [f"{key}.start={start}"]
+
+
+def skips(variant: Mapping[str, Any], t_end: float) -> List[tuple]:
+    """The rule's skips [(at, by), ...] (s): after the ``real_probes`` and then after every ``block``
+    probes, halfway to the next probe, so that each block starts at its ``block_minutes`` after
+    the train (``t_end``: the last train pulse)."""
+    out, skipped = [], 0.0
+    dt, start = variant["probe_interval"], variant["probe_start"]
+    for k, minutes in enumerate(variant.get("block_minutes", [])):
+        first = variant["real_probes"] + k * variant["block"]       # index of the block's first probe
+        at = t_end + start + (first - 0.5) * dt
+        by = 60.0 * minutes - (start + first * dt) - skipped
+        if by <= 0:
+            raise ValueError(f"block {k} at {minutes} min comes before its probes in real time")
+        out.append((round(at, 4), round(by, 4)))
+        skipped += by
+    return out
 
 
 def protocol_overrides(preset: str, variant: Mapping[str, Any], sham: bool) -> List[str]:
-    """The preset with the post block as the probes, the train at 0 %MSO for the sham, and the duration."""
+    """The preset with the post block as the probes, the train at 0 %MSO for the sham, the rule's
+    skips (calcium rule only) and the duration."""
     from circuitsim import compose
     from circuitsim.spec import build_spec
+    from circuitsim.stimulation.plasticity_calcium import skip_violations
 
-    ov = [f"stim={preset}", f"stim.{preset}.protocol.2.n={variant['probes']}",
-          f"stim.{preset}.protocol.2.interval={variant['probe_interval']}*second",
-          f"stim.{preset}.protocol.2.start={variant['probe_start']}*second"]
+    name, preset = preset, PRESET.get(preset, preset)
+    if name in PRESET:   # CBI before and after the train, instead of single test pulses
+        ov = [f"stim={preset}", *cbi_block(preset, 0, "0.5*second"), *cbi_block(preset, 2, "10*second")]
+    else:
+        ov = [f"stim={preset}", f"stim.{preset}.protocol.2.n={variant['probes']}",
+              f"stim.{preset}.protocol.2.interval={variant['probe_interval']}*second",
+              f"stim.{preset}.protocol.2.start={variant['probe_start']}*second"]
     if sham:
         ov.append(f"stim.{preset}.protocol.1.intensity=0%MSO")
     spec = build_spec(compose([*ov, *variant["overrides"], "sim.duration=3600*second"]))
-    last = max(spec.stimuli[preset]["pulses"]["time"])
+    stim = spec.stimuli[preset]
+    table = stim["pulses"]
+    t = np.asarray(table["time"], float)
+    last = max(t)
+    if stim["plasticity"]["rule"] == "calcium" and variant.get("block_minutes") and name not in PRESET:
+        t_end = float(t[np.asarray(table["role"]) == "train"].max())
+        sk = skips(variant, t_end)
+        # exact only where no train's calcium is still above threshold (checked on a fibre recruited by every pulse)
+        bad = skip_violations(t[np.asarray(table["site"]) == "m1"], sk, stim["plasticity"]["params"])
+        if bad:
+            raise ValueError(f"{preset}: a skip comes while the rule's calcium is above threshold: {bad}")
+        ov.append(f"+stim.{preset}.plasticity.skips=[" + ",".join(f"{{at: {a}*second, by: {b}*second}}" for a, b in sk) + "]")
     return ov + [f"sim.duration={math.ceil((last + 0.5) * 10) / 10}*second"]
+
+
+def after_train(t: np.ndarray, t_end: float, sk: Sequence[tuple]) -> np.ndarray:
+    """Rule time after the train of run times ``t``: the run time since ``t_end`` plus the skips before."""
+    return np.asarray(t, float) - t_end + np.array([sum(by for at, by in sk if at < x) for x in np.asarray(t, float)])
 
 
 def points(variant: Mapping[str, Any]) -> List[Point]:
@@ -103,6 +163,7 @@ def probes(folder: str, preset: str) -> Dict[str, np.ndarray]:
     from circuitsim.stimulation.tms import analyse, evoked_volley
 
     res = load_result(folder)
+    name, preset = preset, PRESET.get(preset, preset)
     params = build_spec(OmegaConf.create(res.config)).stimuli[preset]
     table = params["pulses"]
     t = np.asarray(table["time"], float)
@@ -110,7 +171,8 @@ def probes(folder: str, preset: str) -> Dict[str, np.ndarray]:
     test = np.flatnonzero(role == "test")
     train = np.flatnonzero(role == "train")
     t_end = float(t[train].max())
-    out = {"t_after": t[test] - t_end, "block": np.asarray(table["block"])[test]}
+    sk = list(params["plasticity"].get("skips") or [])
+    out = {"t_after": after_train(t[test], t_end, sk), "block": np.asarray(table["block"])[test]}
     series = res.extra.get("muscle_series")
     if series:
         ts = np.asarray(series["time"], float)
@@ -119,20 +181,79 @@ def probes(folder: str, preset: str) -> Dict[str, np.ndarray]:
                                   fs_hz=1.0 / float(ts[1] - ts[0]), time=ts)
         an = analyse(params, readout)
         out["mep_mv"] = np.mean([an["per_muscle"][m]["amplitude_v"] for m in muscles], axis=0) * 1e3
+        if name in PRESET:
+            out.update(cbi_blocks(an, table, test, muscles))
     pop = params["measure"]["volley_population"]
     out["volley"] = evoked_volley(res.spikes[pop][1], res.sizes[pop], t[test], params["measure"]["volley_window"])
     metrics = json.loads((Path(folder) / "metrics.json").read_text())
-    w = metrics["stim"][preset].get("plasticity", {}).get(ELEMENT[preset], {})
+    w = metrics["stim"][preset].get("plasticity", {}).get(ELEMENT[name], {})
     out["weight_change"] = float(w.get("relative_change", float("nan")))
+    tt, tw = fibre_course(res, preset, params) if params["plasticity"]["rule"] == "calcium" else (np.zeros(0), None)
+    if tt.size:
+        w0 = tw[0]
+        before_skip = tt <= (sk[0][0] if sk else tt[-1])
+        out["weight_early"] = float(tw[before_skip][-1] / w0 - 1)
+        out["weight_max_drift"] = float(np.max(np.abs(tw / w0 - 1)))
+        out["weight_t_after"] = after_train(tt, t_end, sk)
+        out["weight_trace"] = tw / w0
     return out
 
 
-def late_ratio(p: Mapping[str, np.ndarray], key: str, late_after: float) -> float:
-    """Mean of the probes at least ``late_after`` s after the train over the mean before it."""
+def fibre_course(res, preset: str, params: Mapping[str, Any]):
+    """Mean relative weight of the plastic fibre synapses over the run (every 0.1 s): the rule's
+    reference integration for each fibre's own recruitment in this run (the same equations and
+    steps as the compiled rule, which tests/test_experiment_plasticity.py checks fibre by fibre;
+    the compiled rule's own trace is not kept in the run folder)."""
+    from omegaconf import OmegaConf
+
+    from circuitsim.circuit.layout import make_layout
+    from circuitsim.spec import build_spec
+    from circuitsim.stimulation.plasticity_calcium import reference_weight
+    from circuitsim.stimulation.tms import recruitment
+
+    spec = build_spec(OmegaConf.create(res.config))
+    key = ELEMENT[preset]
+    site, element = key.split(".")
+    el = recruitment(params, make_layout(spec).indices, spec.sim.seed, preset)["elements"][key]
+    t = np.asarray(params["pulses"]["time"], float)
+    info = params["sites"][site]["elements"][element]
+    n_fibres = info["n_fibres"]
+    trains = [t[el["event_pulse"][el["event_element"] == f]] + info["delay"] for f in range(n_fibres)]
+    synapses = np.bincount(el["fibre_i"], minlength=n_fibres).astype(float)
+    recruited = [f for f in range(n_fibres) if trains[f].size and synapses[f] > 0]
+    tt, w = reference_weight([trains[f] for f in recruited], spec.sim.duration, params["plasticity"]["params"],
+                             w_max=params["plasticity"]["w_max_factor"], skips=params["plasticity"].get("skips") or ())
+    w = np.atleast_2d(w)[:, ::50]
+    mean = (synapses[recruited] @ w + (synapses.sum() - synapses[recruited].sum())) / synapses.sum()
+    return tt[::50], mean
+
+
+def cbi_blocks(an: Mapping[str, Any], table: Mapping[str, Any], test: np.ndarray, muscles: Sequence[str]) -> Dict[str, float]:
+    """CBI (conditioned / unconditioned MEP, trials at rest, per muscle then averaged) in the block
+    before the train and in the block after it."""
+    names = np.asarray(table["conditions"], dtype=object)[np.asarray(table["condition"])[test]]
+    block = np.asarray(table["block"])[test]
+    out = {}
+    for key, b in (("cbi_pre", block.min()), ("cbi_post", block.max())):
+        ratios = []
+        for m in muscles:
+            amp, rest = an["per_muscle"][m]["amplitude_v"], ~np.asarray(an["per_muscle"][m]["active"], bool)
+            unc = amp[(block == b) & (names == "unconditioned") & rest]
+            con = amp[(block == b) & (names != "unconditioned") & rest]
+            if unc.size and con.size and unc.mean() > 0:
+                ratios.append(con.mean() / unc.mean())
+        out[key] = float(np.mean(ratios)) if ratios else float("nan")
+    return out
+
+
+def late_ratio(p: Mapping[str, np.ndarray], key: str, window) -> float:
+    """Mean of the probes in ``window`` (s after the train: (from, to), or a number: from then on)
+    over the mean before the train."""
     if key not in p:
         return float("nan")
+    lo, hi = (window, np.inf) if np.ndim(window) == 0 else window
     pre = p[key][p["t_after"] < 0]
-    late = p[key][p["t_after"] >= late_after]
+    late = p[key][(p["t_after"] >= lo) & (p["t_after"] <= hi)]
     return float(late.mean() / pre.mean()) if pre.size and late.size and pre.mean() > 0 else float("nan")
 
 
@@ -176,12 +297,13 @@ def paired_course(rows: Sequence[Mapping[str, Any]], courses: Mapping[str, Mappi
     return out
 
 
-def reference_course(variant: Mapping[str, Any], minutes: float = 10.0) -> Dict[str, Any]:
+def reference_course(variant: Mapping[str, Any], minutes: float = 60.0) -> Dict[str, Any]:
     """The weight of a fibre synapse recruited by every m1 pulse of each protocol (active and sham),
-    from the rule's reference integration, until ``minutes`` after the train."""
+    from the rule's reference integration, until ``minutes`` after the train: the first minute
+    integrated, then a skip of 59.8 s every 0.2 s (one point per minute)."""
     from circuitsim import compose
     from circuitsim.spec import build_spec
-    from circuitsim.stimulation.plasticity_calcium import CALCIUM_DEFAULTS, reference_weight
+    from circuitsim.stimulation.plasticity_calcium import CALCIUM_DEFAULTS, RULE_DT, reference_weight
 
     out = {}
     for preset in variant["protocols"]:
@@ -193,10 +315,14 @@ def reference_course(variant: Mapping[str, Any], minutes: float = 10.0) -> Dict[
         role = np.asarray(table["role"])
         pre = (np.asarray(table["block"]) == 0)
         t_end = float(t[role == "train"].max())
-        active = t[pre | (role == "train")]
-        sham = t[pre]
-        tt, w = reference_weight([active, sham], t_end + 60 * minutes, CALCIUM_DEFAULTS)
-        out[preset] = {"t_after": tt[::50] - t_end, "active": w[0, ::50], "sham": w[1, ::50]}
+        n = int(minutes) - 1
+        sk = [(t_end + 60.0 + 0.2 * (k + 1), 59.8) for k in range(n)]
+        tt, w = reference_weight([t[pre | (role == "train")], t[pre]], t_end + 60.0 + 0.2 * n + 0.1,
+                                 CALCIUM_DEFAULTS, skips=sk)
+        after = after_train(tt, t_end, sk)
+        keep = (after >= -5) & ((after <= 60.0) & (np.arange(tt.size) % 50 == 0) |
+                                np.isin(np.arange(tt.size), [int(round(a / RULE_DT)) for a, _ in sk]))
+        out[preset] = {"t_after": after[keep], "active": w[0, keep], "sham": w[1, keep]}
     return out
 
 
@@ -218,13 +344,14 @@ def plot(rows: Sequence[Mapping[str, Any]], courses: Mapping[str, Mapping[str, n
                         continue
                     pre = c[key][c["t_after"] < 0].mean()
                     post = c["t_after"] >= 0
-                    ax.plot(c["t_after"][post], c[key][post] / pre, color=colour, alpha=0.3, lw=0.8)
+                    ax.plot(c["t_after"][post] / 60, c[key][post] / pre, color=colour, alpha=0.3, lw=0.8)
                     ys.append(c[key][post] / pre)
                 if ys:
                     x = courses[[r["folder"] for r in rows if r["protocol"] == preset and r["arm"] == arm][0]]["t_after"]
-                    ax.plot(x[x >= 0], np.mean(ys, axis=0), color=colour, lw=2.2, marker="o", ms=3, label=arm)
+                    ax.plot(x[x >= 0] / 60, np.mean(ys, axis=0), color=colour, lw=2.2, marker="o", ms=3, label=arm)
             ax.axhline(1, color="k", lw=0.6)
-            ax.set_xlabel("time after the train (s)")
+            ax.set_xscale("symlog", linthresh=1.0)
+            ax.set_xlabel("time after the train (min; the rule's time skipped between blocks)")
             ax.set_title(f"{preset}: {label}", fontsize=10)
             ax.legend(fontsize=8)
     ax = axes[0, -1]
@@ -232,18 +359,28 @@ def plot(rows: Sequence[Mapping[str, Any]], courses: Mapping[str, Mapping[str, n
         ax.plot(c["t_after"] / 60, c["active"], label=f"{preset}", color="C3" if "ctbs" in preset else "C2")
         ax.plot(c["t_after"] / 60, c["sham"], color="0.5", ls="--", lw=0.8)
     ax.axhline(1, color="k", lw=0.6)
+    ax.set_xscale("symlog", linthresh=1.0)
     ax.set_xlabel("time after the train (min)")
     ax.set_ylabel("relative weight")
     ax.set_title("rule: a fibre recruited by every pulse\n(reference integration; sham dashed)", fontsize=10)
     ax.legend(fontsize=8)
     ax = axes[1, -1]
-    for k, preset in enumerate(protocols):
-        for q, arm in enumerate(("active", "sham")):
-            v = [r["weight_change"] for r in rows if r["protocol"] == preset and r["arm"] == arm]
-            ax.scatter(np.full(len(v), k + 0.3 * q - 0.15), v, color="0.5" if arm == "sham" else "C3", s=14)
-    ax.axhline(0, color="k", lw=0.6)
-    ax.set_xticks(range(len(protocols)), protocols, fontsize=8)
-    ax.set_title("mean fibre weight change in the circuit\n(red: active, grey: sham)", fontsize=10)
+    for preset in protocols:
+        for arm, ls in (("active", "-"), ("sham", "--")):
+            traces = [courses[r["folder"]] for r in rows if r["protocol"] == preset and r["arm"] == arm
+                      and "weight_trace" in courses.get(r["folder"], {})]
+            if traces:
+                c = traces[0]
+                keep = c["weight_t_after"] >= -5
+                m = np.mean([tr["weight_trace"] for tr in traces], axis=0)
+                ax.plot(c["weight_t_after"][keep] / 60, m[keep], ls=ls, lw=1.2 if arm == "active" else 0.8,
+                        color=("C3" if "ctbs" in preset else "C2") if arm == "active" else "0.5",
+                        label=f"{preset} {arm}")
+    ax.axhline(1, color="k", lw=0.6)
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlabel("time after the train (min)")
+    ax.set_title("mean fibre weight in the circuit (all fibre synapses)\n(mean over seeds; sham dashed)", fontsize=10)
+    ax.legend(fontsize=7)
     scale = [o for o in variant["overrides"] if o.startswith("circuit.")]
     fig.suptitle(f"TMS after-effects against sham, seeds {list(seeds)}{' (' + ', '.join(scale) + ')' if scale else ''}",
                  fontsize=11)
@@ -266,9 +403,14 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     for r in rows:
         c = probes(r["folder"], r["protocol"])
         courses[r["folder"]] = c
-        r["mep_late"] = late_ratio(c, "mep_mv", variant["late_after"])
-        r["volley_late"] = late_ratio(c, "volley", variant["late_after"])
+        for part in ("early", "late"):
+            r[f"mep_{part}"] = late_ratio(c, "mep_mv", variant[part])
+            r[f"volley_{part}"] = late_ratio(c, "volley", variant[part])
         r["weight_change"] = c["weight_change"]
+        r["weight_early"] = c.get("weight_early", float("nan"))
+        r["weight_max_drift"] = c.get("weight_max_drift", float("nan"))
+        r["cbi_pre"], r["cbi_post"] = c.get("cbi_pre", float("nan")), c.get("cbi_post", float("nan"))
+        r["cbi_post_pre"] = r["cbi_post"] / r["cbi_pre"] if r["cbi_pre"] > 0 else float("nan")
         r["mep_pre"] = float(c["mep_mv"][c["t_after"] < 0].mean()) if "mep_mv" in c else float("nan")
         for k in range(c["t_after"].size):
             lines.append({"protocol": r["protocol"], "arm": r["arm"], "seed": r["seed"],
@@ -279,7 +421,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     write_rows(lines, args.out, name="timecourse")
     table = summarise(rows, by=FACTORS, columns=list(COLUMNS))
     text = write_table(table, args.out, by=FACTORS, columns=COLUMNS)
-    effects = [e for col in ("mep_late", "volley_late", "mep_post_pre", "weight_change") for e in paired_effect(rows, col)]
+    effects = [e for col in ("mep_early", "mep_late", "volley_early", "volley_late", "mep_post_pre", "weight_early",
+                             "weight_change", "cbi_post", "cbi_post_pre") for e in paired_effect(rows, col)]
     eff = ["| protocol | measure | active - sham (mean ± sd) | n | per seed |", "|---|---|---|---|---|"]
     eff += [f"| {e['protocol']} | {e['measure']} | {e['mean']:+.3f} ± {e['sd']:.3f} | {e['n']} | "
             f"{', '.join(f'{v:+.3f}' for v in e['values'])} |" for e in effects]
