@@ -133,3 +133,25 @@ def test_responders_per_class_and_the_features_that_go_with_improvement():
     assert "severity" not in clinical                          # constant: no correlation
     assert s["predictors"]["n_connectivity_tested"] == len(mod.CONNECTIVITY)
     assert len(table) == 32 and {r["responder"] for r in table} == {True, False}
+
+
+def test_full_variant_has_two_dbs_targets_a_dose_sweep_and_valid_stimulation_runs():
+    from circuitsim import compose
+    from circuitsim.cohort import draw_patient, load_cohort
+    from circuitsim.cohort_batch import batchable
+    from circuitsim.spec import build_spec
+
+    mod = load_experiment(SCRIPT)
+    assert {"dbs_gpi", "dbs_thal", "botulinum_toxin", "ctbs_cerebellum", "ctbs_sham"} <= set(mod.FULL["treatments"])
+    assert len(mod.FULL["doses"]) >= 4 and all(0 < d <= 1 for d in mod.FULL["doses"])
+    assert set(mod.STATES) == {"stress", "fatigue"}
+    cohort = load_cohort("default")
+    patient = draw_patient(cohort, 30)
+    base = [*RUN_DEFAULTS, *patient.overrides(str(cohort["duration"]), cohort["task"])]
+    for name, target in (("dbs_gpi", "gpi"), ("dbs_thal", "thal")):
+        extra = mod.treatment_overrides(name, cohort)
+        spec = build_spec(compose(base + extra))
+        assert spec.stimuli[name]["kind"] == "dbs" and spec.stimuli[name]["target"] == target
+        assert spec.sim.duration == pytest.approx(3.0)              # the cohort's run, not the preset's 2 s
+        assert not batchable(extra)                                 # batches hold no DBS: run alone
+    assert batchable(mod.treatment_overrides("botulinum_toxin", cohort)) and batchable(mod.STATES["stress"])
