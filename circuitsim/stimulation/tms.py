@@ -200,6 +200,32 @@ def recruitment(params: Mapping[str, Any], layout_indices, seed: int, name: str)
     return out
 
 
+def facilitation_gain(params: Mapping[str, Any], duration: float, step: float) -> Dict[str, np.ndarray]:
+    """Site -> the extra gain (0 = none) that its ``facilitation`` node (the ICF set) gives the
+    fibres of its element, on a grid of ``step``: ``gain`` times the sum over the site's pulses of
+    the fraction the node's sigmoid recruits at the pulse's nominal intensity times a
+    difference-of-exponentials kernel (peak 1) of the time since the pulse. A fibre's
+    conductances are scaled by 1 + this at the time its spike arrives."""
+    table = PulseTable.from_dict(params["pulses"])
+    mso = np.asarray(params["intensity_mso"], float)
+    t = np.arange(int(math.ceil(duration / step)) + 1) * step
+    out: Dict[str, np.ndarray] = {}
+    for sname, site in params["sites"].items():
+        fac = site.get("facilitation")
+        if not fac:
+            continue
+        frac = np.where(table.site == sname, recruited_fraction(mso, fac["threshold"], fac["slope"]), 0.0)
+        tr, td = fac["tau_rise"], fac["tau_decay"]
+        t_peak = tr * td / (td - tr) * math.log(td / tr)
+        norm = math.exp(-t_peak / td) - math.exp(-t_peak / tr)
+        g = np.zeros_like(t)
+        for p in np.flatnonzero(frac > 1e-6):
+            s = np.clip(t - table.time[p], 0, None)
+            g += frac[p] * fac["gain"] * (np.exp(-s / td) - np.exp(-s / tr)) / norm
+        out[sname] = g
+    return out
+
+
 def slow_trace(params: Mapping[str, Any], duration: float, step: float, node: str = "gabab") -> Dict[str, np.ndarray]:
     """Population -> slow conductance (S) of a site's ``node`` (``gabab`` or ``nmda``) on a grid of
     ``step``: the sum over pulses of the fraction the node's own sigmoid recruits at the pulse's
@@ -251,9 +277,10 @@ def tms_structure(spec: Any, params: Mapping[str, Any]) -> Dict[str, Any]:
                          for e, el in site["elements"].items()},
             "gabab": None if not site.get("gabab") else [site["gabab"]["population"], site["gabab"]["element"]],
             "nmda": None if not site.get("nmda") else site["nmda"]["population"],
+            "facilitation": None if not site.get("facilitation") else site["facilitation"]["element"],
             "pulses": int(np.sum(table.site == sname)),
         }
-    gabab = any(site.get("gabab") or site.get("nmda") for site in params["sites"].values())
+    gabab = any(site.get("gabab") or site.get("nmda") or site.get("facilitation") for site in params["sites"].values())
     step = _gabab_step(spec.sim.dt)
     return {"sites": sites, "plasticity": params.get("plasticity") or {},
             "gabab_steps": int(math.ceil(spec.sim.duration / step)) + 1 if gabab else 0}
@@ -291,6 +318,7 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
     # somata: one generator neuron per (element, target cell), one-to-one synapses
     soma_targets, soma_i, soma_t = [], [], []
     fib_i, fib_j, fib_ampa, fib_nmda, fib_delay, fib_src_i, fib_src_t = [], [], [], [], [], [], []
+    fib_fac = []   # per fibre synapse: the site whose facilitation node (ICF set) scales it, or ""
     plastic_conf = params.get("plasticity") or {}
     plastic_elements = list(plastic_conf.get("elements") or []) if plastic_conf.get("enabled") else []
     fib_ranges: Dict[str, tuple] = {}   # element -> (first, stop) of its synapses among the fibres
@@ -317,6 +345,8 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
             fib_ampa.append(conf["ampa"] * el["fibre_gain"])
             fib_nmda.append(conf["nmda"] * el["fibre_gain"])
             fib_delay.append(np.full(el["fibre_i"].size, conf["delay"]))
+            fac = params["sites"][site].get("facilitation")
+            fib_fac.append(np.full(el["fibre_i"].size, site if fac and fac["element"] == ename else ""))
             fib_src_i.append(el["event_element"] + fib_offset)
             fib_src_t.append(times)
             fib_offset += n_f
@@ -338,7 +368,21 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
         gen = SpikeGeneratorGroup(fib_offset + 1, gi, gt * second,
                                   name=f"{prefix}_fibre_pulses")
         model = "w_ampa : siemens (constant)\nw_nmda : siemens (constant)"
-        on_pre, on_post = "g_ampa_post += w_ampa\ng_nmda_post += w_nmda", None
+        gain = ""
+        fac_sites = sorted(set(np.concatenate(fib_fac).tolist()) - {""})
+        if fac_sites:
+            # the ICF set's facilitation (facilitation_gain): each site's gain table, gated per
+            # synapse by fac_<site> (1 on the facilitated element's fibres), read when a spike arrives
+            step = _gabab_step(dt)
+            fgain = facilitation_gain(params, spec.sim.duration, step)
+            terms = []
+            for site in fac_sites:
+                ta_name = f"{prefix}_fgain_{site}"
+                ctx.namespace[ta_name] = TimedArray(fgain[site], dt=step * second, name=ta_name)
+                model += f"\nfac_{site} : 1 (constant)"
+                terms.append(f"fac_{site}*{ta_name}(t)")
+            gain = "*(1 + " + " + ".join(terms) + ")"
+        on_pre, on_post = f"g_ampa_post += w_ampa{gain}\ng_nmda_post += w_nmda{gain}", None
         if plastic_elements:
             # plastic fibres (plasticity.elements): a relative weight w_rel scales both
             # conductances; plastic_on = 0 keeps the other elements' fibres fixed
@@ -347,12 +391,15 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
             ctx.namespace[wm] = plastic_conf["w_max_factor"]
             traces, pre_rule, on_post = stdp.triplet_code(rule, "w_rel", wm, "0", eta=f"plastic_on*{rule}_eta")
             model += "\nw_rel : 1\nplastic_on : 1 (constant)\n" + traces
-            on_pre = "g_ampa_post += w_rel*w_ampa\ng_nmda_post += w_rel*w_nmda\n" + pre_rule
+            on_pre = f"g_ampa_post += w_rel*w_ampa{gain}\ng_nmda_post += w_rel*w_nmda{gain}\n" + pre_rule
         fibres = Synapses(gen, ctx.group, model, on_pre=on_pre, on_post=on_post, name=f"{prefix}_fibres")
         fibres.connect(i=np.concatenate(fib_i), j=np.concatenate(fib_j))
         fibres.w_ampa = np.concatenate(fib_ampa) * siemens
         fibres.w_nmda = np.concatenate(fib_nmda) * siemens
         fibres.delay = np.concatenate(fib_delay) * second
+        all_fac = np.concatenate(fib_fac)
+        for site in fac_sites:
+            setattr(fibres, f"fac_{site}", (all_fac == site).astype(float))
         ctx.objects += [gen, fibres]
         if plastic_elements:
             fibres.w_rel = 1.0
