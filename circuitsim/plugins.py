@@ -25,7 +25,13 @@ function for the same role:
   stores it in Hydra's ConfigStore as the option ``<kind>`` of the group ``stim/schema``, so a preset
   (``defaults: [/stim/schema/<kind>@stim.<name>]``) or the command line
   (``+stim/schema@stim.<name>=<kind>``) gets its defaults, shown by ``--cfg job``, and a
-  misspelt key fails when the config is composed.
+  misspelt key fails when the config is composed;
+* ``neuron``: a :class:`NeuronCode`, what the kind adds to every neuron's code (state variables
+  and the statements that draw and deliver its input) where a config holds the kind; the
+  circuit builder splices it into the neuron template (the motor command's Poisson stream).
+
+A kind registered ``batchable=True`` keeps all its parameters in per-neuron data, so one compiled
+program (and a batched sweep, :mod:`circuitsim.batch`) serves every value of them.
 
 Usage, in the module that implements the role::
 
@@ -56,7 +62,25 @@ Structure = Callable[..., Dict[str, Any]]   # (spec: RunSpec, params) -> dict
 Pulses = Callable[..., Dict[str, Any]]      # (name: str, params, dt: float, data: Mapping | None) -> columns
 Schema = type                               # a dataclass: the kind's structured config
 
-ROLES: Tuple[str, ...] = ("validator", "builder", "measure", "plot", "structure", "pulses", "schema")
+ROLES: Tuple[str, ...] = ("validator", "builder", "measure", "plot", "structure", "pulses", "schema", "neuron")
+
+
+@dataclass(frozen=True)
+class NeuronCode:
+    """What a stimulus kind adds to the code of every neuron of the circuit (one ``NeuronGroup``).
+
+    ``variables``: equation lines (``"nu_cmd : hertz"``) declared in the neuron template;
+    ``data``: those of them the kind's builder fills per neuron (the builder sets them to 0 first);
+    ``draw``, ``fix``, ``inputs``: statements appended, in this order of kinds, to the background
+    input's three steps (the vectorised draw of this step's counts, settling the rare counts the
+    draw left at -1, adding the counts to the conductances; :func:`circuitsim.circuit.models.noise_code`).
+    """
+
+    variables: str = ""
+    data: Tuple[str, ...] = ()
+    draw: str = ""
+    fix: str = ""
+    inputs: str = ""
 
 
 class DuplicateRegistrationError(ValueError):
@@ -79,6 +103,8 @@ class StimulusKind:
     structure: Optional[Structure] = None
     pulses: Optional[Pulses] = None
     schema: Optional[Schema] = None
+    neuron: Optional[NeuronCode] = None
+    batchable: bool = False
 
     def set(self, role: str, fn: Callable) -> Callable:
         """Attach ``fn`` as ``role``; a different function already there is an error."""
@@ -114,6 +140,7 @@ class _RoleDecorators:
         self.structure = kind._decorator("structure")
         self.pulses = kind._decorator("pulses")
         self.schema = kind._decorator("schema")
+        self.neuron = kind._decorator("neuron")
 
 
 class StimulusRegistry:
@@ -124,11 +151,13 @@ class StimulusRegistry:
         self._plugins = plugins
         self._loaded = False
 
-    def register(self, kind: str, **roles: Callable) -> _RoleDecorators:
+    def register(self, kind: str, batchable: Optional[bool] = None, **roles: Any) -> _RoleDecorators:
         """The decorators of ``kind`` (created on first use); keyword roles are attached at once."""
         if not isinstance(kind, str) or not kind.isidentifier():
             raise ValueError(f"a stimulus kind is an identifier (got {kind!r})")
         entry = self._kinds.setdefault(kind, StimulusKind(kind))
+        if batchable is not None:
+            entry.batchable = bool(batchable)
         for role, fn in roles.items():
             entry.set(role, fn)
         return _RoleDecorators(entry)
@@ -170,6 +199,11 @@ class StimulusRegistry:
         self.load()
         return tuple(sorted(k for k, v in self._kinds.items() if getattr(v, role) is not None))
 
+    def batchable(self) -> Tuple[str, ...]:
+        """Names of the kinds whose parameters are all per-neuron data (a batched sweep can hold them)."""
+        self.load()
+        return tuple(sorted(k for k, v in self._kinds.items() if v.batchable))
+
     def role(self, role: str) -> "RoleView":
         """``kind -> function`` for one role, as a mapping (the older per-role dictionaries)."""
         return RoleView(self, role)
@@ -210,9 +244,9 @@ class RoleView(MutableMapping):
 STIMULI = StimulusRegistry()
 
 
-def register(kind: str, **roles: Callable) -> _RoleDecorators:
+def register(kind: str, batchable: Optional[bool] = None, **roles: Any) -> _RoleDecorators:
     """Register roles of stimulus ``kind``: ``@register("dbs").builder`` or ``register("dbs", plot=fn)``."""
-    return STIMULI.register(kind, **roles)
+    return STIMULI.register(kind, batchable=batchable, **roles)
 
 
 def stimulus_kind(kind: str) -> StimulusKind:
@@ -220,5 +254,5 @@ def stimulus_kind(kind: str) -> StimulusKind:
     return STIMULI[kind]
 
 
-__all__ = ["BUILTIN_PLUGINS", "ROLES", "STIMULI", "DuplicateRegistrationError", "RoleView", "StimulusKind",
+__all__ = ["BUILTIN_PLUGINS", "ROLES", "STIMULI", "DuplicateRegistrationError", "NeuronCode", "RoleView", "StimulusKind",
            "StimulusRegistry", "register", "stimulus_kind"]

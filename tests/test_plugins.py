@@ -36,10 +36,24 @@ def test_older_per_role_names_are_views_onto_the_registry():
     from circuitsim.spec import STIMULUS_VALIDATORS
 
     assert STIMULUS_VALIDATORS["dbs"] is STIMULI["dbs"].validator
-    assert "cortical_command" not in STIMULUS_STRUCTURES and STIMULUS_MEASURES.get("cortical_command") is None
+    assert "cortical_command" in STIMULUS_STRUCTURES and STIMULUS_MEASURES.get("cortical_command") is None
     STIMULUS_VALIDATORS["test_kind"] = lambda stim, path, ctx: {}
     try:
         assert "test_kind" in STIMULI.kinds()
     finally:
         del STIMULUS_VALIDATORS["test_kind"]
     assert "test_kind" not in STIMULI
+
+
+def test_the_motor_command_is_a_plug_in_like_the_others():
+    """Its neuron code, batchability and (empty) structure come from its registry entry; the neuron
+    template itself holds no command variable."""
+    from circuitsim.circuit.models import adex_equations, noise_code
+
+    command = STIMULI["cortical_command"]
+    assert command.batchable and STIMULI.batchable() == ("cortical_command",)
+    assert command.structure(None, {}) == {}
+    assert "nu_cmd" not in adex_equations().names and not any("cmd" in code for code in noise_code())
+    assert {"nu_cmd", "k_cmd"} <= set(adex_equations(variables=command.neuron.variables).names)
+    draw, fix, inputs = noise_code(codes=[command.neuron])
+    assert draw.rstrip().endswith(command.neuron.draw) and inputs.rstrip().endswith("g_ampa += w_cmd*k_cmd")

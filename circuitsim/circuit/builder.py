@@ -9,7 +9,8 @@ A new kind of stimulus is a build function registered in :mod:`circuitsim.circui
 the builder itself does not change.
 
 Only the mechanisms a circuit uses are generated (:func:`mechanisms`): no NMDA conductance and
-Mg2+ block where nothing opens NMDA receptors, no motor-command stream without a command.
+Mg2+ block where nothing opens NMDA receptors, a stimulus kind's neuron code (the motor command's
+Poisson stream) only where the config holds that kind.
 
 LFP readout: of ``readout.lfp_neurons`` neurons of each population, a small group ``lfp_sums``,
 one row per population, integrates the summed magnitudes of their synaptic currents into the
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
+from brian2.units.fundamentalunits import get_unit
 from brian2 import (Hz, NeuronGroup, Network, SpikeMonitor, StateMonitor, Synapses, amp, farad,
                     mV, ms, second, siemens, volt)
 
@@ -41,6 +43,7 @@ from circuitsim.circuit.layout import Layout
 from circuitsim.circuit.models import (ADEX_REFRACTORY, ADEX_RESET, ADEX_THRESHOLD, FUNCTIONS,
                                        LFP_CHARGES, NEURON_BLOCK, adex_equations, noise_code,
                                        t_current_code)
+from circuitsim.plugins import STIMULI
 from circuitsim.spec import NEURON_PARAMS, RECEPTOR_NAMES, Pathway, RunSpec
 
 logger = logging.getLogger(__name__)
@@ -75,10 +78,11 @@ def mechanisms(spec: RunSpec) -> Dict[str, bool]:
 
     ``nmda``: the NMDA conductance and its Mg2+ block, where a pathway or a population's
     background uses the receptor, or a stimulus's parameters name it (the TMS fibres'); else
-    ``g_nmda`` would stay 0 in every neuron. ``command``: the motor command's Poisson stream,
-    where a ``cortical_command`` stimulus exists; else its counts would all be 0. Leaving a
-    mechanism out does not change a spike (tests/test_performance_identity.py); it saves the
-    neuron step an exp() (NMDA) and the noise a hash per neuron (command). ``t_current``: the
+    ``g_nmda`` would stay 0 in every neuron. ``neuron_code``: the stimulus kinds of the config
+    that add code to every neuron (their :class:`~circuitsim.plugins.NeuronCode`, e.g. the motor
+    command's Poisson stream); a kind not in the config adds nothing. Leaving a mechanism out
+    does not change a spike (tests/test_performance_identity.py); it saves the neuron step an
+    exp() (NMDA) and the noise a hash per neuron (command). ``t_current``: the
     populations with a T current (``g_T`` not 0); only their neurons update it
     (:func:`circuitsim.circuit.models.t_current_code`), the others add a stored ``I_T`` of 0.
     """
@@ -92,9 +96,10 @@ def mechanisms(spec: RunSpec) -> Dict[str, bool]:
     nmda = (any(pw.receptor == "nmda" for pw in spec.pathways.values())
             or any(pop.bg_receptor == "nmda" for pop in spec.populations.values())
             or any(names_nmda(stim) for stim in spec.stimuli.values()))
-    command = any(stim["kind"] == "cortical_command" for stim in spec.stimuli.values())
+    neuron_code = tuple(sorted({stim["kind"] for stim in spec.stimuli.values()
+                                if STIMULI[stim["kind"]].neuron is not None}))
     t_current = tuple(p.name for p in spec.populations.values() if p.params["g_T"] != 0)
-    return {"nmda": bool(nmda), "command": bool(command), "t_current": t_current}
+    return {"nmda": bool(nmda), "neuron_code": neuron_code, "t_current": t_current}
 
 
 def _code_of(objects) -> str:
@@ -184,7 +189,10 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
     n_real = layout.n
     n = padded_size(n_real)
     mech = mechanisms(spec)
-    group = NeuronGroup(n, adex_equations(nmda=mech["nmda"], t_inline=False), threshold=ADEX_THRESHOLD, reset=ADEX_RESET,
+    codes = [STIMULI[kind].neuron for kind in mech["neuron_code"]]
+    variables = "\n".join(code.variables for code in codes)
+    group = NeuronGroup(n, adex_equations(nmda=mech["nmda"], t_inline=False, variables=variables),
+                        threshold=ADEX_THRESHOLD, reset=ADEX_RESET,
                         refractory=ADEX_REFRACTORY, method="euler", name="neurons")
     values: Dict[str, np.ndarray] = {key: np.empty(n) for key in NEURON_PARAMS}
     bg = {f"w_bg_{r}": np.zeros(n) for r in RECEPTOR_NAMES}
@@ -215,11 +223,12 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
     seeds, index = rng_keys if rng_keys is not None else (np.full(n, spec.sim.seed), np.arange(n))
     group.rng_seed = np.asarray(seeds, dtype=np.int32)
     group.rng_index = np.asarray(index, dtype=np.int32)
-    # the motor-command slot (circuitsim.stimulation.command) is data: off unless a command sets it
-    for key, unit in (("nu_cmd", Hz), ("w_cmd", siemens), ("t_cmd_on", second), ("t_cmd_off", second)):
-        setattr(group, key, np.zeros(n) * unit)
-    # background and command counts: settled in a vectorised loop, the rare rest in full, then added
-    noise, fix, background = noise_code(command=mech["command"], nmda=mech["nmda"])
+    # a stimulus kind's per-neuron data (the motor command's rate, weight, window): 0 unless its builder sets it
+    for code in codes:
+        for key in code.data:
+            setattr(group, key, np.zeros(n) * get_unit(group.variables[key].dim))
+    # background and the kinds' counts: settled in a vectorised loop, the rare rest in full, then added
+    noise, fix, background = noise_code(nmda=mech["nmda"], codes=codes)
     group.run_regularly(noise, when="before_groups", order=-2, name="noise")
     group.run_regularly(fix, when="before_groups", order=-1, name="noise_fix")
     group.run_regularly(background, when="before_groups", name="background")
@@ -278,9 +287,6 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
         STIMULUS_BUILDERS[stim["kind"]](ctx, name, stim)
 
     # a mechanism left out (see mechanisms()) must be one nothing uses
-    if not mech["command"] and np.any(np.asarray(group.nu_cmd_[:]) != 0):
-        raise RuntimeError("a stimulus set the motor-command slot, but mechanisms() found no cortical_command "
-                           "(a circuitsim bug: extend mechanisms())")
     if not mech["nmda"] and re.search(r"\bg_nmda", _code_of([group, *synapses.values(), *ctx.objects])):
         raise RuntimeError("the circuit's code opens NMDA receptors, but mechanisms() left them out "
                            "(a circuitsim bug: extend mechanisms())")

@@ -35,6 +35,7 @@ counts as ``cs_poisson``.
 """
 
 import re
+from typing import Any, Sequence
 
 from brian2 import Equations
 
@@ -45,8 +46,8 @@ from circuitsim.circuit.rng import (FUNCTIONS, _COUNT01_CPP, _FIX_CPP, _POISSON_
 
 #: Per-neuron parameters of the AdEx template and its T-type current (names match
 #: circuitsim.spec.NEURON_PARAMS)
-#: plus the per-neuron background input, the per-neuron motor-command slot (rate, weight and
-#: time window; see circuitsim.stimulation.command) and the keys of the neuron's random stream.
+#: plus the per-neuron background input and the keys of the neuron's random stream. A stimulus kind
+#: that feeds every neuron (the motor command) adds its own variables (circuitsim.plugins.NeuronCode).
 _ADEX_TEXT = """
     dv/dt = (gL*(EL - v) + gL*DeltaT*exp((v - VT)/DeltaT) - w + I_bias + I_exc + I_inh + I_T)/C : volt (unless refractory)
     dw/dt = (a*(v - EL) - w)/tau_w : amp
@@ -78,14 +79,9 @@ _ADEX_TEXT = """
     w_bg_ampa : siemens
     w_bg_nmda : siemens
     w_bg_gaba : siemens
-    nu_cmd : hertz
-    w_cmd : siemens
-    t_cmd_on : second
-    t_cmd_off : second
     rng_seed : integer (constant)
     rng_index : integer (constant)
     k_bg : 1
-    k_cmd : 1
     pop : integer (constant)
     channel : integer (constant)
     """
@@ -101,14 +97,20 @@ def _t_lines(text: str) -> tuple:
     return i_t, h_t
 
 
-def adex_equations(nmda: bool = True, t_inline: bool = True) -> Equations:
+def adex_equations(nmda: bool = True, t_inline: bool = True, variables: str = "") -> Equations:
     """The template; ``nmda=False`` leaves out the NMDA conductance's decay and Mg2+-blocked
     current (for a circuit where nothing opens NMDA receptors: ``g_nmda`` stays 0, so the spikes
     are the same, and the neuron step saves an exp() per neuron); ``t_inline=False`` makes ``I_T``
     and ``h_T`` stored variables that :func:`t_current_code`, run on the populations that have a
     T current only, updates before the neurons' step (see
-    :func:`circuitsim.circuit.builder.mechanisms`)."""
+    :func:`circuitsim.circuit.builder.mechanisms`). ``variables``: equation lines a stimulus kind
+    adds (its :class:`~circuitsim.plugins.NeuronCode`), declared after the background input's."""
     text = _ADEX_TEXT
+    if variables:
+        anchor = "    w_bg_gaba : siemens\n"
+        assert anchor in text, "the template's background lines changed"
+        text = text.replace(anchor, anchor + "".join(f"    {line.strip()}\n" for line in variables.split("\n")
+                                                     if line.strip()))
     if not nmda:
         assert _NMDA_TERM in text and _NMDA_DECAY in text
         text = text.replace(_NMDA_TERM, "").replace(_NMDA_DECAY, "g_nmda : siemens")
@@ -141,44 +143,43 @@ ADEX_THRESHOLD = "v > V_peak"
 ADEX_RESET = "v = V_reset; w += b"
 ADEX_REFRACTORY = "t_ref"
 
-#: Random streams of :data:`cs_poisson` (any fixed, distinct integers).
+#: Random streams of :data:`cs_poisson` (any fixed, distinct integers; a stimulus kind's own
+#: stream, as the motor command's, takes a number of its own here).
 STREAM_BACKGROUND = 0
 STREAM_COMMAND = 1
 
-#: The background and motor-command counts of this time step, one per neuron and stream, in
-#: three steps so that the frequent work vectorises: (1) a loop of integer and floating-point
-#: arithmetic only (gcc vectorises it) draws each stream's uniform number and settles counts of
-#: 0 and 1 for means up to 1 (nearly every draw: background means are 0.01-0.2 per step), marking
-#: the rest -1; (2) a light loop computes the marked counts in full (``cs_poisson_fix``: the
-#: same inversion as ``cs_poisson``, so the counts are those of ``cs_poisson``); (3) the counts are
-#: added to the conductances (arithmetic only, vectorised). The command stream's mean is zero
-#: outside ``t_cmd_on <= t < t_cmd_off`` (count 0, no draw needed).
-_CMD_MEAN = "nu_cmd*dt*int(t >= t_cmd_on)*int(t < t_cmd_off)"
+#: The background counts of this time step, one per neuron, in three steps so that the frequent
+#: work vectorises: (1) a loop of integer and floating-point arithmetic only (gcc vectorises it)
+#: draws each stream's uniform number and settles counts of 0 and 1 for means up to 1 (nearly
+#: every draw: background means are 0.01-0.2 per step), marking the rest -1; (2) a light loop
+#: computes the marked counts in full (``cs_poisson_fix``: the same inversion as ``cs_poisson``, so
+#: the counts are those of ``cs_poisson``); (3) the counts are added to the conductances
+#: (arithmetic only, vectorised). A stimulus kind's stream (the motor command's) adds its
+#: statements to each step (:class:`circuitsim.plugins.NeuronCode`).
 NOISE_CODE = f"""
 k_bg = cs_count01(nu_bg*dt, cs_uniform(rng_seed, {STREAM_BACKGROUND}, rng_index, t_in_timesteps))
-k_cmd = cs_count01({_CMD_MEAN}, cs_uniform(rng_seed, {STREAM_COMMAND}, rng_index, t_in_timesteps))
 """
 FIX_CODE = f"""
 k_bg = cs_poisson_fix(k_bg, nu_bg*dt, rng_seed, {STREAM_BACKGROUND}, rng_index, t_in_timesteps)
-k_cmd = cs_poisson_fix(k_cmd, {_CMD_MEAN}, rng_seed, {STREAM_COMMAND}, rng_index, t_in_timesteps)
 """
 
 #: Background input: Poisson counts per time step delivered to the receptor(s) with a non-zero
-#: background weight; then the motor command's extra Poisson input to AMPA.
+#: background weight.
 BACKGROUND_CODE = """
 g_ampa += w_bg_ampa*k_bg
 g_nmda += w_bg_nmda*k_bg
 g_gaba += w_bg_gaba*k_bg
-g_ampa += w_cmd*k_cmd
 """
 
 
-def noise_code(command: bool = True, nmda: bool = True) -> tuple:
+def noise_code(nmda: bool = True, codes: Sequence[Any] = ()) -> tuple:
     """(noise, fix, background) code: :data:`NOISE_CODE`, :data:`FIX_CODE` and
-    :data:`BACKGROUND_CODE`, less the motor command's stream where the circuit has no command
-    (its counts would all be 0) and the NMDA line where nothing opens NMDA receptors. The counts
-    that are left are the same, so are the spikes."""
+    :data:`BACKGROUND_CODE`, less the NMDA line where nothing opens NMDA receptors (the counts
+    that are left are the same, so are the spikes), each followed by the statements of the
+    stimulus kinds' ``codes`` (:class:`circuitsim.plugins.NeuronCode`: ``draw``, ``fix``, ``inputs``)."""
     def keep(code: str) -> str:
-        return "\n".join(line for line in code.split("\n")
-                         if (command or "cmd" not in line) and (nmda or "nmda" not in line))
-    return keep(NOISE_CODE), keep(FIX_CODE), keep(BACKGROUND_CODE)
+        return "\n".join(line for line in code.split("\n") if nmda or "nmda" not in line)
+
+    def add(code: str, role: str) -> str:
+        return code + "".join(getattr(c, role).strip() + "\n" for c in codes if getattr(c, role).strip())
+    return add(keep(NOISE_CODE), "draw"), add(keep(FIX_CODE), "fix"), add(keep(BACKGROUND_CODE), "inputs")

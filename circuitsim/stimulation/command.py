@@ -13,15 +13,37 @@ from typing import Any, Dict, Mapping
 
 import numpy as np
 
+from circuitsim.circuit.models import STREAM_COMMAND
 from circuitsim.circuit.registry import BuildContext
 from circuitsim.errors import ConfigError
-from circuitsim.plugins import register
+from circuitsim.plugins import NeuronCode, register
 from circuitsim.schema import CommandConf
 from circuitsim.spec import StimulusContext, check_population, check_stimulus_keys, nonneg, require
 from circuitsim.units import to_si
 
-#: the kind's config schema (defaults: population ctx_e, weight 0.5 nS) and the keys it allows
-register("cortical_command").schema(CommandConf)
+#: The command's mean count per step: zero outside ``t_cmd_on <= t < t_cmd_off`` (count 0, no draw needed).
+_MEAN = "nu_cmd*dt*int(t >= t_cmd_on)*int(t < t_cmd_off)"
+
+#: What the command adds to every neuron where a config holds one: its per-neuron slot (rate,
+#: weight, window: data, so a sweep over them reuses the compiled program and a batched sweep can
+#: hold commands) and its own Poisson stream, drawn and settled beside the background's and added
+#: to AMPA (circuitsim.circuit.models.noise_code).
+NEURON_CODE = NeuronCode(
+    variables="nu_cmd : hertz\nw_cmd : siemens\nt_cmd_on : second\nt_cmd_off : second\nk_cmd : 1",
+    data=("nu_cmd", "w_cmd", "t_cmd_on", "t_cmd_off"),
+    draw=f"k_cmd = cs_count01({_MEAN}, cs_uniform(rng_seed, {STREAM_COMMAND}, rng_index, t_in_timesteps))",
+    fix=f"k_cmd = cs_poisson_fix(k_cmd, {_MEAN}, rng_seed, {STREAM_COMMAND}, rng_index, t_in_timesteps)",
+    inputs="g_ampa += w_cmd*k_cmd")
+
+
+def command_structure(spec: Any, params: Mapping[str, Any]) -> Dict[str, Any]:
+    """Nothing of a command shapes the generated code (all its parameters are per-neuron data)."""
+    return {}
+
+
+#: the kind's config schema (defaults: population ctx_e, weight 0.5 nS), neuron code and structure;
+#: batchable: every parameter is data
+register("cortical_command", batchable=True, schema=CommandConf, neuron=NEURON_CODE, structure=command_structure)
 KEYS = tuple(f.name for f in fields(CommandConf) if f.name != "kind")
 
 
