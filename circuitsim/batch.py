@@ -51,12 +51,11 @@ from circuitsim.circuit.layout import make_layout
 from circuitsim.errors import ConfigError
 from circuitsim.io import results as rio
 from circuitsim.io.results import Result
+from circuitsim.plugins import STIMULI
 from circuitsim.spec import Population, RunSpec, build_spec
 
 logger = logging.getLogger(__name__)
 
-#: Stimulus kinds a batch can hold (their parameters are per-neuron data).
-BATCHABLE_STIMULI = devices.DATA_STIMULUS_KINDS
 PAD = "pad"
 
 
@@ -66,13 +65,14 @@ def _prefix(k: int, name: str) -> str:
 
 def _check_compatible(specs: Sequence[RunSpec]) -> None:
     first = specs[0]
+    batchable = STIMULI.batchable()   # kinds whose parameters are per-neuron data (circuitsim.plugins)
     for k, spec in enumerate(specs):
         where = f"point {k}"
         for name, stim in spec.stimuli.items():
-            if stim["kind"] not in BATCHABLE_STIMULI:
+            if stim["kind"] not in batchable:
                 path = "task.command" if name == "task" else f"stim.{name}"
                 raise ConfigError(path, f"a batched sweep cannot hold a {stim['kind']!r} stimulus ({where}); "
-                                        f"batches support only {', '.join(sorted(BATCHABLE_STIMULI))}. Run this "
+                                        f"batches support only {', '.join(batchable)}. Run this "
                                         "point with circuitsim.simulate() or a Hydra sweep")
         checks = {
             "sim.duration": (spec.sim.duration, first.sim.duration),
