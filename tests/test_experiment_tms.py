@@ -71,7 +71,7 @@ def test_every_run_config_validates(variant):
 
     mod = _load()
     v = getattr(mod, variant)
-    configs = [mod.tms_overrides("rc", mod.rc_protocol(v)), mod.tms_overrides("pp", mod.pp_protocol(v), 55.0),
+    configs = [mod.tms_overrides("rc", mod.rc_protocol(v)), mod.pp_overrides(v, 55.0),
                mod.ctbs_overrides(v, 55.0, sham=False), mod.ctbs_overrides(v, 55.0, sham=True)]
     specs = [build_spec(compose(["condition=dystonia_network", *mod.RUN, *o])) for o in configs]
     assert all(s.readout.muscle.params["pool"]["pic_gain"] == 12.0 for s in specs)   # the graded pool
@@ -79,11 +79,21 @@ def test_every_run_config_validates(variant):
     assert pp["rmt"] == 55.0
     sites = {b["conditioning_site"] for b in pp["protocol"]}
     assert sites == {"m1", "cerebellum"}
+    # the paired pulses carry the ICF set of the paired-pulse presets (configs/stim/tms_sici.yaml)
+    assert pp["sites"]["m1"]["facilitation"]["gain"] == pytest.approx(0.3)
     train = [b for b in specs[2].stimuli["ctbs_cerebellum"]["protocol"] if b["type"] == "theta_burst"][0]
     assert train["time_scale"] == v["ctbs_time_scale"]
     sham = [b for b in specs[3].stimuli["ctbs_cerebellum"]["protocol"] if b["type"] == "theta_burst"][0]
     assert sham["intensity"] == [(0.0, "MSO")]
     assert set(v["ctbs_conditions"]) <= set(v["conditions"])
+
+
+def test_target_muscle_is_the_rotator_without_the_dystonic_posture():
+    """MEPs are measured in the rotator of the other channel than the condition's side (the posture is
+    held by the side's own rotator), and in the same muscle in the healthy circuit (no side)."""
+    mod = _load()
+    assert mod.target_muscle("left") == "rotator_right" and mod.target_muscle("right") == "rotator_left"
+    assert mod.target_muscle(None) == mod.target_muscle("left")
 
 
 @pytest.mark.slow

@@ -23,6 +23,11 @@ Three kinds of run per condition and seed:
    train at 0 %MSO (sham): post / pre MEP. The sham shows how far the MEP and the plastic weights
    move without the train (the plasticity rule drifts).
 
+MEPs are measured in one muscle, the rotator that does not hold the dystonic posture (``target_muscle``:
+rotator_right for the conditions' default side, left, and in the healthy circuit), as TMS studies of
+dystonia record from a relaxed muscle outside the dystonic posture (Ridding et al. 1995: a hand
+muscle). The paired pulses over m1 carry the ICF set of the paired-pulse presets (``PP_SITES``).
+
 Paired pulses and cTBS use the healthy RMT (65 %MSO with the graded pool) in every condition, i.e. the same stimulator
 output: the dystonic circuits' own threshold cannot be measured cleanly (below). Every MEP measure
 uses only trials with the muscle at rest (pre-stimulus mean rectified EMG below 0.1 mV,
@@ -61,7 +66,7 @@ import numpy as np
 
 from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, run_points,
                                     save_figure, summarise, write_rows, write_table)
-from circuitsim.stimulation.tms_config import GRADED_PIC_GAIN, GRADED_RMT_MSO
+from circuitsim.stimulation.tms_config import GRADED_PIC_GAIN, GRADED_RMT_MSO, ICF_FACILITATION
 
 NAME = "tms"
 DT = 1e-4   # s, sim.dt of the default config (pulse times and ISIs lie on its grid)
@@ -73,6 +78,9 @@ INTERVAL = "0.8*second"
 TEST, COND_M1, COND_CB = "110%RMT", "80%RMT", "70%MSO"
 #: LICI conditioning pulse: suprathreshold, 120 % RMT (configs/stim/tms_lici.yaml; Valls-Sole et al. 1992)
 COND_LICI = "120%RMT"
+#: the paired-pulse runs' sites: m1 with the ICF set, as the paired-pulse presets
+#: (configs/stim/tms_sici.yaml; tms_config.ICF_FACILITATION)
+PP_SITES = {"m1": {"facilitation": dict(ICF_FACILITATION)}}
 CTBS = "ctbs_cerebellum"
 #: options of every run: no figures, no spike file (only metrics and the muscle series are read)
 #: the healthy RMT (%MSO) with the graded motoneuron pool of the TMS presets (tms_config.GRADED_RMT_MSO)
@@ -88,6 +96,22 @@ MAX_ONSET_MS = 12.0
 #: train) gives a clear MEP: mean >= 0.5 mV (model choice; Kujirai et al. 1993 adjust the test pulse to
 #: about 1 mV); ratios over near-zero references are meaningless
 MIN_REFERENCE_MV = 0.5
+#: the muscle the MEPs are measured in (issue 16): the rotator that does not hold the dystonic posture,
+#: i.e. the other channel's than the condition's ``circuit.side`` (every dystonia condition's default
+#: side is left, so rotator_right), and rotator_right in the healthy circuit (no side), so that every
+#: condition is measured in the same muscle. TMS studies of dystonia record from a muscle at rest that
+#: takes no part in the dystonic posture: Ridding et al. 1995 (J Neurol Neurosurg Psychiatry 59:493)
+#: measured SICI in a relaxed hand muscle (first dorsal interosseous). A muscle that holds a posture
+#: is not at rest and has no resting motor threshold. The other rotator is still reported
+#: (``rest_fraction_posture``).
+DEFAULT_TARGET = "rotator_right"
+
+
+def target_muscle(side: Any) -> str:
+    """The TMS target muscle for a condition whose lateralised changes act on ``side`` (None: healthy)."""
+    if side is None:
+        return DEFAULT_TARGET
+    return {"left": "rotator_right", "right": "rotator_left"}[str(side)]
 
 FULL = {
     "conditions": ["healthy", "dystonia_bg", "dystonia_cerebellar", "dystonia_network", "dystonia_cortical"],
@@ -159,6 +183,7 @@ COLUMNS = {
     "rmt_pooled": "RMT, seeds pooled (%MSO)",
     "rmt_vs_healthy": "RMT / healthy RMT (pooled)",
     "rest_fraction": "rc trials at rest",
+    "rest_fraction_posture": "rc trials at rest, posture-side rotator",
     "p_mep_no_pulse": "P(MEP) without pulse",
     "mep_no_pulse_mv": "EMG p-p without pulse (mV)",
     "pp_rest_fraction": "pp trials at rest",
@@ -218,11 +243,19 @@ def duration(blocks: Sequence[Mapping[str, Any]]) -> str:
     return f"{math.ceil((float(table.time.max()) + 0.25) * 10) / 10:g}*second"
 
 
-def tms_overrides(name: str, blocks: Sequence[Mapping[str, Any]], rmt: float | None = RMT_MSO) -> List[str]:
+def tms_overrides(name: str, blocks: Sequence[Mapping[str, Any]], rmt: float | None = RMT_MSO,
+                  sites: Mapping[str, Any] | None = None) -> List[str]:
     node: Dict[str, Any] = {"kind": "tms", "protocol": list(blocks)}
     if rmt is not None:
         node["rmt"] = f"{rmt:.1f}%MSO"
+    if sites:
+        node["sites"] = dict(sites)
     return [f"+stim.{name}={hydra_value(node)}", f"sim.duration={duration(blocks)}"]
+
+
+def pp_overrides(v: Mapping[str, Any], rmt: float = RMT_MSO) -> List[str]:
+    """The paired-pulse run: :func:`pp_protocol` at RMT ``rmt`` (%MSO), m1 with the ICF set (``PP_SITES``)."""
+    return tms_overrides("pp", pp_protocol(v), rmt, PP_SITES)
 
 
 def ctbs_overrides(v: Mapping[str, Any], rmt: float, sham: bool) -> List[str]:
@@ -249,10 +282,17 @@ def _metrics(folder: str) -> Dict[str, Any]:
     return json.loads((Path(folder) / "metrics.json").read_text())
 
 
-def rc_trials(folder: str, stim: str = "rc") -> Dict[str, np.ndarray]:
-    """Every test pulse of a finished run, both muscles pooled: intensity (%MSO), peak-to-peak MEP
-    (mV), MEP present, muscle at rest (pre-stimulus mean rectified EMG below ``active_level``), measured
-    again from the stored EMG with the stimulus's own measure (:func:`circuitsim.stimulation.tms.analyse`)."""
+def _config(folder: str) -> Dict[str, Any]:
+    from circuitsim.io.results import load_result
+
+    return load_result(folder).config
+
+
+def rc_trials(folder: str, stim: str = "rc", muscles: Sequence[str] | None = None) -> Dict[str, np.ndarray]:
+    """Every test pulse of a finished run in ``muscles`` (default: the condition's :func:`target_muscle`;
+    several are pooled): intensity (%MSO), peak-to-peak MEP (mV), MEP present, muscle at rest
+    (pre-stimulus mean rectified EMG below ``active_level``), measured again from the stored EMG with
+    the stimulus's own measure (:func:`circuitsim.stimulation.tms.analyse`)."""
     from omegaconf import OmegaConf
 
     from circuitsim.io.results import load_result
@@ -267,10 +307,11 @@ def rc_trials(folder: str, stim: str = "rc") -> Dict[str, np.ndarray]:
     readout = SimpleNamespace(muscles=muscles, emg={m: np.asarray(series[f"{m}.emg"]) for m in muscles},
                               fs_hz=1.0 / float(t[1] - t[0]), time=t)
     an = analyse(params, readout)
-    per = [an["per_muscle"][m] for m in muscles]
+    chosen = list(muscles) if muscles is not None else [target_muscle(res.config["circuit"].get("side"))]
+    per = [an["per_muscle"][m] for m in chosen]
     latency = np.concatenate([m["latency_s"] for m in per]) * 1e3
     present = np.concatenate([m["present"] for m in per])
-    return {"mso": np.tile(an["mso"][an["test_index"]], len(muscles)),
+    return {"mso": np.tile(an["mso"][an["test_index"]], len(chosen)),
             "amp_mv": np.concatenate([m["amplitude_v"] for m in per]) * 1e3,
             "present": present, "evoked": present & (np.nan_to_num(latency, nan=np.inf) <= MAX_ONSET_MS),
             "rest": ~np.concatenate([m["active"] for m in per])}
@@ -513,11 +554,15 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
     curve_rows, trials = [], {}
     for row in rc_rows:
         tr = trials[(row["condition"], row["seed"])] = rc_trials(row["folder"])
+        target = target_muscle(_config(row["folder"])["circuit"].get("side"))
+        other = [m for m in ("rotator_left", "rotator_right") if m != target]
+        posture = rc_trials(row["folder"], muscles=other)
         levels = curve(tr)
         at120 = min(levels, key=lambda x: abs(x - 1.2 * RMT_MSO))
         runs[(row["condition"], row["seed"])] = {
             "condition": row["condition"], "seed": row["seed"], "rmt_mso": motor_threshold([tr]),
-            "rest_fraction": float(tr["rest"].mean()), "latency_ms": row["latency_ms"],
+            "target_muscle": target, "rest_fraction": float(tr["rest"].mean()),
+            "rest_fraction_posture": float(posture["rest"].mean()), "latency_ms": row["latency_ms"],
             "mep_rmt120_mv": levels[at120]["mep_mv"], "mep_max_mv": float(np.nanmax([d["mep_mv"] for d in levels.values()])),
             "p_mep_no_pulse": levels.get(0.0, {}).get("p_evoked", float("nan")),
             "mep_no_pulse_mv": levels.get(0.0, {}).get("mep_mv", float("nan")),
@@ -535,8 +580,7 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
         rec["rmt_vs_healthy"] = rec["rmt_pooled"] / healthy if math.isfinite(healthy) else float("nan")
 
     # 2. paired pulses at the healthy circuit's RMT (RMT_MSO)
-    pp_blocks = pp_protocol(v)
-    points = [Point(f"pp_{c}", [f"condition={c}", *RUN, *tms_overrides("pp", pp_blocks)], {"condition": c})
+    points = [Point(f"pp_{c}", [f"condition={c}", *RUN, *pp_overrides(v)], {"condition": c})
               for c in v["conditions"]]
     for p, s in [(p, s) for p in points for s in seeds]:
         rows = run_points([p], [s], out, {"sici_ratio_all": "tms.sici_ratio", "icf_ratio_all": "tms.icf_ratio",
@@ -544,7 +588,9 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
                           **launch_options(args))
         rec = runs[(p.factors["condition"], s)]
         rec.update({k: rows[0][k] for k in ("sici_ratio_all", "icf_ratio_all", "cbi_ratio_all", "lici_ratio_all")})
-        per_muscle = _metrics(rows[0]["folder"])["tms"]["per_muscle"]
+        # the target muscle only (target_muscle), as the recruitment curve
+        per_muscle = {m: d for m, d in _metrics(rows[0]["folder"])["tms"]["per_muscle"].items()
+                      if m == rec["target_muscle"]}
         rec.update(paired_ratios(per_muscle))
         rec["test_mep_mv"] = float(np.mean([d["unconditioned_mv"] for pm in per_muscle.values()
                                             for d in pm.get("paired", {}).values()] or [np.nan]))
