@@ -17,23 +17,18 @@ from typing import Any, Dict, List, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from circuitsim.catalogue import label
 from circuitsim.errors import ResultError
 from circuitsim.io.results import Result, load_result
 
 logger = logging.getLogger(__name__)
 
-#: measures shown in compare.png: (metric key, label)
-KEY_MEASURES = (
-    ("populations.gpi.rate_hz", "GPi rate (Hz)"),
-    ("populations.gpi.cv_isi", "GPi ISI CV"),
-    ("populations.gpi.burst_fraction", "GPi burst fraction"),
-    ("lfp.gpi.band_power.theta", "GPi LFP theta (rel.)"),
-    ("lfp.gpi.band_power.beta", "GPi LFP beta (rel.)"),
-    ("lfp.stn.band_power.beta", "STN LFP beta (rel.)"),
-    ("channels.selectivity", "channel selectivity"),
-    ("muscle.co_contraction_index", "co-contraction index"),
-    ("muscle.severity_score", "severity score"),
-)
+#: measures shown in compare.png: (metric key, label); the labels are the metric catalogue's
+#: (circuitsim.catalogue.label)
+KEY_MEASURES = tuple((key, label(key)) for key in (
+    "populations.gpi.rate_hz", "populations.gpi.cv_isi", "populations.gpi.burst_fraction",
+    "lfp.gpi.band_power.theta", "lfp.gpi.band_power.beta", "lfp.stn.band_power.beta",
+    "channels.selectivity", "muscle.co_contraction_index", "muscle.severity_score"))
 
 
 def flatten_metrics(metrics: Dict[str, Any], prefix: str = "") -> Dict[str, float]:

@@ -9,12 +9,13 @@ The documentation build (``docs/conf.py``) calls :func:`write_generated`, which 
 * ``config.md``: every config key of the schemas in :mod:`circuitsim.spec` with its default and its
   description, taken from the key's comment in ``configs/<group>/default.yaml`` or from
   :data:`CONFIG_NOTES`;
-* ``metrics.md``: every key of ``metrics.json`` described in :data:`METRICS`;
+* ``metrics.md``: every key of ``metrics.json``, its unit and meaning, from the metric catalogue
+  (:mod:`circuitsim.catalogue`);
 * ``conditions.md``, ``stimuli.md``, ``tasks.md``: what ``circuitsim-list`` prints.
 
 A schema field without a description, or a description of a field that no longer exists, raises
 :class:`DocsDriftError` and so fails the build; the tutorial checks every ``metrics.json`` key it
-meets against :data:`METRICS` (:func:`check_metrics`).
+meets against the catalogue (:func:`check_metrics`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ import typing
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from circuitsim.catalogue import METRICS as CATALOGUE
+from circuitsim.catalogue import DriftError, check_metrics, metric_keys  # noqa: F401  (re-exported)
 from circuitsim.spec import build_spec
 
 
-class DocsDriftError(RuntimeError):
-    """The generated documentation no longer matches the code (a key without description, or the reverse)."""
+#: The generated documentation no longer matches the code (a key without description, or the
+#: reverse); the metric catalogue raises the same error (:func:`check_metrics`).
+DocsDriftError = DriftError
 
 
 # --------------------------------------------------------------------------- circuit tables
@@ -315,194 +319,17 @@ def config_reference(cfg: Any, configs: Path) -> str:
 
 # --------------------------------------------------------------------------- metrics reference
 
-#: Every key of ``metrics.json``: (pattern, description, when it is there). ``<pop>``, ``<region>``,
-#: ``<band>`` ... stand for one key; ``**`` for any number. ``when`` is ``always`` (every run),
-#: ``command`` (a task with a command), ``rest`` (no command), ``muscle`` (muscle readout on),
-#: ``dbs``, ``closed_loop``, ``tms``, ``batch`` (only there).
-METRICS: List[Tuple[str, str, str]] = [
-    ("populations.<pop>.rate_hz", "Mean firing rate per neuron (Hz), after `sim.transient`.", "always"),
-    ("populations.<pop>.cv_isi", "Mean coefficient of variation of the inter-spike intervals; null with too few "
-                                 "spikes.", "always"),
-    ("populations.<pop>.burst_fraction", "Fraction of spikes in Poisson-surprise bursts (Legéndy & Salcman 1985; "
-                                         "surprise ≥ 3, seed ISIs < ½ the neuron's mean ISI).", "always"),
-    ("populations.<pop>.pause_fraction", "Fraction of time in pauses: ISIs longer than max(5 × mean ISI, 100 ms) "
-                                         "(after Elias et al. 2007).", "always"),
-    ("populations.<pop>.synchrony", "Golomb's χ on 5 ms bins: 0 asynchronous, 1 identical trains.", "always"),
-    ("populations.<pop>.n_neurons", "Neurons in the population.", "always"),
-    ("populations.<pop>.target_rate_hz", "The cited healthy range [low, high] (Hz).", "always"),
-    ("lfp.<region>.band_power.<band>", "Relative power of the region's LFP proxy in delta 1–4, theta 4–8, alpha "
-                                       "8–13, beta 13–30, gamma 30–80 Hz, each divided by the 1–100 Hz power "
-                                       "(Welch, `readout.spectrum_segment`).", "always"),
-    ("lfp.<region>.power_4_10hz", "Relative 4–10 Hz power, the pallidal band of dystonia (Silberstein et al. "
-                                  "2003).", "always"),
-    ("lfp.<region>.peak_hz", "Frequency of the largest spectral peak in 2–80 Hz.", "always"),
-    ("coherence.<a>__<b>.<band>", "Mean magnitude-squared coherence of two regions' LFP proxies per band "
-                                  "(`gpi__ctx`, `gpi__dcn`, `stn__gpe`, `gpi__thal`).", "always"),
-    ("connectivity.coherence.<a>__<b>.<band>", "Magnitude-squared coherence of the LFP proxies of every pair of "
-                                               "regions (a before b in the order of `<region>`), multitaper "
-                                               "(0.5 s epochs), mean over the band's bins "
-                                               "(`circuitsim.analysis.connectivity`, library spectral_connectivity).",
-     "optional"),
-    ("connectivity.granger.<a>__<b>.<band>", "Pairwise spectral Granger causality from region a to region b "
-                                             "(Geweke 1982; nonparametric, Dhamala et al. 2008), every ordered "
-                                             "pair, mean over the band's bins; >= 0, biased upward in short runs.",
-     "optional"),
-    ("connectivity.bold.correlation.<a>__<b>", "Correlation of two regions' BOLD-like signals: each region's "
-                                               "synaptic activity through the Balloon-Windkessel model (Friston "
-                                               "et al. 2000), sampled every 0.1 s (`circuitsim.analysis.bold`); "
-                                               "only in runs of 20 s or more after the transient.", "optional"),
-    ("channels.selectivity", "During the command: max(0, (a − b)/(a + b)) of the rises a, b of the commanded "
-                             "and the other channel's thalamic rate over baseline; 1 = only the commanded channel, "
-                             "0 = both equally; null at rest.", "always"),
-    ("channels.commanded", "The commanded channel (null at rest).", "always"),
-    ("channels.population", "The population whose channel rates give the selectivity (`thal`).", "command"),
-    ("channels.baseline_rates_hz.<pop>.<channel>", "Rate of each channelled population per channel before the "
-                                                   "command.", "command"),
-    ("channels.command_rates_hz.<pop>.<channel>", "The same during the command.", "command"),
-    ("channels.rates_hz.<pop>.<channel>", "At rest: rate of each channelled population per channel.", "rest"),
-    ("muscle.<muscle>.mean_force", "Mean muscle force (N).", "muscle"),
-    ("muscle.<muscle>.emg_rms", "Root-mean-square surface EMG (V).", "muscle"),
-    ("muscle.<muscle>.tremor_power", "Relative 3–8 Hz power of the rectified EMG (of 1–100 Hz).", "muscle"),
-    ("muscle.<muscle>.alpha_power", "Relative 8–12 Hz power of the rectified EMG.", "muscle"),
-    ("muscle.<muscle>.beta_power", "Relative 15–30 Hz power of the rectified EMG.", "muscle"),
-    ("muscle.<muscle>.active_fraction", "Fraction of the time the muscle's EMG envelope is above the noise floor "
-                                        "(0 = relaxed throughout).", "muscle"),
-    ("muscle.co_contraction_index", "2·Σ min(a, b) / Σ (a + b) of the two rotators' EMG envelopes above noise "
-                                    "(Falconer & Winter 1985), over the time when either muscle is active: 1 "
-                                    "identical, 0 one silent; null when both are relaxed (active < 0.1 s).",
-     "muscle"),
-    ("muscle.head_angle_deg.mean", "Mean head yaw (degrees, positive = to the left).", "muscle"),
-    ("muscle.head_angle_deg.peak", "Largest absolute head yaw (degrees).", "muscle"),
-    ("muscle.head_angle_deg.frac_beyond", "Fraction of time beyond 5°.", "muscle"),
-    ("muscle.head_angle_deg.jerks_per_s", "Phasic head movements per second: peaks of the angular speed above 30°/s, at least 0.1 s apart (`readout.muscle.params.jerk_velocity_deg_s`, `jerk_min_interval_s`).", "muscle"),
-    ("muscle.lfp_emg_coherence.<band>", "Coherence of the GPi LFP proxy with the rectified EMG of the more active "
-                                        "muscle (theta, alpha).", "muscle"),
-    ("muscle.severity_score", "Dystonia severity in [0, 1]: the mean of the co-contraction, posture and tremor "
-                              "sub-scores (see the muscle page); an undefined co-contraction and the tremor of "
-                              "a relaxed agonist count 0.", "muscle"),
-    ("stim.<name>.target", "DBS: the stimulated population.", "dbs"),
-    ("stim.<name>.n_pulses", "Pulses delivered.", "dbs"),
-    ("stim.<name>.n_pulses_scheduled", "DBS: pulses scheduled.", "dbs"),
-    ("stim.<name>.frequency_hz", "DBS: pulse frequency.", "dbs"),
-    ("stim.<name>.amplitude_ma", "DBS: cathodic amplitude (mA).", "dbs"),
-    ("stim.<name>.pulse_width_us", "DBS: cathodic phase width (µs).", "dbs"),
-    ("stim.<name>.charge_per_phase_nc", "DBS: charge of the cathodic phase (nC).", "dbs"),
-    ("stim.<name>.net_charge_nc", "DBS: net charge per pulse (0 when balanced).", "dbs"),
-    ("stim.<name>.energy", "DBS: energy delivered, Σ I²·R·width over phases and pulses (J).", "dbs"),
-    ("stim.<name>.energy_uj", "The same in µJ.", "dbs"),
-    ("stim.<name>.mean_power_uw", "DBS: mean power while stimulating (µW).", "dbs"),
-    ("stim.<name>.p_transmit", "DBS: probability that an axon terminal transmits a pulse (axonal failure).", "dbs"),
-    ("stim.<name>.activated_fraction", "DBS: fraction of all selected elements activated, mean over pulses.", "dbs"),
-    ("stim.<name>.activated_fraction_<element>", "DBS: the same per element (somata, efferent or afferent axons).",
-     "dbs"),
-    ("stim.<name>.expected_fraction_<element>", "DBS: the fraction the strength–duration law predicts.", "dbs"),
-    ("stim.<name>.n_elements_<element>", "DBS: elements of that kind near the electrode.", "dbs"),
-    ("stim.<name>.locking_activated", "DBS: fraction of pulses followed within 2 ms by a spike of an activated "
-                                      "target soma.", "dbs"),
-    ("stim.<name>.locking_not_activated", "DBS: the same for the other target somata.", "dbs"),
-    ("stim.<name>.target_rate_before_hz", "DBS: mean rate of the target somata the pulses do not excite, "
-                                          "before stimulation (Hz; a microelectrode's view).", "dbs"),
-    ("stim.<name>.target_rate_during_hz", "DBS: the same during stimulation, after a 0.1 s settling time (Hz).", "dbs"),
-    ("stim.<name>.target_rate_ratio", "DBS: during / before for those somata.", "dbs"),
-    ("stim.<name>.activated_rate_during_hz", "DBS: rate of the directly excited target somata during stimulation "
-                                             "(Hz).", "dbs"),
-    ("stim.<name>.efferent_rate_before_hz_<pop>", "DBS: rate of a population the stimulated efferent axons reach, "
-                                                  "before stimulation (Hz).", "dbs"),
-    ("stim.<name>.efferent_rate_during_hz_<pop>", "DBS: the same during stimulation (Hz).", "dbs"),
-    ("stim.<name>.efferent_rate_ratio_<pop>", "DBS: during / before for that population.", "dbs"),
-    ("stim.<name>.release_efficacy", "DBS: resources of the active stimulated synapses at the last pulse, relative "
-                                     "to a rested synapse (Tsodyks-Markram depression; 1 without it).", "dbs"),
-    ("stim.<name>.release_efficacy_expected", "DBS: the Tsodyks-Markram steady state at the stimulation frequency.",
-     "dbs"),
-    ("stim.<name>.fraction_time_on", "Closed-loop DBS: fraction of time stimulating.", "closed_loop"),
-    ("stim.<name>.mean_amplitude_ma", "Closed-loop DBS: mean amplitude.", "closed_loop"),
-    ("stim.<name>.mean_biomarker", "Closed-loop DBS: mean biomarker.", "closed_loop"),
-    ("stim.<name>.n_updates", "Closed-loop DBS: controller updates.", "closed_loop"),
-    ("stim.<name>.switches_per_s", "Closed-loop DBS: on/off transitions per second of control.", "closed_loop"),
-    ("stim.<name>.reversals_per_s", "Closed-loop DBS: changes of direction of the amplitude per second "
-                                    "(how often a graded law hunts).", "closed_loop"),
-    ("stim.<name>.controller.<series>", "Closed-loop DBS: the controller trace, lists `t` (s), `level` (0-1 of "
-                                        "the maximum) and `biomarker` (null before the first full window).",
-     "closed_loop"),
-    ("stim.<name>.**", "TMS: `n_test_pulses`, `protocol_span_s`, `rmt_mso`, `intensity_mso`, "
-                       "`activated_fraction.<site>.<element>`, `plasticity.<pathway or site.element>.*` (see the "
-                       "stimulation page).", "tms"),
-    ("tms.**", "TMS measures where the protocol has them: `mep_amplitude_mv`, `mep_latency_ms`, `silent_period_ms`, "
-               "`sici_ratio`, `icf_ratio`, `cbi_ratio`, `motor_threshold`, `mep_post_pre_ratio`, `volley_*`, and "
-               "`per_muscle.<muscle>.*`.", "tms"),
-    ("run.seed", "The master seed.", "always"),
-    ("run.duration_s", "Simulated time (s).", "always"),
-    ("run.dt_s", "Time step (s).", "always"),
-    ("run.transient_s", "Start-up time left out of every measure (s).", "always"),
-    ("run.device", "The Brian2 device the run used.", "always"),
-    ("run.threads", "OpenMP threads.", "always"),
-    ("run.n_neurons", "Neurons simulated.", "always"),
-    ("run.n_synapses", "Synapses simulated.", "always"),
-    ("run.synapses_per_pathway.<pathway>", "Synapses of each pathway.", "always"),
-    ("run.build_s", "Time spent compiling (0 when the build was reused).", "always"),
-    ("run.build_reused", "Whether the compiled program of this circuit structure was reused.", "always"),
-    ("run.sim_s", "Wall time of the simulation itself.", "always"),
-    ("run.sim_cpu_s", "Its CPU time.", "always"),
-    ("run.sim_loop_s", "Brian2's own time in the simulation loop.", "always"),
-    ("run.sim_peak_mb", "Peak memory of the compiled program (MB).", "always"),
-    ("run.wall_s", "Wall time of the whole `simulate()` call.", "always"),
-    ("run.channels", "The action channels.", "always"),
-    ("run.regions.<region>", "The populations of each region.", "always"),
-    ("run.versions.<package>", "Versions of circuitsim, Brian2, NumPy, SciPy and Python.", "always"),
-    ("run.condition", "The condition's name.", "always"),
-    ("run.task", "The commanded channel (null at rest).", "always"),
-    ("run.run_id", "Identifier written into every file of the run folder.", "optional"),
-    ("run.batch.size", "Batched sweeps: copies in the batch.", "batch"),
-    ("run.batch.index", "Batched sweeps: this copy's index.", "batch"),
-]
-
-
-def _pattern(pattern: str) -> "re.Pattern[str]":
-    out = re.escape(pattern).replace(r"\*\*", ".+")
-    out = re.sub(r"<[^>]+>", "[^.]+", out.replace(r"\<", "<").replace(r"\>", ">"))
-    return re.compile(out + "$")
-
-
-def metric_keys(metrics: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
-    """Dotted keys of every leaf of a metrics dict (lists and empty dicts are leaves)."""
-    for key, value in metrics.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            yield from metric_keys(value, path + ".")
-        else:
-            yield path
-
-
-def check_metrics(runs: Sequence[Mapping[str, Any]], present: Iterable[str] = ("always",)) -> None:
-    """Check runs' metrics against :data:`METRICS`.
-
-    ``present`` names the kinds of keys these runs have (``always``, ``command``, ``muscle``,
-    ``dbs`` ...). Raises :class:`DocsDriftError` when a key matches no pattern of those kinds (or
-    of kind ``optional``), or when a pattern of those kinds matched no key.
-    """
-    present = set(present)
-    compiled = [(_pattern(p), p, when) for p, _, when in METRICS if when in present | {"optional"}]
-    seen, undocumented = set(), set()
-    for metrics in runs:
-        for key in metric_keys(metrics):
-            hit = next((p for rx, p, _ in compiled if rx.match(key)), None)
-            if hit is None:
-                undocumented.add(key)
-            else:
-                seen.add(hit)
-    stale = [p for _, p, when in compiled if when in present and p not in seen]
-    if undocumented or stale:
-        raise DocsDriftError(
-            "metrics reference out of step with metrics.json: "
-            + (f"undocumented keys {sorted(undocumented)[:20]} (describe them in circuitsim.docs.METRICS); "
-               if undocumented else "")
-            + (f"documented keys no run produced: {stale}" if stale else ""))
+#: Every key of ``metrics.json`` as (pattern, description, when it is there): a view of the metric
+#: catalogue (:data:`circuitsim.catalogue.METRICS`, which also holds each key's unit and label).
+METRICS: List[Tuple[str, str, str]] = [(m.pattern, m.text, m.when) for m in CATALOGUE]
 
 
 def metrics_reference() -> str:
-    lines = ["| key | meaning | present |", "|---|---|---|"]
-    for pattern, text, when in METRICS:
-        lines.append(f"| `{pattern}` | {text} | {when} |")
+    """The metrics reference table, from the metric catalogue (key, unit, meaning, when present)."""
+    lines = ["| key | unit | meaning | present |", "|---|---|---|---|"]
+    for m in CATALOGUE:
+        unit = "" if m.unit in ("text", "list", "various") else ("–" if m.unit == "1" else m.unit)
+        lines.append(f"| `{m.pattern}` | {unit} | {m.text} | {m.when} |")
     return "\n".join(lines) + "\n"
 
 

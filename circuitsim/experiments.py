@@ -37,11 +37,12 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from circuitsim.catalogue import unknown_measures
 from circuitsim.io import results as rio
 
 logger = logging.getLogger(__name__)
 
-#: a measure: a dotted key of metrics.json, or a function of the run's Result
+#: a measure: a dotted key of metrics.json (a metric of circuitsim.catalogue), or a function of the run's Result
 Measure = Union[str, Callable[[Any], float]]
 
 #: options every run of an experiment gets unless the experiment sets them
@@ -121,8 +122,15 @@ def run_points(points: Sequence[Point], seeds: Sequence[int], out: str | Path, m
     Finished runs are never resubmitted (resume). The rows come from the same collection as
     ``circuitsim-collect`` (``<out>/runs/runs.parquet`` and ``runs.csv`` list every run with its
     status); a run that failed raises RuntimeError naming it, after that table is written.
+    A dotted measure must name a metric of the catalogue (:mod:`circuitsim.catalogue`), else
+    ValueError before anything runs.
     """
     from circuitsim import compose
+
+    unknown = unknown_measures(m for m in measures.values() if isinstance(m, str))
+    if unknown:
+        raise ValueError(f"measures {unknown}: no such metric (circuitsim.catalogue.METRICS, `circuitsim-list "
+                         f"metrics`); name a key of metrics.json or give a function of the Result")
     from circuitsim.api import _plain_config
     from circuitsim.io import collect as col
     from circuitsim.spec import build_spec

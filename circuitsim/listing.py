@@ -7,7 +7,7 @@
     circuitsim-list populations     # circuit.populations: region, size, healthy rate
     circuitsim-list metrics         # the keys of metrics.json (docs/reference/metrics)
 
-Everything is read from the configs and from :data:`circuitsim.docs.METRICS`, so a new
+Everything is read from the configs and from :data:`circuitsim.catalogue.METRICS`, so a new
 condition or stimulation preset shows up here without a code change. This module also provides
 the config-group listing of ``circuitsim --help`` (the ``circuitsim_groups`` resolver used by
 ``configs/hydra/help/circuitsim.yaml``).
@@ -89,9 +89,9 @@ def populations() -> List[Entry]:
 
 
 def metrics() -> List[Entry]:
-    from circuitsim.docs import METRICS
+    from circuitsim.catalogue import METRICS
 
-    return [(key, first_sentence(text, limit=140)) for key, text, _ in METRICS]
+    return [(m.pattern, first_sentence(m.text, limit=140)) for m in METRICS]
 
 
 LISTS: Dict[str, Callable[[], List[Entry]]] = {

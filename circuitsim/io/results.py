@@ -97,13 +97,13 @@ class Result:
         return result_html(self)
 
     def to_nwb(self, path: str | Path) -> Path:
-        """Write the run as an NWB file (:func:`circuitsim.io.nwb_file.to_nwb`; needs ``circuitsim[nwb]``)."""
+        """Write the run as an NWB file (:func:`circuitsim.io.nwb.to_nwb`; needs ``circuitsim[nwb]``)."""
         from circuitsim.io.nwb_file import to_nwb
 
         return to_nwb(self, path)
 
     def to_neo(self) -> Any:
-        """The run as a ``neo.Block`` of SpikeTrains (:func:`circuitsim.io.nwb_file.to_neo`)."""
+        """The run as a ``neo.Block`` of SpikeTrains (:func:`circuitsim.io.nwb.to_neo`)."""
         from circuitsim.io.nwb_file import to_neo
 
         return to_neo(self)
