@@ -18,6 +18,11 @@
 ``cuda_standalone``
     The same with brian2cuda (optional extra ``circuitsim[cuda]``, NVIDIA GPU and CUDA toolkit).
 
+What this needs of Brian2 beyond its public API (the standalone device's queue and static arrays,
+the generated run line of ``main()``) is in :mod:`circuitsim.brian_adapter`, written for one Brian2
+release; the cache's integrity checks are in :mod:`circuitsim.build_cache` and the run folders
+and the program's process in :mod:`circuitsim.run_folders`.
+
 Reliability of the standalone devices:
 
 * **The cache heals.** The manifest of a build (``circuitsim-build.json``, written last) records
@@ -42,7 +47,6 @@ Reliability of the standalone devices:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import gc
@@ -50,17 +54,11 @@ import hashlib
 import json
 import logging
 import os
-import re
 import resource
 import shutil
-import signal
-import socket
-import stat
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -68,8 +66,14 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import brian2
 import numpy as np
 from brian2 import device, prefs, second, set_device
-from brian2.devices.device import get_device
 
+from circuitsim import brian_adapter as adapter
+from circuitsim.build_cache import (  # noqa: F401  (re-exported: these names were the device's)
+    ABSENT, BROKEN, COMPLETE_MARKER, LEGACY, LOW_DISK_MB, OK, OTHER, _check_build, _discard, _elf_intact, _free_mb,
+    _is_program, _sha256, _sources_sha256, _write_manifest)
+from circuitsim.run_folders import (  # noqa: F401  (re-exported, as above)
+    OWNER_FILE, OWNER_LOCKED, _check_program_io, _claim_run_folder, _die_with_parent, _peak_kb, _stop,
+    remove_stale_runs)
 from circuitsim.progress import ProgramProgress
 from circuitsim.errors import RunTimeoutError, StorageError
 from circuitsim.spec import RunSpec
@@ -78,24 +82,9 @@ logger = logging.getLogger(__name__)
 
 SEED_ENV = "CIRCUITSIM_SEED"
 DURATION_ENV = "CIRCUITSIM_DURATION"
-COMPLETE_MARKER = "circuitsim-build.json"   # written last: the folder holds a complete build
 FINITE_MATH_FLAG = "-fno-finite-math-only"
 ALIAS_CHECKS_FLAG = "--param=vect-max-version-for-alias-checks"
 ALIAS_CHECKS = 200   # numerical choice: above the ~75 pointer pairs of the neuron state update
-
-# Brian2's generator is seeded from the environment (for stimuli that draw with rand()/randn();
-# the circuit's own noise uses circuitsim.circuit.models.cs_poisson, whose seed is data).
-_SEED_CODE = """
-{{
-    const char* _cs_seed = std::getenv("{env}");
-    const unsigned long _cs_s = _cs_seed ? std::strtoul(_cs_seed, nullptr, 10) : 0UL;
-    for (int _i = 0; _i < {threads}; _i++)
-        brian::_random_generators[_i].seed(_cs_s + _i);
-}}
-"""
-# The simulated duration is read from the environment, so it is not compiled in.
-_DURATION_CODE = """const double _cs_duration = std::getenv("{env}") ? std::strtod(std::getenv("{env}"), nullptr) : {default!r};"""
-_RUN_LINE = re.compile(r"^(\s*\w+\.run\()([^,]+)(,.*)$")
 
 #: Stimulus kinds whose parameters are all data (per-neuron values), not compiled constants.
 DATA_STIMULUS_KINDS = frozenset({"cortical_command"})
@@ -153,22 +142,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return type(value).__name__
-
-
-def _queue_signature() -> Dict[str, Any]:
-    """What of the standalone device's queued initialisation shapes the generated program:
-    the order of operations, array names, sizes and types, and constants written into code;
-    the *values* of static arrays are data and left out."""
-    ops = []
-    for func, args in device.main_queue:
-        if func in ("run_code_object", "before_run_code_object", "after_run_code_object"):
-            ops.append([func, args[0].name])
-        elif func == "run_network":
-            ops.append([func, args[0].name])
-        else:
-            ops.append([func, _jsonable(args)])
-    arrays = {name: [str(arr.dtype), int(arr.size)] for name, arr in device.static_arrays.items()}
-    return {"ops": ops, "static_arrays": arrays}
 
 
 _CODE_HASH: Optional[str] = None
@@ -330,33 +303,6 @@ def _run_environment(spec: RunSpec, duration: float) -> Dict[str, str]:
     return env
 
 
-def _patch_duration(net_name: str) -> bool:
-    """Make the compiled program take its duration from DURATION_ENV (see _DURATION_CODE)."""
-    for func, args in device.main_queue:
-        if func != "run_network" or args[0].name != net_name:
-            continue
-        lines = args[1]
-        hits = [k for k, line in enumerate(lines) if line.lstrip().startswith(f"{net_name}.run(")]
-        if len(hits) != 1:
-            return False
-        m = _RUN_LINE.match(lines[hits[0]])
-        if not m:
-            return False
-        lines[hits[0]] = f"{m.group(1)}_cs_duration{m.group(3)}"
-        return True
-    return False
-
-
-def _function_arrays() -> Dict[str, np.ndarray]:
-    """Static arrays Brian2 adds at build time for functions' namespaces (e.g. TimedArray values)."""
-    arrays = dict(device.static_arrays)
-    for code_object in device.code_objects.values():
-        for var in code_object.variables.values():
-            if isinstance(var, brian2.Function):
-                device._insert_func_namespace(var, code_object, arrays)
-    return {k: v for k, v in arrays.items() if k not in device.static_arrays}
-
-
 def _manifest_arrays(arrays: Dict[str, np.ndarray]) -> Dict[str, List[Any]]:
     return {name: [str(arr.dtype), int(arr.size)] for name, arr in arrays.items()}
 
@@ -366,11 +312,10 @@ def _build(net: brian2.Network, spec: RunSpec, build_dir: Path, namespace: Dict[
     """Generate and compile the program into ``build_dir`` (caller holds the lock); mark it complete."""
     global BUILD_COUNT
     threads = max(1, spec.sim.threads)
-    device.insert_code("main", _SEED_CODE.format(env=SEED_ENV, threads=threads))
-    device.insert_code("main", _DURATION_CODE.format(env=DURATION_ENV, default=float(spec.sim.duration)))
-    queued = set(device.static_arrays)
+    adapter.insert_run_time_values(SEED_ENV, DURATION_ENV, threads, spec.sim.duration)
+    queued = set(adapter.static_arrays())
     net.run(spec.sim.duration * second, namespace=namespace, report=report, report_period=1 * second)
-    duration_is_data = _patch_duration(net.name)
+    duration_is_data = adapter.patch_duration(net.name)
     if not duration_is_data and spec.sim.device != "cuda_standalone":
         raise RuntimeError("could not make the simulated duration a run-time value; Brian2's generated "
                            f"main() changed (Brian2 {brian2.__version__})")
@@ -395,7 +340,7 @@ def _build(net: brian2.Network, spec: RunSpec, build_dir: Path, namespace: Dict[
         raise
     logger.info("compiled in %.1f s", time.perf_counter() - t_build)
     BUILD_COUNT += 1
-    all_arrays = dict(device.static_arrays)
+    all_arrays = adapter.static_arrays()
     manifest = {"key": key, "brian2": brian2.__version__, "static_arrays": _manifest_arrays(all_arrays),
                 "function_arrays": sorted(set(all_arrays) - queued), "duration_is_data": duration_is_data,
                 "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -408,301 +353,18 @@ def _build(net: brian2.Network, spec: RunSpec, build_dir: Path, namespace: Dict[
     return all_arrays
 
 
-LOW_DISK_MB = 64   # a failed compilation with less free space than this is reported as a full disk
-
-
-def _free_mb(path: Path) -> Optional[float]:
-    try:
-        return shutil.disk_usage(path if path.exists() else path.parent).free / 2**20
-    except OSError:
-        return None
-
-
-def _write_manifest(build_dir: Path, manifest: Dict[str, Any]) -> None:
-    """Write the manifest atomically; it is the last file of a build and vouches for it."""
-    from circuitsim.io.results import atomic_write
-
-    text = json.dumps(manifest, indent=1).encode()
-    atomic_write(build_dir / COMPLETE_MARKER, lambda fh: fh.write(text), "the build manifest")
-
-
-# ----------------------------------------------------------------------------- cache integrity
-
-SOURCE_SUFFIXES = (".cpp", ".h", ".hpp", ".c", ".cu", ".cuh")
-SOURCE_NAMES = ("makefile", "Makefile", "win_makefile")
-_DATA_DIRS = ("static_arrays", "results")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _sources_sha256(build_dir: Path) -> str:
-    """sha256 over the generated sources of a build (relative names and contents): the program's inputs."""
-    digest = hashlib.sha256()
-    files = []
-    for path in build_dir.rglob("*"):
-        rel = path.relative_to(build_dir)
-        if rel.parts[0] in _DATA_DIRS or not path.is_file():
-            continue
-        if path.suffix in SOURCE_SUFFIXES or path.name in SOURCE_NAMES:
-            files.append(rel)
-    for rel in sorted(files):
-        digest.update(str(rel).encode() + b"\0")
-        digest.update(_sha256(build_dir / rel).encode())
-    return digest.hexdigest()
-
-
-def _is_program(path: Path) -> bool:
-    """A regular, executable, non-empty file."""
-    try:
-        st = path.stat()
-    except OSError:
-        return False
-    return stat.S_ISREG(st.st_mode) and st.st_size > 0 and os.access(path, os.X_OK)
-
-
-def _elf_intact(path: Path) -> bool:
-    """An ELF file whose section header table lies inside the file (a truncated program fails)."""
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
-            head = fh.read(64)
-    except OSError:
-        return False
-    if len(head) < 52 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
-        return False
-    order = "little" if head[5] == 1 else "big"
-
-    def field(a: int, b: int) -> int:
-        return int.from_bytes(head[a:b], order)
-
-    if head[4] == 2:
-        if len(head) < 64:
-            return False
-        shoff, shentsize, shnum = field(0x28, 0x30), field(0x3A, 0x3C), field(0x3C, 0x3E)
-    else:
-        shoff, shentsize, shnum = field(0x20, 0x24), field(0x2E, 0x30), field(0x30, 0x32)
-    return 0 < shoff and shoff + shentsize * shnum <= size
-
-
-#: states of a build folder (see _check_build)
-OK, ABSENT, OTHER, LEGACY, BROKEN = "ok", "absent", "other", "legacy", "broken"
-
-
-def _check_build(build_dir: Path, key: str) -> tuple:
-    """``(state, why, manifest)`` of a build folder for the structure ``key``.
-
-    ``ok``: a complete build of ``key`` whose program and sources match the manifest's checksums;
-    ``absent``: no folder, or one without a manifest (never built, or a build that did not
-    finish); ``other``: a complete, intact build of another structure (an explicit
-    ``sim.build_dir`` reused); ``legacy``: a build of ``key`` by an older circuitsim (no
-    checksums) whose program is intact; ``broken``: anything else.
-    """
-    marker = build_dir / COMPLETE_MARKER
-    if not marker.exists():
-        return ABSENT, "no build", None
-    try:
-        manifest = json.loads(marker.read_text())
-    except (OSError, ValueError) as err:
-        return BROKEN, f"its manifest {marker.name} is unreadable ({type(err).__name__})", None
-    needed = {"key": str, "static_arrays": dict, "function_arrays": list}
-    if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), t) for k, t in needed.items()):
-        return BROKEN, f"its manifest {marker.name} is not a circuitsim build manifest", None
-    program = build_dir / "main"
-    if not _is_program(program):
-        return BROKEN, f"its program {program.name} is missing, empty or not executable", manifest
-    if "program_sha256" not in manifest:
-        if not _elf_intact(program):
-            return BROKEN, f"its program {program.name} is truncated", manifest
-        return (LEGACY if manifest["key"] == key else OTHER), "built by an older circuitsim", manifest
-    try:
-        if _sha256(program) != manifest["program_sha256"]:
-            return BROKEN, f"its program {program.name} does not match the manifest's checksum", manifest
-        if _sources_sha256(build_dir) != manifest.get("sources_sha256"):
-            return BROKEN, "its sources do not match the manifest's checksum", manifest
-    except OSError as err:
-        return BROKEN, f"it cannot be read ({err.strerror})", manifest
-    return (OK if manifest["key"] == key else OTHER), "", manifest
-
-
-def _discard(build_dir: Path) -> None:
-    """Move a broken build folder aside (runs still using its program keep it) and remove it."""
-    aside = build_dir.with_name(f"{build_dir.name}.broken-{uuid.uuid4().hex[:8]}")
-    try:
-        os.rename(build_dir, aside)
-    except OSError as err:
-        raise StorageError(build_dir, "a fresh build (moving the broken one aside)", err) from None
-    shutil.rmtree(aside, ignore_errors=True)
-
-
 _POLL_S = 0.02   # how often the program's memory is read while it runs
 
 
-def _peak_kb(pid: int) -> int:
-    """VmHWM (peak resident memory, kB) of a running process; 0 where /proc cannot tell."""
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+#: a command the compiled program is started under, for profiling it (e.g. ``perf record -o FILE --``;
+#: benchmarks/profile_program.py); not part of the build key, never set in normal use
+PROGRAM_PREFIX_ENV = "CIRCUITSIM_PROGRAM_PREFIX"
 
 
-def _mark_used(net: brian2.Network) -> None:
-    """Tell Brian2 that the objects belong to a network that ran (it warns about objects that were
-    never run otherwise; with a reused build, the network is not run through Brian2's Python)."""
-    todo = list(net.objects)
-    while todo:
-        obj = todo.pop()
-        if getattr(obj, "_network", 0) is None:
-            obj._network = net.id
-        todo.extend(getattr(obj, "contained_objects", []))
+def _program_prefix() -> List[str]:
+    import shlex
 
-
-OWNER_FILE = "owner"   # "<host> <pid> lock" of the process a run folder belongs to (locked while it runs)
-OWNER_LOCKED = "lock"  # (older circuitsim wrote "<host> <pid>" without a lock)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_runs(runs: Path) -> List[Path]:
-    """Delete run folders left by processes that died without cleaning up (e.g. SIGKILL).
-
-    A run folder names its owner (host and pid) in its ``owner`` file, which the owner keeps
-    locked (``flock``) while it runs, and which its compiled program inherits: the folder is
-    stale when the owner ran on this host and the lock is free, i.e. the Python process and its
-    program are both gone. (A folder of an older circuitsim, without the lock, is stale when its
-    pid is gone.) Folders of other hosts (a shared cache on a cluster) and of live processes are kept.
-    """
-    host, removed = socket.gethostname(), []
-    for folder in runs.glob("*-*"):
-        owner = folder / OWNER_FILE
-        try:
-            fields = owner.read_text().split()
-            owner_host, pid = fields[0], int(fields[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if owner_host != host:
-            continue
-        if fields[2:] == [OWNER_LOCKED]:
-            try:
-                fd = os.open(owner, os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:   # held: the run (or its program) is alive
-                os.close(fd)
-                continue
-            try:
-                shutil.rmtree(folder, ignore_errors=True)
-            finally:
-                os.close(fd)
-            removed.append(folder)
-        elif len(fields) == 2 and not _alive(pid):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    if removed:
-        logger.info("removed %d run folder(s) left by processes that died: %s", len(removed),
-                    ", ".join(f.name for f in removed))
-    return removed
-
-
-def _claim_run_folder(run_dir: Path) -> int:
-    """Create the run folder's owner file, locked; the returned descriptor holds the lock (and is
-    passed on to the compiled program, so the lock lasts as long as either process)."""
-    fd = os.open(run_dir / OWNER_FILE, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)   # before the content: a reader never sees an unlocked owner
-            mark = f" {OWNER_LOCKED}"
-        except OSError as err:   # a file system without flock: the owner's pid alone decides
-            if err.errno not in (errno.ENOLCK, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS):
-                raise
-            mark = ""
-        os.write(fd, f"{socket.gethostname()} {os.getpid()}{mark}\n".encode())
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
-
-
-PR_SET_PDEATHSIG = 1   # <linux/prctl.h>
-_PRCTL: Any = None
-
-
-def _die_with_parent() -> Optional[Callable[[], None]]:
-    """``preexec_fn`` for the compiled program: SIGKILL when this process dies (Linux only).
-
-    prctl is looked up here, in the parent, so that the child only makes one foreign call
-    between fork and exec; if the parent died before that call, the child exits at once.
-    """
-    global _PRCTL
-    if not sys.platform.startswith("linux"):
-        return None
-    if _PRCTL is None:
-        try:
-            prctl = ctypes.CDLL(None, use_errno=True).prctl
-        except (OSError, AttributeError):
-            _PRCTL = False
-            return None
-        prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-        prctl.restype = ctypes.c_int
-        _PRCTL = prctl
-    if _PRCTL is False:
-        return None
-    prctl, parent, sig = _PRCTL, os.getpid(), int(signal.SIGKILL)
-
-    def setup() -> None:
-        prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return setup
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Kill the compiled program (its whole process group) and reap it."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            with contextlib.suppress(OSError):
-                proc.kill()
-    with contextlib.suppress(Exception):
-        proc.wait(timeout=30)
-
-
-def _check_program_io(run_dir: Path) -> None:
-    """Brian2's program only prints a line when it cannot open a file, and exits 0; a full disk
-    truncates its results silently. Either is an error here, not a result."""
-    try:
-        with open(run_dir / "stdout.txt", "rb") as fh:
-            text = fh.read().decode("utf-8", "replace")
-    except OSError:
-        text = ""
-    if "Error opening static array" in text:
-        raise StorageError(run_dir / "static_arrays", "the run's data arrays (the compiled program could not "
-                           "read them back)", OSError(errno.EIO, os.strerror(errno.EIO)))
-    free = _free_mb(run_dir)
-    if "Error writing output file" in text or (free is not None and free < 1):
-        raise StorageError(run_dir / "results", "the simulation's results (the compiled program could not write "
-                           "them all)", OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+    return shlex.split(os.environ.get(PROGRAM_PREFIX_ENV, ""))
 
 
 def _timeout_error(limit: float) -> RunTimeoutError:
@@ -758,18 +420,18 @@ def _ensure_build(net: brian2.Network, spec: RunSpec, build_dir: Path, namespace
 def _standalone_run(net: brian2.Network, spec: RunSpec, namespace: Dict[str, Any], n_synapses: Dict[str, int],
                     read_results: Callable[[], Any], report: Any) -> tuple[Any, DeviceTimes]:
     times = DeviceTimes()
-    queue = _queue_signature()
+    queue = adapter.queue_signature(_jsonable)
     key = structure_key(spec, n_synapses, namespace, queue)
     build_dir = Path(spec.sim.build_dir) if spec.sim.build_dir else default_cache_dir() / "build" / key
     times.key, times.build_dir = key, str(build_dir)
 
     def reuse(manifest: Dict[str, Any]) -> Dict[str, np.ndarray]:
-        _mark_used(net)
-        arrays = dict(device.static_arrays)
+        adapter.mark_used(net)
+        arrays = adapter.static_arrays()
         if manifest.get("function_arrays"):   # functions' tables are only known after code generation
             net.run(spec.sim.duration * second, namespace=namespace, report=report, report_period=1 * second)
-            arrays = dict(device.static_arrays)   # with those before_run adds (SpikeGeneratorGroup time bins)
-            arrays.update(_function_arrays())
+            arrays = adapter.static_arrays()   # with those before_run adds (SpikeGeneratorGroup time bins)
+            arrays.update(adapter.function_arrays())
         times.reused_build = True
         return arrays
 
@@ -807,7 +469,8 @@ def _standalone_run(net: brian2.Network, spec: RunSpec, namespace: Dict[str, Any
         with open(run_dir / "stdout.txt", "w") as out:
             # its own process group (a terminal's Ctrl-C reaches Python, which stops it), killed when
             # this process dies, holding the run folder's owner lock while it runs
-            proc = subprocess.Popen([str(build_dir.resolve() / "main"), "--results_dir", str(run_dir / "results") + os.sep],
+            proc = subprocess.Popen([*_program_prefix(), str(build_dir.resolve() / "main"), "--results_dir",
+                                     str(run_dir / "results") + os.sep],
                                     cwd=run_dir, env=_run_environment(spec, duration),
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                     preexec_fn=_die_with_parent(), pass_fds=(owner_fd,))
@@ -840,11 +503,7 @@ def _standalone_run(net: brian2.Network, spec: RunSpec, namespace: Dict[str, Any
         _check_program_io(run_dir)
         # read results back through Brian2's own variable views, from this run's folder
         t0 = time.perf_counter()
-        active = get_device()   # (brian2.device is a proxy: attributes must be set on the device itself)
-        active.results_dir = str(run_dir / "results") + os.sep
-        active.has_been_run = True
-        for var in list(active.array_cache):
-            active.array_cache[var] = None
+        adapter.read_results_from(str(run_dir / "results"))
         result = read_results()
         times.prepare_s += time.perf_counter() - t0
         try:   # Brian2's own measure of its simulation loop: "<seconds> <completed fraction>"

@@ -1,0 +1,152 @@
+"""Every use of Brian2's *internals* by the standalone device, in one place.
+
+:mod:`circuitsim.device` compiles a network once per structure and then runs the program with
+other data. Brian2 has no public API for that, so this module reads and edits the standalone
+device's private state:
+
+* ``device.main_queue``: the queued initialisation (its shape is part of the build key), and the
+  generated ``main()`` lines of a network's run, whose duration is replaced by a run-time value;
+* ``device.insert_code("main", ...)``: the seed and duration read from environment variables;
+* ``device.static_arrays`` and ``device._insert_func_namespace``: the data arrays the program
+  loads at start-up, including the tables Brian2 adds for functions at build time;
+* ``results_dir``, ``has_been_run`` and ``array_cache`` of the active device: reading a run's
+  results from its own folder, and ``Group._network`` to mark objects as run.
+
+All of it was written for, and tested with, Brian2 :data:`WRITTEN_FOR`.
+``tests/test_brian_adapter.py`` fails with a clear message on any other version, and the first
+use in a process logs one warning. Before moving circuitsim to another Brian2, check each function
+here against that version's ``brian2/devices/cpp_standalone/device.py`` (the test suite's
+standalone tests exercise all of them).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Any, Callable, Dict, Optional
+
+import numpy as np
+
+import brian2
+from brian2 import device
+from brian2.devices.device import get_device
+
+logger = logging.getLogger("circuitsim.device")
+
+#: The Brian2 release this module was written for (pyproject pins the same).
+WRITTEN_FOR = "2.9.0"
+
+_WARNED = False
+
+
+def version_problem(version: Optional[str] = None) -> Optional[str]:
+    """None for the Brian2 this module was written for, else a sentence saying what to check."""
+    version = brian2.__version__ if version is None else version
+    if version == WRITTEN_FOR:
+        return None
+    return (f"circuitsim.brian_adapter was written for Brian2 {WRITTEN_FOR} and Brian2 {version} is installed: "
+            f"it uses the standalone device's internals (main_queue, static_arrays, _insert_func_namespace, "
+            f"array_cache, the generated run line of main()); check them against Brian2 {version}, then set "
+            f"WRITTEN_FOR, or install brian2=={WRITTEN_FOR}")
+
+
+def _check_once() -> None:
+    global _WARNED
+    if not _WARNED:
+        _WARNED = True
+        problem = version_problem()
+        if problem:
+            logger.warning("%s", problem)
+
+
+# Brian2's generator is seeded from the environment (for stimuli that draw with rand()/randn();
+# the circuit's own noise uses circuitsim.circuit.models.cs_poisson, whose seed is data).
+_SEED_CODE = """
+{{
+    const char* _cs_seed = std::getenv("{env}");
+    const unsigned long _cs_s = _cs_seed ? std::strtoul(_cs_seed, nullptr, 10) : 0UL;
+    for (int _i = 0; _i < {threads}; _i++)
+        brian::_random_generators[_i].seed(_cs_s + _i);
+}}
+"""
+# The simulated duration is read from the environment, so it is not compiled in.
+_DURATION_CODE = """const double _cs_duration = std::getenv("{env}") ? std::strtod(std::getenv("{env}"), nullptr) : {default!r};"""
+_RUN_LINE = re.compile(r"^(\s*\w+\.run\()([^,]+)(,.*)$")
+
+
+def insert_run_time_values(seed_env: str, duration_env: str, threads: int, default_duration: float) -> None:
+    """Make the program seed Brian2's generators from ``$seed_env`` and define ``_cs_duration``
+    from ``$duration_env`` (see :func:`patch_duration`), at the start of ``main()``."""
+    _check_once()
+    device.insert_code("main", _SEED_CODE.format(env=seed_env, threads=max(1, threads)))
+    device.insert_code("main", _DURATION_CODE.format(env=duration_env, default=float(default_duration)))
+
+
+def patch_duration(net_name: str) -> bool:
+    """Make the queued ``main()`` run of ``net_name`` last ``_cs_duration``; False where the
+    generated code does not have the one run line this expects."""
+    for func, args in device.main_queue:
+        if func != "run_network" or args[0].name != net_name:
+            continue
+        lines = args[1]
+        hits = [k for k, line in enumerate(lines) if line.lstrip().startswith(f"{net_name}.run(")]
+        if len(hits) != 1:
+            return False
+        m = _RUN_LINE.match(lines[hits[0]])
+        if not m:
+            return False
+        lines[hits[0]] = f"{m.group(1)}_cs_duration{m.group(3)}"
+        return True
+    return False
+
+
+def queue_signature(jsonable: Callable[[Any], Any]) -> Dict[str, Any]:
+    """What of the standalone device's queued initialisation shapes the generated program:
+    the order of operations, array names, sizes and types, and constants written into code
+    (through ``jsonable``); the *values* of static arrays are data and left out."""
+    _check_once()
+    ops = []
+    for func, args in device.main_queue:
+        if func in ("run_code_object", "before_run_code_object", "after_run_code_object", "run_network"):
+            ops.append([func, args[0].name])
+        else:
+            ops.append([func, jsonable(args)])
+    arrays = {name: [str(arr.dtype), int(arr.size)] for name, arr in device.static_arrays.items()}
+    return {"ops": ops, "static_arrays": arrays}
+
+
+def static_arrays() -> Dict[str, np.ndarray]:
+    """The data arrays queued so far (name -> values), as the program reads them from ``static_arrays/``."""
+    return dict(device.static_arrays)
+
+
+def function_arrays() -> Dict[str, np.ndarray]:
+    """Static arrays Brian2 adds at build time for functions' namespaces (e.g. TimedArray values)."""
+    arrays = dict(device.static_arrays)
+    for code_object in device.code_objects.values():
+        for var in code_object.variables.values():
+            if isinstance(var, brian2.Function):
+                device._insert_func_namespace(var, code_object, arrays)
+    return {k: v for k, v in arrays.items() if k not in device.static_arrays}
+
+
+def mark_used(net: brian2.Network) -> None:
+    """Tell Brian2 that the objects belong to a network that ran (it warns about objects that were
+    never run otherwise; with a reused build, the network is not run through Brian2's Python)."""
+    todo = list(net.objects)
+    while todo:
+        obj = todo.pop()
+        if getattr(obj, "_network", 0) is None:
+            obj._network = net.id
+        todo.extend(getattr(obj, "contained_objects", []))
+
+
+def read_results_from(results_dir: str) -> None:
+    """Point Brian2's variable views at a run's own results folder (a program started outside
+    Brian2), so that monitors read what that run wrote."""
+    active = get_device()   # (brian2.device is a proxy: attributes must be set on the device itself)
+    active.results_dir = results_dir if results_dir.endswith(os.sep) else results_dir + os.sep
+    active.has_been_run = True
+    for var in list(active.array_cache):
+        active.array_cache[var] = None
