@@ -122,3 +122,44 @@ def test_quick_variant(tmp_path):
             assert np.all(trace["level"][np.isnan(trace["biomarker"])] == 0)
         else:
             assert trace is None
+
+
+def _toy_loop(controller: dict, seconds: float, seed: int) -> np.ndarray:
+    """The level a controller sets against a toy plant: every 100 ms a 500 ms window's 4-10 Hz power,
+    the mean of 5 gamma-distributed 100 ms samples (CV 0.5 each: consecutive windows vary by about
+    +-50 %, as the dystonic circuit's do) around 0.6 nA² without stimulation and 0.35 at full
+    amplitude (linear in between), one period late."""
+    from circuitsim.stimulation.closed_loop_laws import make_controller
+
+    rng = np.random.default_rng(seed)
+    law = make_controller(controller)
+    samples, levels, level = [], [], 0.0
+    for _ in range(int(seconds / controller["period"])):
+        samples.append((0.6 - 0.25 * level) * rng.gamma(4.0, 0.25))
+        level = law.update(float(np.mean(samples[-5:])))
+        levels.append(level)
+    return np.asarray(levels)
+
+
+def test_the_settling_law_comes_to_rest_where_on_off_chatters():
+    """Why the on-off loop cycles and what settles it, on a toy plant with the circuit's window noise:
+    on-off with a 0.6/0.4 band switches several times a second on noise alone; the dual-threshold law
+    on the biomarker smoothed over 1.5 s, with its lower threshold below the on-stimulation level
+    and a 3 s ramp (lfp_settle), ramps up once and then holds still."""
+    from circuitsim import compose
+    from circuitsim.spec import build_spec
+
+    mod = _load()
+
+    def params(name):
+        point = mod.points({**mod.QUICK, "healthy": [], "continuous": False, "closed_loop": [name]})[-1]
+        return build_spec(compose([*mod.base_overrides(mod.FULL), *point.overrides])).stimuli[mod.CLOSED]["controller"]
+
+    for seed in (0, 1, 2):
+        on_off = _toy_loop(params("lfp_template"), 60.0, seed)
+        settle = _toy_loop(params("lfp_settle"), 60.0, seed)
+        switches = np.count_nonzero(np.diff(on_off > 0)) / 60.0
+        late = settle[-300:]                                          # the last 30 s
+        assert switches > 1.0, switches
+        assert np.all(late > 0) and np.count_nonzero(np.diff(late)) <= 15, np.count_nonzero(np.diff(late))
+        assert late.std() < 0.05

@@ -27,6 +27,7 @@ EMG_ON).
     python experiments/closed_loop/run.py --quick     # healthy template loop, dystonic dual-threshold loop, off, continuous; seed 0
     python experiments/closed_loop/run.py             # every point; held-out seeds 10-14
     python experiments/closed_loop/run.py --long --out outputs/experiments/closed_loop_long   # dystonic loops, 5 s
+    python experiments/closed_loop/run.py --settle --out outputs/experiments/closed_loop_settle   # the settling law, 7 s
 
 Outputs in ``--out`` (default ``outputs/experiments/closed_loop``): ``table.md`` / ``table.csv``
 (mean +- sd over seeds: severity, co-contraction, energy, fraction of control periods on, on/off
@@ -66,6 +67,12 @@ LFP_ON, LFP_OFF = 0.6, 0.4
 #: EMG envelope (µV, summed over both rotators): healthy seeds 0-1 at most 670 (during the turn),
 #: dystonia_network seed 0 717-1050, dystonia_cortical seed 5 350-610 (no separation from healthy)
 EMG_ON, EMG_OFF = 750.0, 650.0
+#: the settling loop's band on the biomarker smoothed over 1.5 s (see CONTROLLERS["lfp_settle"]):
+#: tuning seeds 0, 1, 5 (5 s, turn_left): healthy at most 0.07, 0.10, 0.08 nA² (raw windows up to
+#: 0.47); dystonia_cortical without stimulation up to 0.62, 0.55, 0.64, under stimulation at 1.4 mA
+#: to 3 mA 0.35-0.44, 0.47-0.51, 0.46-0.49 (at 0.55 seed 1 hardly switched on, at 0.4 every seed
+#: ramped to full); the lower threshold lies below every on-stimulation level
+SETTLE_UP, SETTLE_DOWN = 0.45, 0.2
 OPEN = "dbs_gpi"          # the continuous preset's stimulus name
 CLOSED = "dbs_gpi_cl"     # the closed-loop preset's stimulus name
 BAND_HZ = (4.0, 10.0)     # pallidal band of dystonia (Silberstein et al. 2003)
@@ -90,11 +97,19 @@ CONTROLLERS: Dict[str, Dict[str, Any]] = {
     "lfp_dual": {"mode": "dual_threshold", "power": "absolute", "upper": LFP_ON, "lower": LFP_OFF,
                  "sensing.method": "template", "ramp": "1000*ms"},
     "emg": {"mode": "on_off", "biomarker": "emg_envelope", "on_above": EMG_ON, "off_below": EMG_OFF},
+    # a loop that comes to rest: the dual-threshold law on a biomarker smoothed over 1.5 s (a 500 ms
+    # window's 4-10 Hz power varies by +-50 % from one window to the next, as much as the on- and
+    # off-DBS levels differ) with its lower threshold below what the rhythm falls to under full
+    # stimulation, so that stimulation alone cannot push the biomarker out of the hold band from
+    # inside, and a slow ramp (3 s from off to full) that the smoothed biomarker can follow
+    "lfp_settle": {"mode": "dual_threshold", "power": "absolute", "upper": SETTLE_UP, "lower": SETTLE_DOWN,
+                   "sensing.method": "template", "ramp": "3000*ms", "smoothing": "1500*ms"},
 }
 
 #: short names of the controllers in the figure
 SHORT = {"lfp_raw": "LFP raw", "lfp_template": "LFP template", "lfp_ramp": "LFP template, ramp + smoothing",
-         "lfp_dual": "LFP template, dual threshold", "emg": "EMG envelope"}
+         "lfp_dual": "LFP template, dual threshold", "emg": "EMG envelope",
+         "lfp_settle": "LFP template, dual threshold, smoothed 1.5 s, ramp 3 s"}
 
 #: the variant the test suite runs
 QUICK: Dict[str, Any] = {
@@ -136,6 +151,21 @@ LONG: Dict[str, Any] = {
     "duration": "5*second",
 }
 
+#: does the settling law come to rest? Healthy and dystonic, 7 s: the law needs about 3-4 s to
+#: ramp (3 s from off to full, biomarker smoothed over 1.5 s), and its rest is judged over the last 2 s
+SETTLE: Dict[str, Any] = {
+    "healthy": ["lfp_settle"],
+    "condition": "dystonia_cortical",
+    "continuous": False,
+    "off": False,
+    "closed_loop": ["lfp_settle"],
+    "max_amplitude_ma": 3.0,
+    "pulse_width_us": 100.0,
+    "examples": ["lfp_settle"],
+    "seeds": [10, 11, 12, 13, 14],
+    "duration": "7*second",
+}
+
 FACTORS = ["condition", "kind", "setting"]
 COLUMNS = {
     "severity": "severity",
@@ -147,6 +177,9 @@ COLUMNS = {
     "reversals_per_s": "amplitude reversals per s",
     "mean_amplitude_ma": "mean amplitude (mA)",
     "mean_biomarker": "mean biomarker",
+    "level_late": "level, last 2 s",
+    "level_sd_late": "level sd, last 2 s",
+    "changes_late": "level changes per s, last 2 s",
 }
 
 
@@ -202,6 +235,43 @@ def switches_per_s(result) -> float:
     return float(np.count_nonzero(on[1:] != on[:-1]) / (t[-1] - t[0]))
 
 
+#: the last part of a run over which a loop's rest is judged (s)
+REST_S = 2.0
+
+
+def _rest_trace(result):
+    trace = _trace(result)
+    if trace is None:
+        folder = getattr(result, "folder", None)
+        trace = load_trace(folder) if folder is not None else None
+    if trace is None:
+        return None
+    t, level = np.asarray(trace["t"], float), np.asarray(trace["level"], float)
+    late = t >= t[-1] - REST_S
+    return t[late], level[late]
+
+
+def level_sd_late(result) -> float:
+    """Standard deviation of the level (fraction of the maximum) over the last REST_S of the run:
+    0 for a loop at rest (NaN for open loop)."""
+    tl = _rest_trace(result)
+    return float(np.std(tl[1])) if tl is not None and tl[1].size else float("nan")
+
+
+def level_late(result) -> float:
+    """Mean level (fraction of the maximum) over the last REST_S of the run (NaN for open loop)."""
+    tl = _rest_trace(result)
+    return float(np.mean(tl[1])) if tl is not None and tl[1].size else float("nan")
+
+
+def changes_late(result) -> float:
+    """Control periods in the last REST_S at which the level changed, per second (0: at rest)."""
+    tl = _rest_trace(result)
+    if tl is None or tl[1].size < 2:
+        return float("nan")
+    return float(np.count_nonzero(np.abs(np.diff(tl[1])) > 1e-9) / (tl[0][-1] - tl[0][0]))
+
+
 MEASURES = {
     "severity": "muscle.severity_score",
     "co_contraction": "muscle.co_contraction_index",
@@ -214,6 +284,9 @@ MEASURES = {
     "trace_stored": store_trace,
     "switches_per_s": switches_per_s,
     "reversals_per_s": f"stim.{CLOSED}.reversals_per_s",
+    "level_late": level_late,
+    "level_sd_late": level_sd_late,
+    "changes_late": changes_late,
 }
 
 
@@ -285,7 +358,7 @@ def merge_energy(rows: List[Dict[str, Any]]) -> None:
 
 #: marker and colour of the open-loop kinds and of each controller
 MARKERS = {"off": ("s", "k"), "continuous": ("o", "C0"), "lfp_raw": ("v", "C1"), "lfp_template": ("^", "C2"),
-           "lfp_ramp": ("<", "C4"), "lfp_dual": ("P", "C5"), "emg": ("D", "C3")}
+           "lfp_ramp": ("<", "C4"), "lfp_dual": ("P", "C5"), "emg": ("D", "C3"), "lfp_settle": ("X", "C6")}
 
 
 def load_trace(folder: str | Path) -> Optional[Dict[str, np.ndarray]]:
@@ -352,9 +425,10 @@ def plot(table: Sequence[Dict[str, Any]], rows: Sequence[Dict[str, Any]], varian
 def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     parser = argument_parser(__doc__, default_out=f"outputs/experiments/{NAME}")
     parser.add_argument("--long", action="store_true", help="the dystonic loops alone, 5 s runs (does a loop settle?)")
+    parser.add_argument("--settle", action="store_true", help="the settling law (lfp_settle), healthy and dystonic, 7 s")
     args = parser.parse_args(argv)
     configure_logging()
-    variant = dict(QUICK if args.quick else LONG if args.long else FULL)
+    variant = dict(QUICK if args.quick else LONG if args.long else SETTLE if args.settle else FULL)
     seeds = args.seeds or variant["seeds"]
     t0 = time.perf_counter()
     launch = launch_options(args)   # the controller trace is in each run's metrics: --jobs works
