@@ -303,8 +303,8 @@ def rc_trials(folder: str, stim: str = "rc", muscles: Sequence[str] | None = Non
     params = build_spec(OmegaConf.create(res.config)).stimuli[stim]
     series = res.extra["muscle_series"]
     t = np.asarray(series["time"], float)
-    muscles = [k[:-4] for k in series if k.endswith(".emg")]
-    readout = SimpleNamespace(muscles=muscles, emg={m: np.asarray(series[f"{m}.emg"]) for m in muscles},
+    recorded = [k[:-4] for k in series if k.endswith(".emg")]
+    readout = SimpleNamespace(muscles=recorded, emg={m: np.asarray(series[f"{m}.emg"]) for m in recorded},
                               fs_hz=1.0 / float(t[1] - t[0]), time=t)
     an = analyse(params, readout)
     chosen = list(muscles) if muscles is not None else [target_muscle(res.config["circuit"].get("side"))]
