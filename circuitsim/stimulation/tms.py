@@ -54,6 +54,15 @@ element may give every target cell a gain on its fibres (``cell_spread``: SD of 
 0 by default), the cell-to-cell spread of the drive a pulse gives (position and orientation in
 the induced field).
 
+A site's optional ``facilitation`` node is the ICF set (the paired-pulse presets give m1 the one in
+:data:`circuitsim.stimulation.tms_config.ICF_FACILITATION`): excitatory interneurons distinct from
+the SICI ones, with a higher threshold (Ziemann et al. 1996, J Physiol 496:873; Ilic et al. 2002,
+J Physiol 545:153), whose NMDA-dependent drive (Ziemann et al. 1998) makes the I-wave fibres of its
+``element`` give a later pulse larger conductances: each fibre spike is scaled by ``1 + g(t)``,
+``g`` the sum over the site's pulses of ``gain`` times the fraction the node's sigmoid recruits
+times a difference-of-exponentials kernel of peak 1 (:func:`facilitation_gain`). It turns the
+GABA-A-dominated response at 10-15 ms into ICF while leaving most of SICI at 2-3 ms.
+
 Intensity
 ---------
 Pulse intensities are ``"<x>%MSO"`` (absolute) or ``"<x>%RMT"`` (percent of the resting motor
