@@ -37,6 +37,9 @@ _LAZY = {
     "connect_all": ("circuitsim.circuit.connectivity", "connect_all"),
     "make_layout": ("circuitsim.circuit.layout", "make_layout"),
     "compute_metrics": ("circuitsim.metrics", "compute_metrics"),
+    "population_rates": ("circuitsim.metrics", "population_rates"),
+    "region_lfps": ("circuitsim.metrics", "region_lfps"),
+    "lfp_spectra": ("circuitsim.metrics", "lfp_spectra"),
     "add_muscle_readout": ("circuitsim.readouts", "add_muscle_readout"),
     "add_stimulus_measures": ("circuitsim.readouts", "add_stimulus_measures"),
 }
@@ -146,10 +149,15 @@ def finish_run(spec: RunSpec, config: dict, layout, raw: dict, lfp_neurons: dict
         result.sizes[name] = pop.n
         result.channels[name] = layout.channel[start:stop].copy()
     result.regions = spec.regions()
-    result.extra["lfp_currents"] = {name: (raw["I_exc"][rows], raw["I_inh"][rows])
-                                    for name, rows in lfp_neurons.items() if "I_exc" in raw and rows.size}
-    result.extra["stimuli"] = dict(spec.stimuli)
-    result.extra["stim_data"] = raw["stim_data"]
+    # the stages in their order (circuitsim.io.result_types): recordings, rates and LFP, spectra
+    # and measures, the muscle readout (which reads the GPi LFP), the stimuli's measures
+    result.lfp_currents = {name: (raw["I_exc"][rows], raw["I_inh"][rows])
+                           for name, rows in lfp_neurons.items() if "I_exc" in raw and rows.size}
+    result.stimuli = dict(spec.stimuli)
+    result.stim_data = raw["stim_data"]
+    result.rates = _lazy("population_rates")(result, spec.sim.duration)
+    result.lfp = _lazy("region_lfps")(spec, result)
+    result.spectra = _lazy("lfp_spectra")(spec, result)
     result.metrics = _lazy("compute_metrics")(spec, result)
     _lazy("add_muscle_readout")(spec, result)
     _lazy("add_stimulus_measures")(spec, result)

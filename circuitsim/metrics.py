@@ -72,7 +72,7 @@ def population_rates(result: Result, duration: float) -> Dict[str, np.ndarray]:
 
 def region_lfps(spec: RunSpec, result: Result) -> Dict[str, np.ndarray]:
     """LFP proxy of every region from the recorded synaptic currents of its populations."""
-    currents = result.extra.get("lfp_currents", {})
+    currents = result.lfp_currents or {}
     fs = 1.0 / spec.readout.lfp_dt
     out = {}
     for region, pops in spec.regions().items():
@@ -134,32 +134,42 @@ def channel_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
             "baseline_rates_hz": baseline, "command_rates_hz": during}
 
 
+def _segment(spec: RunSpec) -> float:
+    """The Welch segment (s): ``readout.spectrum_segment``, at most half the analysed time."""
+    return min(spec.readout.spectrum_segment, (spec.sim.duration - spec.sim.transient) / 2)
+
+
+def lfp_spectra(spec: RunSpec, result: Result) -> Dict[str, tuple]:
+    """Each region's LFP power spectrum after the transient, ``region -> (f, psd)`` (reads ``result.lfp``)."""
+    seg = _segment(spec)
+    if seg < 0.25:
+        analysed = spec.sim.duration - spec.sim.transient
+        logger.warning("only %.2f s analysed after sim.transient: spectra resolve %.1f Hz, so narrow bands "
+                       "(delta, alpha, 4-10 Hz) may be null; simulate at least %.1f s for full spectra",
+                       analysed, 1 / seg, spec.sim.transient + 2 * spec.readout.spectrum_segment)
+    fs = 1.0 / spec.readout.lfp_dt
+    return {region: sp.psd_after_transient(x, fs, spec.sim.transient, seg) for region, x in result.lfp.items()}
+
+
 def compute_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
+    """The measures of a run whose ``rates``, ``lfp`` and ``spectra`` are set (by
+    :func:`circuitsim.api.finish_run`, in that order); nothing of ``result`` is changed."""
     t0 = spec.sim.transient
     analysed = spec.sim.duration - t0
-    result.rates = population_rates(result, spec.sim.duration)
     pops: Dict[str, Any] = {}
     for name, pop in spec.populations.items():
         pops[name] = spike_measures(population_trains(result, name, t0), t0, analysed)
         pops[name].update({"n_neurons": pop.n, "target_rate_hz": [pop.target_low, pop.target_high]})
 
     metrics: Dict[str, Any] = {"populations": pops}
-    result.lfp = region_lfps(spec, result)
     fs = 1.0 / spec.readout.lfp_dt
     skip = int(round(t0 * fs))
-    seg = min(spec.readout.spectrum_segment, analysed / 2)
-    if seg < 0.25:
-        logger.warning("only %.2f s analysed after sim.transient: spectra resolve %.1f Hz, so narrow bands "
-                       "(delta, alpha, 4-10 Hz) may be null; simulate at least %.1f s for full spectra",
-                       analysed, 1 / seg, spec.sim.transient + 2 * spec.readout.spectrum_segment)
-    lfp_metrics, spectra = {}, {}
-    for region, x in result.lfp.items():
-        f, psd = sp.psd_after_transient(x, fs, t0, seg)
-        spectra[region] = (f, psd)
+    seg = _segment(spec)
+    lfp_metrics = {}
+    for region, (f, psd) in (result.spectra or {}).items():
         lfp_metrics[region] = {"band_power": sp.band_powers(f, psd),
                                "power_4_10hz": sp.band_powers(f, psd, {"low": LOW_FREQUENCY_BAND})["low"],
                                "peak_hz": sp.peak_frequency(f, psd, 2.0, 80.0)}
-    result.extra["spectra"] = spectra
     metrics["lfp"] = lfp_metrics
     coherence = {}
     for a, b in spec.readout.coherence_pairs:
@@ -170,7 +180,7 @@ def compute_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
     connectivity = conn.connectivity_bands({r: sp.after_transient(x, fs, t0) for r, x in result.lfp.items()}, fs)
     if connectivity:
         metrics["connectivity"] = connectivity
-    activity = bold_mod.region_activity(spec.regions(), result.extra.get("lfp_currents", {}), skip)
+    activity = bold_mod.region_activity(spec.regions(), result.lfp_currents or {}, skip)
     bold = bold_mod.bold_correlation(activity, fs, min_duration_s=bold_mod.MIN_DURATION_S)
     if bold:
         metrics.setdefault("connectivity", {})["bold"] = bold

@@ -9,7 +9,7 @@ function for the same role:
   during the run sets ``"runtime_only"`` to the reason (the run then uses the runtime device);
 * ``builder`` ``fn(ctx, name, params)``: adds Brian2 objects (``ctx.objects``), constants
   (``ctx.namespace``) and recorders (``ctx.recorders``, called after the run; their values land in
-  ``result.extra["stim_data"][name]``); ``ctx`` is a :class:`circuitsim.circuit.registry.BuildContext`;
+  ``result.stim_data[name]``); ``ctx`` is a :class:`circuitsim.circuit.registry.BuildContext`;
 * ``measure`` ``fn(spec, result, name, params) -> dict``: computed after the run and the muscle
   readout, stored at ``metrics["stim"][name]`` (it may also write other top-level sections);
 * ``plot`` ``fn(result, name, params, subfig)``: the stimulus's row of ``stim.png``;

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from circuitsim.analysis.spectra import after_transient
-from circuitsim.io.results import Result
+from circuitsim.io.results import MuscleSeries, Result
 from circuitsim.muscle import MuscleParams, muscle_readout
 from circuitsim.plugins import STIMULI
 from circuitsim.spec import MuscleConf, RunSpec
@@ -53,7 +53,8 @@ def add_muscle_readout(spec: RunSpec, result: Result) -> None:
     # back on the run's clock (the readout starts at the end of the transient)
     readout.time = readout.time + t0
     readout.unit_spikes = {m: [np.asarray(s) + t0 for s in trains] for m, trains in readout.unit_spikes.items()}
-    result.extra["muscle"] = readout
+    result.muscle_readout = readout
+    result.muscle = MuscleSeries.from_readout(readout)
     result.metrics["muscle"] = readout.metrics
 
 

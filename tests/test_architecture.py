@@ -28,7 +28,7 @@ LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("_version", "errors", "units", "plugins", "catalogue", "progress", "io.specfile", "io.display", "plots._layout", "plots.background",
      "diagnosis"),                                  # foundation: no simulator knowledge
     ("schema", "spec", "spec_types", "spec_memory"),   # config schemas and the validated RunSpec
-    ("io.results", "io.nwb_file"),                  # the Result record (made by the device, read by all)
+    ("io.results", "io.result_types", "io.nwb_file"),   # the Result record (made by the device, read by all)
     ("circuit",),                                   # the network's layout, models and build context
     ("readouts", "metrics"),                        # post-run measures of a Result (stimuli's through plugins)
     ("stimulation",),                               # stimulus plug-ins (register into circuitsim.plugins)

@@ -116,3 +116,24 @@ def test_a_run_stored_before_a_readout_key_existed_still_resumes(tmp_path):
     assert rio._comparable(old) == rio._comparable(config)
     config["readout"]["coherence_pairs"] = [["gpi", "ctx"]]      # a different choice is a different run
     assert rio._comparable(old) != rio._comparable(config)
+
+
+def test_the_result_is_typed_and_its_muscle_series_has_one_shape_live_and_loaded(tmp_path):
+    """Issue 19: named fields per stage; the muscle series the same MuscleSeries live and loaded;
+    ``extra`` only a view onto the fields."""
+    live = simulate(compose(["circuit.scale=0.25", "sim.duration=0.5s", "sim.transient=0.1s", "sim.progress=false",
+                             "readout.plots=[]", "task=turn_left", "task.command.start=0.15s",
+                             "task.command.stop=0.4s"]), out_dir=tmp_path / "run")
+    assert set(live.stimuli) == {"task"} and live.extra["stimuli"] is live.stimuli
+    assert set(live.spectra) == set(live.lfp) and live.lfp_currents
+    assert live.lfp_signal.fs == 1.0 / live.lfp_dt and live.lfp_signal.time("gpi")[0] == 0.0
+    assert isinstance(live.muscle, rio.MuscleSeries) and live.muscle_readout is live.extra["muscle"]
+    loaded = load_result(tmp_path / "run")
+    assert loaded.stimuli is None and loaded.muscle_readout is None and "stimuli" not in loaded.extra
+    assert isinstance(loaded.muscle, rio.MuscleSeries) and loaded.muscle.muscles == live.muscle.muscles
+    for name in ("time", "head_angle"):
+        assert np.array_equal(getattr(loaded.muscle, name), getattr(live.muscle, name))
+    for name in rio.MUSCLE_SERIES:
+        for m in live.muscle.muscles:
+            assert np.array_equal(getattr(loaded.muscle, name)[m], getattr(live.muscle, name)[m])
+    assert loaded.muscle.noise_floor_v == live.muscle.noise_floor_v is not None

@@ -141,7 +141,7 @@ def _rates(result: Result) -> Dict[str, Any]:
 def _spectra(result: Result, transient: float, segment: float) -> Dict[str, Any]:
     from circuitsim.analysis import spectra as sp
 
-    spectra = result.extra.get("spectra")
+    spectra = result.spectra
     if spectra is None:
         spectra = {}
         fs = 1.0 / result.lfp_dt
@@ -170,47 +170,25 @@ def _min_max(x: np.ndarray, step: int) -> tuple:
     return blocks.min(axis=1), blocks.max(axis=1)
 
 
-def _muscle_series(result: Result) -> Optional[Dict[str, Any]]:
-    """The muscle time series, from the live readout or from a reopened folder's ``muscle.npz``."""
-    readout = result.extra.get("muscle")
-    if readout is not None:
-        return {"time": np.asarray(readout.time), "fs": float(readout.fs_hz), "muscles": list(readout.muscles),
-                "emg": readout.emg, "envelope": readout.envelope, "force": readout.force,
-                "head_angle": np.asarray(readout.head_angle), "noise_floor_v": readout.noise_floor_v}
-    stored = result.extra.get("muscle_series")
-    if not stored or "time" not in stored or "head_angle" not in stored:
-        return None
-    time = np.asarray(stored["time"], dtype=float)
-    names = list(((spec_of(result).get("readout") or {}).get("muscle") or {}).get("muscles") or [])
-    if not all(f"{m}.emg" in stored for m in names) or not names:
-        names = [k[: -len(".emg")] for k in stored if k.endswith(".emg")]
-    fs = 1.0 / float(time[1] - time[0]) if time.size > 1 else 1.0
-
-    def series(kind: str) -> Dict[str, np.ndarray]:
-        return {m: np.asarray(stored.get(f"{m}.{kind}", np.zeros(time.size))) for m in names}
-
-    return {"time": time, "fs": fs, "muscles": names, "emg": series("emg"), "envelope": series("envelope"),
-            "force": series("force"), "head_angle": np.asarray(stored["head_angle"]), "noise_floor_v": None}
-
-
 def _muscle(result: Result) -> Optional[Dict[str, Any]]:
-    data = _muscle_series(result)
+    """The muscle series for the page (the same :class:`~circuitsim.io.results.MuscleSeries`, live or loaded)."""
+    data = result.muscle
     if data is None:
         return None
-    fs = data["fs"]
-    t0 = float(data["time"][0]) if len(data["time"]) else 0.0
+    fs = data.fs
+    t0 = float(data.time[0]) if len(data.time) else 0.0
     emg_step = max(1, int(round(EMG_BIN_S * fs)))
     step = max(1, int(round(SERIES_STEP_S * fs)))
     muscles = {}
-    for name in data["muscles"]:
-        lo, hi = _min_max(np.asarray(data["emg"][name], dtype=float) * 1e6, emg_step)       # uV
+    for name in data.muscles:
+        lo, hi = _min_max(np.asarray(data.emg[name], dtype=float) * 1e6, emg_step)       # uV
         muscles[name] = {"emg_min_uv": _r(lo, 1), "emg_max_uv": _r(hi, 1),
-                         "envelope_uv": _r(np.asarray(data["envelope"][name], dtype=float)[::step] * 1e6, 2),
-                         "force_n": _r(np.asarray(data["force"][name], dtype=float)[::step], 3)}
-    floor = data["noise_floor_v"]
-    return {"t0": t0, "emg_dt": emg_step / fs, "dt": step / fs, "muscles": data["muscles"], "series": muscles,
+                         "envelope_uv": _r(np.asarray(data.envelope[name], dtype=float)[::step] * 1e6, 2),
+                         "force_n": _r(np.asarray(data.force[name], dtype=float)[::step], 3)}
+    floor = data.noise_floor_v
+    return {"t0": t0, "emg_dt": emg_step / fs, "dt": step / fs, "muscles": data.muscles, "series": muscles,
             "noise_floor_uv": None if floor is None else _finite(floor * 1e6),
-            "head_angle_deg": _r(np.degrees(np.asarray(data["head_angle"], dtype=float))[::step], 2)}
+            "head_angle_deg": _r(np.degrees(np.asarray(data.head_angle, dtype=float))[::step], 2)}
 
 
 def _stimuli(spec: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -232,7 +210,7 @@ def _stimuli(spec: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 def ensure_muscle(result: Result) -> None:
     """Recompute the muscle readout of a reopened run that did not store its time series."""
-    if ("muscle" in result.extra or "muscle_series" in result.extra or not result.config
+    if (result.muscle is not None or not result.config
             or "ctx_e" not in result.spikes):
         return
     from circuitsim.readouts import add_muscle_readout

@@ -48,7 +48,7 @@ def _region_of(result: Any) -> Dict[str, str]:
 
 def _stimuli(result: Any) -> Dict[str, Dict[str, Any]]:
     """The run's validated stimuli (SI values): in memory, else rebuilt from its config."""
-    stim = result.extra.get("stimuli")
+    stim = result.stimuli
     if stim is not None:
         return dict(stim)
     if not result.config.get("stim"):
@@ -69,7 +69,7 @@ def pulse_tables(result: Any) -> Dict[str, Dict[str, np.ndarray]]:
     from circuitsim.plugins import STIMULI
 
     dt = float(result.metrics.get("run", {}).get("dt_s") or result.config.get("sim", {}).get("dt", 1e-4))
-    data = result.extra.get("stim_data") or {}
+    data = result.stim_data or {}
     out = {}
     for name, params in _stimuli(result).items():
         kind = STIMULI.get(params.get("kind"))
@@ -228,16 +228,7 @@ def _units_table(result: Any, regions: Dict[str, str], dt: float):
 
 
 def _muscle_series(result: Any) -> Dict[str, np.ndarray]:
-    if "muscle_series" in result.extra:
-        return dict(result.extra["muscle_series"])
-    readout = result.extra.get("muscle")
-    if readout is None:
-        return {}
-    series = {"time": np.asarray(readout.time), "head_angle": np.asarray(readout.head_angle)}
-    for kind in MUSCLE_UNITS:
-        for m, values in getattr(readout, kind).items():
-            series[f"{m}.{kind}"] = np.asarray(values)
-    return series
+    return {} if result.muscle is None else result.muscle.to_arrays()
 
 
 def to_nwb(result: Any, path: str | Path, overwrite: bool = True, subject: Optional[Dict[str, Any]] = None) -> Path:

@@ -45,6 +45,7 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 
 from circuitsim.errors import ResultBusyError, ResultError, ResultExistsError, StorageError
+from circuitsim.io.result_types import MUSCLE_SERIES, ExtraView, MuscleSeries, Signal  # noqa: F401
 from circuitsim.io.specfile import SPEC
 
 METRICS = "metrics.json"
@@ -53,7 +54,6 @@ SPIKES = "spikes.npz"
 RATES = "rates.npz"
 LFP = "lfp.npz"
 MUSCLE = "muscle.npz"
-MUSCLE_SERIES = ("drive", "force", "emg", "envelope")
 DATA_FILES = (CONFIG, SPEC, SPIKES, RATES, LFP, MUSCLE)
 RUN_ID_KEY = "_run_id"                  # in every .npz
 _CONFIG_ID = re.compile(r"^# circuitsim run_id: ([0-9a-f]+)\s*$")   # first line of config.yaml
@@ -65,7 +65,15 @@ def new_run_id() -> str:
 
 @dataclass
 class Result:
-    """One run's output. ``spikes[pop] = (i, t)`` with local neuron indices and times in s."""
+    """One run's output, one named field per stage (built in this order by
+    :func:`circuitsim.api.finish_run`; see :mod:`circuitsim.io.result_types`).
+
+    ``spikes[pop] = (i, t)`` with local neuron indices and times in s; ``rates`` and ``lfp`` per
+    population / region, sampled every ``rate_dt`` / ``lfp_dt`` s from 0 (as signals:
+    :attr:`rate_signal`, :attr:`lfp_signal`); ``stimuli`` (validated, SI) and ``stim_data`` (their
+    recorders); ``spectra[region] = (f, psd)``; ``muscle`` (:class:`MuscleSeries`, live and loaded)
+    and ``muscle_readout`` (the full readout, live only). Fields a loaded run does not have are None.
+    """
 
     metrics: Dict[str, Any]
     config: Dict[str, Any]
@@ -77,10 +85,31 @@ class Result:
     sizes: Dict[str, int] = field(default_factory=dict)
     regions: Dict[str, list] = field(default_factory=dict)
     channels: Dict[str, np.ndarray] = field(default_factory=dict)   # pop -> channel of each neuron
-    extra: Dict[str, Any] = field(default_factory=dict)             # readouts added by later stages
     spec: Dict[str, Any] = field(default_factory=dict)   # the validated spec, SI (circuitsim.io.specfile)
     folder: Optional[Path] = None
     run_id: str = field(default_factory=new_run_id)   # written into every file of the run's folder
+    stimuli: Optional[Dict[str, Any]] = None          # name -> validated parameters (SI), live only
+    stim_data: Optional[Dict[str, Any]] = None        # name -> what the stimulus's recorders kept, live only
+    lfp_currents: Optional[Dict[str, tuple]] = None   # region -> (I_exc, I_inh) bin means, live only
+    spectra: Optional[Dict[str, tuple]] = None        # region -> (f, psd) after the transient, live only
+    muscle: Optional[MuscleSeries] = None             # the muscle time series, live and loaded
+    muscle_readout: Any = None                        # the full muscle readout, live only
+    _other: Dict[str, Any] = field(default_factory=dict, repr=False)   # other keys of ``extra``
+
+    @property
+    def extra(self) -> ExtraView:
+        """The older string-keyed view of the fields above (``extra["stimuli"]`` is ``stimuli``)."""
+        return ExtraView(self)
+
+    @property
+    def rate_signal(self) -> Signal:
+        """The population rates as a signal (Hz per neuron, every ``rate_dt`` s from 0)."""
+        return Signal(self.rates, self.rate_dt, 0.0)
+
+    @property
+    def lfp_signal(self) -> Signal:
+        """The regions' LFP proxies as a signal (A, every ``lfp_dt`` s from 0)."""
+        return Signal(self.lfp, self.lfp_dt, 0.0)
 
     @property
     def duration(self) -> float:
@@ -386,12 +415,8 @@ def write_data(folder: Path, result: Result) -> None:
         lfp["_dt"] = np.array(result.lfp_dt)
         lfp[RUN_ID_KEY] = run_id
         atomic_write(folder / LFP, lambda fh: np.savez_compressed(fh, **lfp), "the LFP proxies")
-    muscle = result.extra.get("muscle")
-    if muscle is not None:
-        series = {"time": np.asarray(muscle.time), "head_angle": np.asarray(muscle.head_angle)}
-        for name in MUSCLE_SERIES:
-            for m, values in getattr(muscle, name).items():
-                series[f"{m}.{name}"] = np.asarray(values)
+    if result.muscle is not None:
+        series = result.muscle.to_arrays()
         series[RUN_ID_KEY] = run_id
         atomic_write(folder / MUSCLE, lambda fh: np.savez_compressed(fh, **series), "the muscle time series")
 
@@ -494,7 +519,8 @@ def load_result(folder: Path | str) -> Result:
         if (folder / MUSCLE).is_file():
             with np.load(folder / MUSCLE) as z:
                 ids[MUSCLE] = _npz_run_id(z)
-                result.extra["muscle_series"] = {k: z[k] for k in z.files if k != RUN_ID_KEY}
+                muscles = ((stored["spec"].get("readout") or {}).get("muscle") or {}).get("muscles")
+                result.muscle = MuscleSeries.from_arrays({k: z[k] for k in z.files if k != RUN_ID_KEY}, muscles)
     except (OSError, ValueError, KeyError, EOFError) as err:
         raise ResultError(f"{folder}: corrupt data file ({' '.join(str(err).split())}); rerun the simulation") from None
     _check_one_run(folder, metrics, ids)
