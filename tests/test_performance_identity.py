@@ -125,10 +125,10 @@ def test_mechanisms_follow_what_the_circuit_uses():
         return mechanisms(build_spec(compose(list(overrides))))
 
     default = mech()
-    assert not default["nmda"] and not default["command"]
+    assert not default["nmda"] and not default["neuron_code"]
     assert "stn" in default["t_current"] and "ctx_e" not in default["t_current"]
     assert "ctx_e" in mech("+circuit.populations.ctx_e.params.g_T=5*nS")["t_current"]
-    assert mech("task=turn_left")["command"]
+    assert mech("task=turn_left")["neuron_code"] == ("cortical_command",)
     assert mech(*STIM["tms"])["nmda"]
     assert mech("circuit.populations.stn.background.receptor=nmda")["nmda"]
 
@@ -143,7 +143,8 @@ def test_leaving_unused_mechanisms_out_keeps_every_spike(monkeypatch):
     rest = compose(BASE[:-3] + ["sim.seed=3"])          # BASE without the turn: no command
     lean = simulate(rest)
     monkeypatch.setattr(builder, "mechanisms",
-                        lambda spec: {"nmda": True, "command": True, "t_current": tuple(spec.populations)})
+                        lambda spec: {"nmda": True, "neuron_code": ("cortical_command",),
+                                      "t_current": tuple(spec.populations)})
     full = simulate(rest)
     assert n_spikes(lean) > 1000 and same_spikes(lean, full)
     lfp_lean, lfp_full = lean.extra["lfp_currents"], full.extra["lfp_currents"]
