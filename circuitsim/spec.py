@@ -14,22 +14,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
-import re
 import typing
 from dataclasses import replace
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
-
 from circuitsim import errors
-from circuitsim.errors import ConfigError, config_error_from, did_you_mean, unknown_key
+from circuitsim.errors import ConfigError, did_you_mean, unknown_key
 from circuitsim.plugins import STIMULI, register
 from circuitsim.schema import (  # noqa: F401  (re-exported: circuitsim.spec.SimConf, ...)
     ReceptorConf, BackgroundConf, TargetRateConf, PopulationConf, PathwayConf, ModulatorConf, CircuitConf,
     SimConf, CommandConf, TaskConf, MuscleConf, ReadoutConf, register_configs, RECEPTOR_NAMES, TOPOLOGIES,
     DEVICES, CODEGEN_TARGETS, NEURON_PARAMS, OPTIONAL_NEURON_PARAMS)
+from circuitsim.spec_checks import (  # noqa: F401  (re-exported: circuitsim.spec.require, MAX_STEPS, ...)
+    ALLOW_LARGE, MAX_NEURONS, MAX_POISSON_PER_STEP, MAX_STEPS, MAX_WEIGHT, _allow_large, _check_choice, _get, _nonneg,
+    _plain, _require, check_choice, nonneg, require)
 from circuitsim.spec_memory import available_memory, estimate_memory  # noqa: F401  (re-exported)
+from circuitsim.spec_sections import PLOTS, _build_readout, _build_sim  # noqa: F401  (re-exported)
 from circuitsim.spec_types import (  # noqa: F401  (re-exported: circuitsim.spec.RunSpec, ...)
     MuscleSpec, Pathway, Population, ReadoutSpec, Receptor, RunSpec, SimSpec, StimulusContext)
 from circuitsim.units import to_si
@@ -37,36 +37,6 @@ from circuitsim.units import to_si
 logger = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------- validation
-
-PLOTS = ("raster", "rates", "spectra", "channels", "muscle", "summary", "stim")
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, (DictConfig, ListConfig)):
-        try:
-            return OmegaConf.to_container(node, resolve=True)
-        except Exception as err:   # an interpolation that cannot be resolved, ...: name the key
-            converted = config_error_from(err)
-            if converted is None:
-                raise
-            raise converted from None
-    return node
-
-
-def _get(node: Mapping[str, Any], schema: type, key: str) -> Any:
-    """``node[key]``, or the schema's default for it: the ``*Conf`` dataclasses are the one source
-    of defaults, for composed configs and for plain dicts that leave a key out alike."""
-    if key in node:
-        return node[key]
-    fld = next(f for f in dataclasses.fields(schema) if f.name == key)
-    if fld.default is not dataclasses.MISSING:
-        return fld.default
-    return fld.default_factory()
-
-
-def _require(cond: bool, path: str, message: str) -> None:
-    if not cond:
-        raise ConfigError(path, message)
 
 
 def _channel_scale(pc: Any, path: str, side: Optional[str], channels: Tuple[str, ...],
@@ -82,49 +52,6 @@ def _channel_scale(pc: Any, path: str, side: Optional[str], channels: Tuple[str,
     _require(target.channelled, f"{path}.side_scale", "needs a channelled target population")
     return tuple(side_scale if ch == side else 1.0 for ch in channels)
 
-
-def _check_choice(value: Any, allowed: Tuple[str, ...], path: str) -> str:
-    _require(value in allowed, path, f"{value!r} is not allowed; choose one of {', '.join(allowed)}")
-    return value
-
-
-def _nonneg(value: float, path: str, what: str = "value") -> float:
-    _require(value >= 0, path, f"a {what} cannot be negative (got {value})")
-    return value
-
-
-# public names for the validators of stimulus kinds (circuitsim.stimulation)
-require = _require
-check_choice = _check_choice
-nonneg = _nonneg
-
-
-# ------------------------------------------------------------------------ limits
-# Upper bounds that build_spec checks before anything is built (issue 21). They are bounds of
-# the simulator and of the machine, not of biology; each message names the field and the fix.
-
-#: neurons of one run (populations' n times circuit.scale, summed): Brian2 indexes neurons and
-#: synapses with 32-bit integers
-MAX_NEURONS = 2**31 - 1
-#: time steps of one run (sim.duration / sim.dt): 2**31 - 1 steps are 59.7 hours of biological
-#: time at dt = 0.1 ms (the longest preset, stim=rtms_1hz, is 918 s); step counts stay 32-bit
-MAX_STEPS = 2**31 - 1
-#: mean Poisson count per neuron and time step (rate * sim.dt) of the background input
-#: (circuit.populations.*.background.rate, after the modulators) and of a motor command's rate.
-#: The count is drawn by inversion in chunks of mean 8 (circuitsim.circuit.models), so the draw's
-#: cost grows with the rate: 1e12 Hz would keep it busy for hours per step. 8 per step is 80 kHz
-#: at dt = 0.1 ms; the presets use at most 2 kHz. Above it the input is a near-constant current:
-#: use params.I_bias instead.
-MAX_POISSON_PER_STEP = 8.0
-#: effective conductance of one synapse, after weight_scale and modulators (background and
-#: commands included): forward Euler keeps the membrane stable only while g * dt / C stays well
-#: below 1 (C = 10-200 pF, dt = 0.1 ms: 0.1-2 uS in all); the presets' largest weight is 10 nS
-#: (climbing fibres), 100 times below this bound
-MAX_WEIGHT = 1e-6   # S
-#: sim.threads: at most the machine's logical CPUs (os.cpu_count()); more only slow OpenMP down
-
-#: the optional key that lets a run past the memory check (command line: +sim.allow_large=true)
-ALLOW_LARGE = "allow_large"
 
 #: keys a config may add to a schema node without being in the composed defaults (so stored
 #: configs of earlier runs stay equal): node path -> keys. The mapping is the errors layer's, so
@@ -224,13 +151,6 @@ def _check_time_constants(receptors: Mapping[str, Receptor], populations: Mappin
             _require(pop.params[key] >= dt * (1 - 1e-9), f"circuit.populations.{name}.params.{key}", msg)
         _require(pop.params["C"] / pop.params["gL"] >= dt * (1 - 1e-9), f"circuit.populations.{name}.params.gL",
                  f"the membrane time constant C/gL {msg}")
-
-
-def _allow_large(sc: Mapping[str, Any]) -> bool:
-    """``+sim.allow_large=true``: run past the memory check (optional key, false when absent)."""
-    value = sc.get(ALLOW_LARGE, False)
-    _require(isinstance(value, bool), f"sim.{ALLOW_LARGE}", f"must be true or false (got {value!r})")
-    return value
 
 
 def _gib(nbytes: float) -> str:
@@ -491,131 +411,3 @@ def check_stimulus_keys(stim: Mapping[str, Any], path: str, allowed: Tuple[str, 
             what = f" for a {stim['kind']!r} stimulus" if stim.get("kind") else ""
             raise ConfigError(f"{path}.{key}", f"unknown key{what}; {did_you_mean(key, allowed)} "
                                                f"(allowed: {', '.join(allowed)})")
-
-
-def _build_sim(sc: Mapping[str, Any]) -> SimSpec:
-    dt = to_si(_get(sc, SimConf, "dt"), "time", "sim.dt")
-    _require(dt > 0, "sim.dt", "must be positive")
-    _require(dt <= 0.5e-3, "sim.dt", f"{dt * 1e3:g} ms is too coarse for these neuron models; use at most 0.5*ms")
-    duration = to_si(_get(sc, SimConf, "duration"), "time", "sim.duration")
-    _require(duration > 0, "sim.duration", "must be positive")
-    steps = duration / dt
-    _require(steps <= MAX_STEPS, "sim.duration", f"{duration:g} s is {steps:.4g} time steps, above the bound of "
-             f"{MAX_STEPS} (sim.dt = {dt * 1e3:g} ms: at most {MAX_STEPS * dt / 3600:.3g} hours); use several shorter runs")
-    _require(abs(steps - round(steps)) < 1e-6, "sim.duration",
-             f"must be a whole number of time steps (sim.dt = {dt * 1e3:g} ms)")
-    transient = to_si(_get(sc, SimConf, "transient"), "time", "sim.transient")
-    _require(0 <= transient < duration, "sim.transient", "must be non-negative and shorter than sim.duration")
-    seed = _get(sc, SimConf, "seed")
-    _require(isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**31, "sim.seed",
-             f"must be an integer in [0, 2**31) (got {seed!r})")
-    device = _check_choice(_get(sc, SimConf, "device"), DEVICES, "sim.device")
-    if device == "cuda_standalone":
-        import importlib.util
-
-        _require(importlib.util.find_spec("brian2cuda") is not None, "sim.device",
-                 "cuda_standalone needs the optional package brian2cuda: pip install 'circuitsim[cuda]' "
-                 "(and an NVIDIA GPU with the CUDA toolkit); or use cpp_standalone")
-    target = _check_choice(_get(sc, SimConf, "codegen_target"), CODEGEN_TARGETS, "sim.codegen_target")
-    threads = _get(sc, SimConf, "threads")
-    _require(isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1, "sim.threads",
-             f"must be a positive integer (got {threads!r})")
-    cpus = os.cpu_count() or 1
-    _require(threads <= cpus, "sim.threads", f"{threads} threads are more than this machine's {cpus} CPUs; "
-                                             f"use at most sim.threads={cpus}")
-    _allow_large(sc)
-    return SimSpec(duration=duration, dt=dt, seed=seed, device=device, codegen_target=target,
-                   threads=threads, build_dir=sc.get("build_dir"), transient=transient,
-                   progress=bool(_get(sc, SimConf, "progress")),
-                   vectorize=bool(_get(sc, SimConf, "vectorize")), max_wall_time=_max_wall_time(sc.get("max_wall_time")))
-
-
-def _max_wall_time(value: Any) -> Optional[float]:
-    """``sim.max_wall_time``: a positive, finite time (wall clock), or null for no limit."""
-    if value is None:
-        return None
-    limit = to_si(value, "time", "sim.max_wall_time")
-    _require(math.isfinite(limit) and limit > 0, "sim.max_wall_time",
-             f"must be a positive time such as 3600*second, or null for no limit (got {value!r})")
-    return limit
-
-
-def _muscle_error(params: Mapping[str, Any], text: str) -> ConfigError:
-    """MuscleParams' message as a ConfigError naming the field as the config wrote it."""
-    from circuitsim.muscle import MuscleParams
-
-    base = "readout.muscle.params"
-    names = MuscleParams.field_names()   # flat name -> group ("" = top level)
-    unknown = re.match(r"unknown MuscleParams field\(s\): ([^\s,;]+)", text)
-    if unknown:
-        label = unknown.group(1)
-        group, _, name = label.rpartition(".")
-        known = sorted({n for n, g in names.items() if g == group} | (set(names.values()) - {""} if not group else set()))
-        return unknown_key(f"{base}.{label}", name, known)
-    first = re.match(r"(\w+)", text)
-    name = first.group(1) if first else ""
-    if name in params:
-        return ConfigError(f"{base}.{name}", text)
-    for group, sub in params.items():
-        if isinstance(sub, Mapping) and name in sub:
-            return ConfigError(f"{base}.{group}.{name}", text)
-    return ConfigError(base, text)
-
-
-def _readout_population(name: Any, path: str, populations: Mapping[str, Population]) -> str:
-    """A readout's population: one the circuit has, split into channels."""
-    _require(name in populations, path, f"unknown population {name!r}; known: {', '.join(populations)}")
-    _require(populations[name].channelled, path, f"{name!r} is not channelled; choose a channelled population "
-             f"({', '.join(p for p, pop in populations.items() if pop.channelled)})")
-    return name
-
-
-def _coherence_pairs(value: Any, populations: Mapping[str, Population]) -> Tuple[Tuple[str, str], ...]:
-    regions = sorted({pop.region for pop in populations.values()})
-    pairs = []
-    for k, pair in enumerate(value):
-        path = f"readout.coherence_pairs[{k}]"
-        _require(isinstance(pair, (list, tuple)) and len(pair) == 2, path, f"a pair is two regions, e.g. [gpi, ctx] (got {pair!r})")
-        for name in pair:
-            _require(name in regions, path, f"unknown region {name!r}; known: {', '.join(regions)}")
-        pairs.append((str(pair[0]), str(pair[1])))
-    return tuple(pairs)
-
-
-def _build_readout(rc: Mapping[str, Any], channels: Tuple[str, ...],
-                   populations: Mapping[str, Population]) -> ReadoutSpec:
-    plots = tuple(_get(rc, ReadoutConf, "plots"))
-    for i, name in enumerate(plots):
-        _check_choice(name, PLOTS, f"readout.plots[{i}]")
-    n_lfp = _get(rc, ReadoutConf, "lfp_neurons")
-    _require(isinstance(n_lfp, int) and n_lfp >= 0, "readout.lfp_neurons", "must be a non-negative integer")
-    segment = to_si(_get(rc, ReadoutConf, "spectrum_segment"), "time", "readout.spectrum_segment")
-    _require(segment >= 0.1, "readout.spectrum_segment", "must be at least 0.1 s (4 Hz bands need it)")
-    mc = rc.get("muscle") or {}
-    muscles = tuple(_get(mc, MuscleConf, "muscles"))
-    _require(len(muscles) == 2 == len(channels), "readout.muscle.muscles",
-             "one antagonist pair is modelled: give two muscles, one per channel (left rotator first)")
-    fraction = float(_get(mc, MuscleConf, "corticospinal_fraction"))
-    _require(0 < fraction <= 1, "readout.muscle.corticospinal_fraction", f"must lie in (0, 1] (got {fraction})")
-    params = dict(mc.get("params") or {})
-    if _get(mc, MuscleConf, "enabled"):
-        from circuitsim.muscle import MuscleParams
-
-        try:
-            MuscleParams.from_dict(params)
-        except (ValueError, TypeError) as err:
-            raise _muscle_error(params, str(err)) from None
-    cs_pop = _readout_population(_get(mc, MuscleConf, "corticospinal_population"),
-                                 "readout.muscle.corticospinal_population", populations)
-    muscle = MuscleSpec(enabled=bool(_get(mc, MuscleConf, "enabled")), corticospinal_population=cs_pop,
-                        corticospinal_fraction=fraction,
-                        muscles=muscles, params=params)
-    return ReadoutSpec(
-        rate_bin=to_si(_get(rc, ReadoutConf, "rate_bin"), "time", "readout.rate_bin"),
-        lfp_neurons=n_lfp, lfp_dt=to_si(_get(rc, ReadoutConf, "lfp_dt"), "time", "readout.lfp_dt"),
-        spectrum_segment=segment, plots=plots, save_spikes=bool(_get(rc, ReadoutConf, "save_spikes")),
-        coherence_pairs=_coherence_pairs(_get(rc, ReadoutConf, "coherence_pairs"), populations),
-        selectivity_population=_readout_population(_get(rc, ReadoutConf, "selectivity_population"),
-                                                   "readout.selectivity_population", populations),
-        muscle=muscle,
-    )

@@ -27,7 +27,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "circuitsim"
 LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("_version", "errors", "units", "plugins", "catalogue", "progress", "io.specfile", "io.display", "plots._layout", "plots.background",
      "diagnosis"),                                  # foundation: no simulator knowledge
-    ("schema", "spec", "spec_types", "spec_memory"),   # config schemas and the validated RunSpec
+    ("schema", "spec", "spec_types", "spec_memory", "spec_checks", "spec_sections"),   # config schemas, the validated RunSpec
     ("io.results", "io.result_types", "io.nwb_file"),   # the Result record (made by the device, read by all)
     ("circuit",),                                   # the network's layout, models and build context
     ("readouts", "metrics"),                        # post-run measures of a Result (stimuli's through plugins)
