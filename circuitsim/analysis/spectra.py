@@ -160,6 +160,19 @@ def welch_psd(x, fs, segment_s=1.0, overlap=0.5, detrend="constant", window="han
     return f, psd
 
 
+def _per_band(f: np.ndarray, bands: dict, value) -> dict[str, float]:
+    """``value(mask)`` for each band's bins ``lo <= f < hi``; NaN for a band without a bin."""
+    out: dict[str, float] = {}
+    for name, (lo, hi) in bands.items():
+        mask = (f >= lo) & (f < hi)
+        if not np.any(mask):
+            logger.debug("band %r (%g-%g Hz) contains no frequency bins", name, lo, hi)
+            out[name] = float("nan")
+        else:
+            out[name] = value(mask)
+    return out
+
+
 def band_powers(f, psd, bands=None, relative=True, total_range=(1.0, 100.0)) -> dict[str, float]:
     """Power in frequency bands.
 
@@ -196,14 +209,7 @@ def band_powers(f, psd, bands=None, relative=True, total_range=(1.0, 100.0)) -> 
     f, psd = _freq_axis(f, psd, need_uniform=True)
     bands = as_bands(BANDS if bands is None else bands)
     df = float(f[1] - f[0])
-    out: dict[str, float] = {}
-    for name, (lo, hi) in bands.items():
-        mask = (f >= lo) & (f < hi)
-        if not np.any(mask):
-            logger.debug("band %r (%g-%g Hz) contains no frequency bins", name, lo, hi)
-            out[name] = float("nan")
-        else:
-            out[name] = float(psd[mask].sum() * df)
+    out = _per_band(f, bands, lambda mask: float(psd[mask].sum() * df))
     if relative:
         tlo, thi = as_band(total_range, "total_range")
         if thi > f[-1] + df:
@@ -275,16 +281,8 @@ def coherence_bands(x, y, fs, bands=None, segment_s=1.0, overlap=0.5) -> dict[st
         x, y, fs=fs, window="hann", nperseg=nperseg,
         noverlap=_noverlap(nperseg, overlap), detrend="constant",
     )
-    out = {}
-    for name, (lo, hi) in bands.items():
-        mask = (f >= lo) & (f < hi)
-        if not np.any(mask):
-            logger.debug("band %r (%g-%g Hz) contains no frequency bins", name, lo, hi)
-            out[name] = float("nan")
-        else:
-            vals = cxy[mask]
-            out[name] = float(np.nanmean(vals)) if np.any(np.isfinite(vals)) else float("nan")
-    return out
+    return _per_band(f, bands, lambda mask: float(np.nanmean(cxy[mask])) if np.any(np.isfinite(cxy[mask]))
+                     else float("nan"))
 
 
 def phase_locking_value(x, y, fs, band, order=4, trim_s=0.0) -> float:
