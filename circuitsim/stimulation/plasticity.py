@@ -165,9 +165,12 @@ def validate_plasticity(node: Any, path: str, ctx: StimulusContext,
     if rule == "calcium":
         require(balance is None, f"{path}.balance_rate", "the calcium rule does not drift without pulses; "
                 "remove balance_rate")
+    elif rule == "cf_gated" and balance == "measured":
+        pass   # per synapse, before the stimulus's first train pulse (plasticity_cerebellum)
     elif rule == "cf_gated":
         balance = to_si(CF_BALANCE_RATE if balance is None else balance, "rate", f"{path}.balance_rate")
-        require(balance > 0, f"{path}.balance_rate", "must be positive (the resting climbing-fibre rate)")
+        require(balance > 0, f"{path}.balance_rate", "must be positive (the resting climbing-fibre rate), "
+                "or 'measured'")
     elif balance is not None:
         rate = to_si(balance, "rate", f"{path}.balance_rate")
         require(rate > 0, f"{path}.balance_rate", "must be positive")
@@ -327,7 +330,7 @@ def build_plasticity(ctx, name: str, conf: Mapping[str, Any]) -> Optional[Callab
         receptor, a, b = _receptor_slice(ctx, pathway)
         ctx.synapses[receptor].weight[a:b] = 0 * siemens   # silenced here, rebuilt as plastic below
         if conf.get("rule") == "cf_gated":
-            syn, w0, w_max, mon = build_cf_gated(ctx, f"cf_{name}", pathway, conf)
+            syn, w0, w_max, mon = build_cf_gated(ctx, f"cf_{name}", pathway, conf, stimulus=name)
             built[pathway] = (syn, w0, w_max, mon, "w_pf")
             continue
         w_max = conf["w_max_factor"] * pw.weight

@@ -33,6 +33,21 @@ train) hold still. It lies above the model's complex-spike rate (``io`` at about
 correlated in the circuit (both follow the cortical drive), which adds LTD. A consequence: the
 potentiation by parallel-fibre input alone is small, ``a_ltp = a_ltd * 1.9 Hz * 0.15 s`` = 2.9e-4 per
 spike (+9 % after 300 spikes, where Coesmans et al. 2004 and Lev-Ram et al. 2002 report more).
+
+**A balance measured in the run** (``balance_rate: measured``, the ``ctbs_cerebellum`` preset).
+One calibrated rate holds only for the circuit it was calibrated on: under a sham train the
+parallel-fibre weights drift by about -9 % in ``dystonia_cerebellar`` (its bursting dentate changes
+the olive's firing) and +31 % in ``dystonia_network`` within a minute (held-out seeds 10-14,
+experiments/tms). With ``measured`` each synapse's potentiation per parallel-fibre spike is the
+depression per parallel-fibre spike it would have received at rest: until the stimulus's first
+train pulse the weights are frozen and every synapse sums the depression its climbing-fibre
+spikes would have caused and counts its parallel-fibre spikes; from then on a parallel-fibre
+spike potentiates by that sum over that count (times ``w0``). The synapses thus start at the
+steady state of their own circuit's resting activity, as a slow homeostatic set point would keep
+them (synaptic homeostasis, Turrigiano 2008, Cell 135:422; metaplasticity, Abraham 2008, Nat Rev
+Neurosci 9:387); the window before the train stands in for that process, which is far slower than
+a session (model choice). Only a change of the climbing- or parallel-fibre activity or of their
+correlation after the window moves the weights.
 """
 
 from __future__ import annotations
@@ -63,7 +78,17 @@ def ltp_amplitude(params: Mapping[str, float], balance_rate: float) -> float:
     return params["a_ltd"] * balance_rate * params["tau_e"]
 
 
-def build_cf_gated(ctx, prefix: str, pathway: str, conf: Mapping[str, Any]) -> Tuple[Any, float, float, Any]:
+def calibration_end(ctx, name: str) -> float:
+    """The end of the measured balance's window: the stimulus's first train pulse (s)."""
+    pulses = ctx.spec.stimuli[name]["pulses"]
+    t = np.asarray(pulses["time"], float)[np.asarray(pulses["role"]) == "train"]
+    if not t.size:
+        raise ValueError(f"stim.{name}.plasticity.balance_rate: 'measured' needs a train (the balance is "
+                         "measured before the first train pulse); give a rate instead, e.g. 1.9*Hz")
+    return float(t.min())
+
+
+def build_cf_gated(ctx, prefix: str, pathway: str, conf: Mapping[str, Any], stimulus: str = "") -> Tuple[Any, float, float, Any]:
     """Rebuild ``pathway`` (parallel fibres) as plastic Synapses gated by the climbing fibres.
 
     The pathway's synapses keep their place in the receptor's shared Synapses with weight 0 (the
@@ -79,18 +104,24 @@ def build_cf_gated(ctx, prefix: str, pathway: str, conf: Mapping[str, Any]) -> T
     params = conf["params"]
     w0 = pw.weight
     w_max = conf["w_max_factor"] * w0
-    a_ltp = ltp_amplitude(params, conf["balance_rate"])
+    measured = conf["balance_rate"] == "measured"
+    a_ltp = 0.0 if measured else ltp_amplitude(params, conf["balance_rate"])
+    t_cal = calibration_end(ctx, stimulus) if measured else 0.0
     ns = {f"{prefix}_{pathway}_wmax": w_max * siemens, f"{prefix}_{pathway}_w0": w0 * siemens,
           f"{prefix}_tau_e": params["tau_e"] * second, f"{prefix}_a_ltd": params["a_ltd"] * conf["eta"],
-          f"{prefix}_a_ltp": a_ltp * conf["eta"]}
+          f"{prefix}_a_ltp": a_ltp * conf["eta"], f"{prefix}_t_cal": t_cal * second}
     ctx.namespace.update(ns)
-    wm, w0n = f"{prefix}_{pathway}_wmax", f"{prefix}_{pathway}_w0"
-    syn = Synapses(ctx.group, ctx.group, "w_pf : siemens\ne_pf : 1\nt_pf : second",
+    wm, w0n, tc = f"{prefix}_{pathway}_wmax", f"{prefix}_{pathway}_w0", f"{prefix}_t_cal"
+    # measured: frozen before t_cal, where each synapse counts its parallel-fibre spikes and sums the
+    # depression its climbing-fibre spikes would have caused; afterwards it potentiates by their ratio
+    ltp = f"ltd_pf/clip(n_pf, 1, inf)" if measured else f"{prefix}_a_ltp"
+    syn = Synapses(ctx.group, ctx.group, "w_pf : siemens\ne_pf : 1\nt_pf : second\nn_pf : 1\nltd_pf : 1",
                    on_pre=f"""
                    g_{pw.receptor}_post += w_pf
                    e_pf = e_pf*exp(-(t - t_pf)/{prefix}_tau_e) + 1
                    t_pf = t
-                   w_pf = clip(w_pf + {prefix}_a_ltp*{w0n}, 0*siemens, {wm})
+                   n_pf += int(t < {tc})
+                   w_pf = clip(w_pf + int(t >= {tc})*{ltp}*{w0n}, 0*siemens, {wm})
                    """, name=f"{prefix}_{pathway}")
     syn.connect(i=conn.i.astype(np.int64), j=conn.j.astype(np.int64))
     syn.w_pf = w0 * siemens
@@ -111,8 +142,9 @@ def build_cf_gated(ctx, prefix: str, pathway: str, conf: Mapping[str, Any]) -> T
             cf_j.append(order[a:b])
         cf_i, cf_j = np.concatenate(cf_i), np.concatenate(cf_j)
         if cf_i.size:
-            depress = (f"w_pf_post = clip(w_pf_post - {prefix}_a_ltd*{w0n}*e_pf_post"
-                       f"*exp(-(t - t_pf_post)/{prefix}_tau_e), 0*siemens, {wm})")
+            ltd = f"{prefix}_a_ltd*e_pf_post*exp(-(t - t_pf_post)/{prefix}_tau_e)"
+            depress = (f"ltd_pf_post += int(t < {tc})*{ltd}\n"
+                       f"w_pf_post = clip(w_pf_post - int(t >= {tc})*{ltd}*{w0n}, 0*siemens, {wm})")
             gate = Synapses(ctx.group, syn, on_pre=depress, name=f"{prefix}_{pathway}_cf")
             gate.connect(i=cf_i, j=cf_j)
             gate.delay = spec.pathways[cf].delay * second
