@@ -124,7 +124,7 @@ FULL = {
     "rc_n": 3,
     "sici_isi_ms": [2, 3], "icf_isi_ms": [10, 15], "cbi_isi_ms": [3, 5, 7],   # Kujirai 1993; Ugawa 1995
     "lici_isi_ms": [100, 150],   # Valls-Sole et al. 1992
-    "pp_n": 5,                   # trials per condition (presets: 8; fewer to keep the full variant ~15 min)
+    "pp_n": 10,                  # trials per condition (presets: 8; 5 left SICI and ICF within the trial spread)
     "ctbs_conditions": ["dystonia_cerebellar", "dystonia_network"],
     "ctbs_time_scale": 1.0,      # the published 40 s train (Huang et al. 2005)
     "ctbs_n_test": 8,            # test pulses before and after (preset: 10)
