@@ -472,8 +472,8 @@ def validate(overrides: List[str]):
 
     Returns
     -------
-    (cfg, None) or (None, error)
-        ``error`` is ``{"kind": "override" | "config" | "error", "path", "message"}``: a Hydra
+    (spec, None) or (None, error)
+        ``spec``: the validated :class:`~circuitsim.spec.RunSpec` (SI values); ``error`` is ``{"kind": "override" | "config" | "error", "path", "message"}``: a Hydra
         override or composition error, or circuitsim's :class:`~circuitsim.errors.ConfigError`
         (with its config path).
     """
@@ -485,7 +485,7 @@ def validate(overrides: List[str]):
     except Exception as err:  # Hydra/OmegaConf raise many types; all mean "bad override"
         return None, _override_error(err)
     try:
-        build_spec(cfg)
+        spec = build_spec(cfg)
     except ConfigError as err:
         return None, {"kind": "config", "path": err.path, "message": err.message}
     except CircuitsimError as err:
@@ -494,4 +494,4 @@ def validate(overrides: List[str]):
         logger.exception("cannot check the overrides %s", overrides)
         return None, {"kind": "error", "path": None,
                       "message": "these settings could not be checked (the server's log has the details)"}
-    return cfg, None
+    return spec, None

@@ -117,12 +117,10 @@ class App:
         except forms.FormError as err:
             return HTTPStatus.BAD_REQUEST, {"error": err.as_dict()}
         command = forms.command_line(overrides)
-        cfg, error = forms.validate(overrides)
+        spec, error = forms.validate(overrides)
         if error is not None:
             return HTTPStatus.BAD_REQUEST, {"error": error, "overrides": overrides, "command": command}
-        from circuitsim.units import to_si
-
-        duration = to_si(cfg.sim.duration, "time", "sim.duration")
+        duration = spec.sim.duration   # the validated spec's value (s), not the config's unit string
         if duration > self.max_duration_s:
             return HTTPStatus.BAD_REQUEST, {"error": {
                 "kind": "form", "path": "sim.duration",
