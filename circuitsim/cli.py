@@ -83,12 +83,13 @@ def _figures_in_background(hc: Any) -> None:
     """A run's figures are drawn by a forked child (circuitsim.plots.background), so that no run
     waits for its figures: in a multirun the next point starts at once and the process waits for
     the figures before it exits; a single run returns when ``metrics.json`` is written, and its
-    child saves the figures a moment later (holding the folder's writer lock until then)."""
+    child saves the figures a moment later (holding the folder's writer lock until then). Not in
+    a Slurm job: the scheduler ends every process of a job step when its main process exits."""
     from hydra.types import RunMode
 
     from circuitsim.plots import background
 
-    background.enable(detach=hc.mode != RunMode.MULTIRUN)
+    background.enable(detach=hc.mode != RunMode.MULTIRUN and not os.environ.get("SLURM_JOB_ID"))
 
 
 def _log_background_figures() -> None:

@@ -90,3 +90,20 @@ def test_help_lists_only_run_groups(tmp_path):
     assert out.returncode == 0 and "condition:" in out.stdout
     assert "cohort" not in out.stdout
 
+
+
+@pytest.mark.timeout(600)
+def test_a_run_in_a_slurm_job_waits_for_its_figures(tmp_path):
+    """Slurm ends every process of a job step when its main process exits: there the command
+    saves its figures before it returns (they are drawn by a child all the same)."""
+    import os
+
+    folder = tmp_path / "run"
+    env = {**os.environ, "SLURM_JOB_ID": "12345"}
+    out = subprocess.run([str(BIN), f"hydra.run.dir={folder}", "circuit.scale=0.25", "sim.duration=0.3s",
+                          "sim.transient=0.1s", "sim.progress=false", "readout.plots=[raster,rates]"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "drawn in the background" not in out.stdout + out.stderr
+    assert "slurm job 12345" in (folder / "circuitsim.log").read_text()
+    assert (folder / "raster.png").stat().st_size > 1000 and (folder / "rates.png").stat().st_size > 1000
