@@ -73,8 +73,8 @@ def _fake_simulate(cfg, out_dir=None, overwrite=False, overrides=None):
     if w == 9:
         rio.release_folder(folder)
         raise RuntimeError("the fake run failed")
-    res = rio.Result(metrics={"run": {"seed": int(cfg.sim.seed), "duration_s": 0.3},
-                              "populations": {"gpi": {"rate_hz": 100 * w + int(cfg.sim.seed), "flag": True}}},
+    res = rio.Result(metrics={"run": {"seed": int(cfg.sim.seed), "duration_s": 0.3, "build_reused": True},
+                              "populations": {"gpi": {"rate_hz": 100 * w + int(cfg.sim.seed)}}},
                      config=_plain_config(cfg), spikes={"gpi": (np.zeros(0, np.int32), np.zeros(0))},
                      sizes={"gpi": 1}, channels={"gpi": np.array([-1])})
     rio.write_data(folder, res)
@@ -95,7 +95,7 @@ def test_run_points_rows_come_from_the_collected_table_and_resume(tmp_path, monk
 
     monkeypatch.setattr(circuitsim, "simulate", _fake_simulate)
     _fake_simulate.calls = 0
-    measures = {"gpi": "populations.gpi.rate_hz", "flag": "populations.gpi.flag",
+    measures = {"gpi": "populations.gpi.rate_hz", "flag": "run.build_reused",
                 "twice": lambda res: 2 * res.metrics["populations"]["gpi"]["rate_hz"]}
     rows = run_points(_points(0.5, 1.5), [0, 1], tmp_path, measures, progress=False)
     assert [(r["w"], r["seed"], r["gpi"]) for r in rows] == [(0.5, 0, 50.0), (0.5, 1, 51.0), (1.5, 0, 150.0),
