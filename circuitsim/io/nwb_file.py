@@ -68,7 +68,12 @@ def pulse_tables(result: Any) -> Dict[str, Dict[str, np.ndarray]]:
     (DBS and TMS register one; kinds without pulses are left out)."""
     from circuitsim.plugins import STIMULI
 
-    dt = float(result.metrics.get("run", {}).get("dt_s") or result.config.get("sim", {}).get("dt", 1e-4))
+    dt = result.metrics.get("run", {}).get("dt_s") or (result.spec.get("sim") or {}).get("dt")
+    if dt is None:   # a folder from before metrics kept dt_s and before spec.json: the config validated again
+        from circuitsim.spec import build_spec
+
+        dt = build_spec(result.config).sim.dt
+    dt = float(dt)
     data = result.stim_data or {}
     out = {}
     for name, params in _stimuli(result).items():
