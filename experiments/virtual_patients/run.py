@@ -369,24 +369,32 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         r.update(_features(r))
     write_rows(rows, out, "cohort_table")
 
-    baseline = [r for r in rows if r["measurement"] == "baseline"]
-    n_perm = variant["n_permutations"]
-    diagnosis: Dict[str, Any] = {"model_version": _model_version(), "cohort": cohort,
-                                 "n_patients": len(patients)}
-    diagnosis.update(diagnose(baseline, n_perm))
-    sweep_rows = [r for r in rows if r["measurement"] == "dose_sweep"]
-    # (a cohort still running: the doses with at least 2 patients finished)
-    per_dose = {d: sum(1 for r in sweep_rows if r["dose"] == d) for d in {r["dose"] for r in sweep_rows}}
-    sweep_rows = [r for r in sweep_rows if per_dose[r["dose"]] >= 2]
-    healthy = [r for r in baseline if r["class"] == "healthy"]
-    if sweep_rows:
-        diagnosis["dose_detection"] = detection_by_dose(sweep_rows, {"connectivity": CONNECTIVITY,
-                                                                     "muscle": MUSCLE_FEATURES},
-                                                        healthy, n_permutations=n_perm)
-    treat_table, diagnosis["treatments"] = treatment_outcomes(
-        baseline, {t: [r for r in rows if r["measurement"] == t] for t in variant["treatments"]}, n_perm)
-    state_table, diagnosis["states"] = state_changes(baseline, {s: [r for r in rows if r["measurement"] == s]
-                                                                for s in variant["states"]})
+    # one BLAS thread for the classifiers: on a shared machine OpenBLAS's threads oversubscribe the
+    # cores (the permutation tests ran 3 times slower with them on 2 busy cores)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        baseline = [r for r in rows if r["measurement"] == "baseline"]
+        n_perm = variant["n_permutations"]
+        diagnosis: Dict[str, Any] = {"model_version": _model_version(), "cohort": cohort,
+                                     "n_patients": len(patients),
+                                     # what ran (a cohort stopped part-way): runs finished per measurement
+                                     "runs_per_measurement": {m: sum(1 for r in rows if r["measurement"] == m)
+                                                              for m in dict.fromkeys(r["measurement"] for r in rows)}}
+        diagnosis.update(diagnose(baseline, n_perm))
+        sweep_rows = [r for r in rows if r["measurement"] == "dose_sweep"]
+        # (a cohort still running: the doses with at least 2 patients finished)
+        per_dose = {d: sum(1 for r in sweep_rows if r["dose"] == d) for d in {r["dose"] for r in sweep_rows}}
+        sweep_rows = [r for r in sweep_rows if per_dose[r["dose"]] >= 2]
+        healthy = [r for r in baseline if r["class"] == "healthy"]
+        if sweep_rows:
+            diagnosis["dose_detection"] = detection_by_dose(sweep_rows, {"connectivity": CONNECTIVITY,
+                                                                         "muscle": MUSCLE_FEATURES},
+                                                            healthy, n_permutations=n_perm)
+        treat_table, diagnosis["treatments"] = treatment_outcomes(
+            baseline, {t: [r for r in rows if r["measurement"] == t] for t in variant["treatments"]}, n_perm)
+        state_table, diagnosis["states"] = state_changes(baseline, {s: [r for r in rows if r["measurement"] == s]
+                                                                    for s in variant["states"]})
     write_rows(treat_table, out, "treatments")
     write_rows(state_table, out, "states")
     (out / "diagnosis.json").write_text(json.dumps(diagnosis, indent=1, default=str) + "\n")
@@ -404,7 +412,8 @@ def _p(res: Mapping[str, Any]) -> str:
 
 
 def summary(d: Mapping[str, Any]) -> str:
-    lines = [f"Model version (git): {d['model_version']}; cohort {d['cohort']['name']}, {d['n_patients']} patients.", ""]
+    lines = [f"Model version (git): {d['model_version']}; cohort {d['cohort']['name']}, {d['n_patients']} patients.",
+             "Runs per measurement: " + ", ".join(f"{m} {n}" for m, n in d.get("runs_per_measurement", {}).items()), ""]
     lines.append(f"- healthy vs dystonia from connectivity: {_p(d['healthy_vs_dystonia'])}; top features: "
                  + ", ".join(f['name'].replace('connectivity.', '') for f in d['healthy_vs_dystonia']['features'][:3]))
     lines.append(f"- healthy vs dystonia from the muscles: {_p(d['healthy_vs_dystonia_muscle'])}")
