@@ -321,7 +321,7 @@ def reference_course(variant: Mapping[str, Any], minutes: float = 60.0) -> Dict[
                                  CALCIUM_DEFAULTS, skips=sk)
         after = after_train(tt, t_end, sk)
         keep = (after >= -5) & ((after <= 60.0) & (np.arange(tt.size) % 50 == 0) |
-                                np.isin(np.arange(tt.size), [int(round(a / RULE_DT)) for a, _ in sk]))
+                                np.isin(np.arange(tt.size), [int(round(a / RULE_DT)) + 1 for a, _ in sk]))
         out[preset] = {"t_after": after[keep], "active": w[0, keep], "sham": w[1, keep]}
     return out
 
@@ -350,8 +350,9 @@ def plot(rows: Sequence[Mapping[str, Any]], courses: Mapping[str, Mapping[str, n
                     x = courses[[r["folder"] for r in rows if r["protocol"] == preset and r["arm"] == arm][0]]["t_after"]
                     ax.plot(x[x >= 0] / 60, np.mean(ys, axis=0), color=colour, lw=2.2, marker="o", ms=3, label=arm)
             ax.axhline(1, color="k", lw=0.6)
-            ax.set_xscale("symlog", linthresh=1.0)
-            ax.set_xlabel("time after the train (min; the rule's time skipped between blocks)")
+            ax.set_xscale("log")
+            ax.set_xlim(0.1, 80)
+            ax.set_xlabel("min after the train (skips between blocks)")
             ax.set_title(f"{preset}: {label}", fontsize=10)
             ax.legend(fontsize=8)
     ax = axes[0, -1]
@@ -359,8 +360,9 @@ def plot(rows: Sequence[Mapping[str, Any]], courses: Mapping[str, Mapping[str, n
         ax.plot(c["t_after"] / 60, c["active"], label=f"{preset}", color="C3" if "ctbs" in preset else "C2")
         ax.plot(c["t_after"] / 60, c["sham"], color="0.5", ls="--", lw=0.8)
     ax.axhline(1, color="k", lw=0.6)
-    ax.set_xscale("symlog", linthresh=1.0)
-    ax.set_xlabel("time after the train (min)")
+    ax.set_xscale("log")
+    ax.set_xlim(0.1, 80)
+    ax.set_xlabel("min after the train")
     ax.set_ylabel("relative weight")
     ax.set_title("rule: a fibre recruited by every pulse\n(reference integration; sham dashed)", fontsize=10)
     ax.legend(fontsize=8)
@@ -377,8 +379,9 @@ def plot(rows: Sequence[Mapping[str, Any]], courses: Mapping[str, Mapping[str, n
                         color=("C3" if "ctbs" in preset else "C2") if arm == "active" else "0.5",
                         label=f"{preset} {arm}")
     ax.axhline(1, color="k", lw=0.6)
-    ax.set_xscale("symlog", linthresh=1.0)
-    ax.set_xlabel("time after the train (min)")
+    ax.set_xscale("log")
+    ax.set_xlim(0.1, 80)
+    ax.set_xlabel("min after the train")
     ax.set_title("mean fibre weight in the circuit (all fibre synapses)\n(mean over seeds; sham dashed)", fontsize=10)
     ax.legend(fontsize=7)
     scale = [o for o in variant["overrides"] if o.startswith("circuit.")]
