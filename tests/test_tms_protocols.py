@@ -288,7 +288,7 @@ def test_evoked_volley_counts_spikes_after_each_pulse_less_those_before():
 
 def test_motor_threshold_needs_the_muscle_readout():
     """Refused before any simulation: the threshold is read from MEPs."""
-    from circuitsim.stimulation.tms import measure_motor_threshold
+    from circuitsim.drivers import measure_motor_threshold
 
     with pytest.raises(ConfigError) as err:
         measure_motor_threshold(["readout.muscle.enabled=false"], seeds=(0,))

@@ -68,7 +68,8 @@ Intensity
 Pulse intensities are ``"<x>%MSO"`` (absolute) or ``"<x>%RMT"`` (percent of the resting motor
 threshold ``rmt`` of the stimulus, itself in %MSO). The RMT of a circuit is measured with
 ``stim=tms_threshold`` (single pulses over a range of intensities and seeds, logistic fit of
-the fraction of trials with an MEP, :func:`fit_motor_threshold`, :func:`measure_motor_threshold`)
+the fraction of trials with an MEP, :func:`fit_motor_threshold`,
+:func:`circuitsim.drivers.measure_motor_threshold`)
 and stored as :data:`DEFAULT_RMT_MSO` (healthy circuit) so that relative intensities cost no
 extra runs.
 
@@ -111,8 +112,7 @@ from circuitsim.stimulation.tms_config import (DEFAULT_MEASURE, DEFAULT_RMT_MSO,
                                                _validate_sites, validate_tms)
 from circuitsim.stimulation.tms_measure import (_around_trains, _mean, _sem, _summary, _test_conditions,  # noqa: F401
                                                 _volley_summary, analyse, evoked_volley, fit_motor_threshold,
-                                                measure_motor_threshold, measure_tms, mep_measures,
-                                                silent_period)
+                                                measure_tms, mep_measures, silent_period)
 from circuitsim.stimulation.tms_plot import plot_tms  # noqa: F401
 # the recruitment sigmoid and the slow time courses a pulse leaves (GABA-B, NMDA, the ICF set)
 from circuitsim.stimulation.tms_kernels import facilitation_gain, gabab_trace, recruited_fraction, slow_trace  # noqa: F401
@@ -396,5 +396,5 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
 
 
 __all__ = ["recruited_fraction", "element_thresholds", "recruitment", "gabab_trace", "slow_trace", "facilitation_gain", "mep_measures",
-           "silent_period", "fit_motor_threshold", "measure_motor_threshold", "evoked_volley", "analyse",
+           "silent_period", "fit_motor_threshold", "evoked_volley", "analyse",
            "DEFAULT_SITES", "DEFAULT_RMT_MSO", "DEFAULT_MEASURE"]

@@ -1,7 +1,7 @@
 """TMS measures on a finished run: the MEP of each test pulse (amplitude, presence, latency),
 the cortical silent period, the motor-threshold fit, the evoked cortical volley, the paired-pulse
-ratios and after-effects summarised into ``metrics["tms"]`` (the ``tms`` measure), and
-:func:`measure_motor_threshold`, which runs a threshold preset over seeds.
+ratios and after-effects summarised into ``metrics["tms"]`` (the ``tms`` measure). Running a
+threshold preset over seeds is :func:`circuitsim.drivers.measure_motor_threshold` (above the API).
 
 How each measure is defined is described in :mod:`circuitsim.stimulation.tms`."""
 
@@ -377,40 +377,3 @@ def measure_tms(spec, result, name: str, params: Mapping[str, Any]) -> Dict[str,
             logger.warning("more than one TMS stimulus: metrics['tms'] holds the last (%s)", name)
         result.metrics["tms"] = tms
     return out
-
-
-# ------------------------------------------------------------------------- motor threshold
-
-
-def measure_motor_threshold(overrides: Sequence[str] = (), seeds: Sequence[int] = (0, 1, 2),
-                            preset: str = "tms_threshold") -> Dict[str, Any]:
-    """Determine the resting motor threshold (%MSO) of a circuit: run the ``preset`` (single
-    pulses over a range of intensities) once per seed, pool the trials of every muscle and fit
-    the 50 % point (:func:`fit_motor_threshold`).
-
-    Parameters
-    ----------
-    overrides : Hydra overrides selecting the circuit (e.g. ``["condition=<name>"]``)
-    seeds : one run per seed
-    """
-    from circuitsim.api import compose, simulate
-    from circuitsim.errors import ConfigError
-
-    cfgs = [compose([f"stim={preset}", f"sim.seed={seed}", *overrides]) for seed in seeds]
-    if cfgs and not cfgs[0].readout.muscle.enabled:   # checked before anything is built
-        raise ConfigError("readout.muscle.enabled", "the motor threshold is read from MEPs, which need the "
-                          "muscle readout: leave it on (true)")
-    xs, ys, per_seed = [], [], {}
-    for seed, cfg in zip(seeds, cfgs):
-        result = simulate(cfg)
-        name = next(n for n, p in result.extra["stimuli"].items() if p["kind"] == "tms")
-        an = result.extra["tms"][name]
-        test = an["test_index"]
-        for muscle, m in an["per_muscle"].items():
-            rest = ~m["active"]
-            xs += list(an["mso"][test][rest])
-            ys += list(m["present"][rest])
-        per_seed[seed] = result.metrics.get("tms", {}).get("motor_threshold")
-    fit = fit_motor_threshold(xs, ys)
-    return {"motor_threshold_mso": fit["threshold"], "slope_mso": fit["slope"], "n_trials": fit["n_trials"],
-            "per_seed": per_seed}
