@@ -153,7 +153,7 @@ def lfp_spectra(spec: RunSpec, result: Result) -> Dict[str, tuple]:
 
 def compute_metrics(spec: RunSpec, result: Result) -> Dict[str, Any]:
     """The measures of a run whose ``rates``, ``lfp`` and ``spectra`` are set (by
-    :func:`circuitsim.api.finish_run`, in that order); nothing of ``result`` is changed."""
+    ``circuitsim.api.finish_run``, in that order); nothing of ``result`` is changed."""
     t0 = spec.sim.transient
     analysed = spec.sim.duration - t0
     pops: Dict[str, Any] = {}

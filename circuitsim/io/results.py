@@ -66,7 +66,7 @@ def new_run_id() -> str:
 @dataclass
 class Result:
     """One run's output, one named field per stage (built in this order by
-    :func:`circuitsim.api.finish_run`; see :mod:`circuitsim.io.result_types`).
+    ``circuitsim.api.finish_run``; see ``circuitsim.io.result_types``).
 
     ``spikes[pop] = (i, t)`` with local neuron indices and times in s; ``rates`` and ``lfp`` per
     population / region, sampled every ``rate_dt`` / ``lfp_dt`` s from 0 (as signals:
