@@ -75,6 +75,7 @@ from circuitsim.spec import StimulusContext, require
 from circuitsim.stimulation import plasticity_calcium as calcium
 from circuitsim.stimulation.plasticity_calcium import CALCIUM_DEFAULTS
 from circuitsim.stimulation.plasticity_cerebellum import CF_BALANCE_RATE, CF_DEFAULTS, build_cf_gated
+from circuitsim.stimulation.weight_traces import TRACE_DT, TRACE_SYNAPSES, weight_trace  # noqa: F401 (re-exported)
 from circuitsim.units import to_si
 
 logger = logging.getLogger(__name__)
@@ -87,8 +88,6 @@ TRIPLET_DEFAULTS = {
     "A2_plus": 5e-10, "A3_plus": 6.2e-3, "A2_minus": 7e-3, "A3_minus": 2.3e-4,
 }
 
-TRACE_DT = 0.01        # s, sampling of the weight trace (numerical choice)
-TRACE_SYNAPSES = 200   # synapses sampled per pathway for the trace (numerical choice)
 
 KEYS = ("enabled", "rule", "pathways", "elements", "eta", "w_max_factor", "params", "balance_rate", "skips")
 
@@ -273,14 +272,6 @@ def triplet_code(prefix: str, w: str, w_max: str, zero: str, eta: Optional[str] 
         o2 += 1
     """
     return model, on_pre, on_post
-
-
-def weight_trace(syn, variable: str, n: int, name: str):
-    """A StateMonitor of up to TRACE_SYNAPSES of the ``n`` synapses' weights, every TRACE_DT."""
-    from brian2 import StateMonitor, second
-
-    sample = np.linspace(0, n - 1, min(n, TRACE_SYNAPSES)).astype(np.int64)
-    return StateMonitor(syn, variable, record=sample, dt=TRACE_DT * second, name=name)
 
 
 def weight_summary(w: np.ndarray, w0: float, w_max: float, t: np.ndarray, trace: np.ndarray,

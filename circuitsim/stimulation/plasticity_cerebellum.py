@@ -96,7 +96,7 @@ def build_cf_gated(ctx, prefix: str, pathway: str, conf: Mapping[str, Any], stim
     """
     from brian2 import Synapses, second, siemens
 
-    from circuitsim.stimulation.plasticity import weight_trace
+    from circuitsim.stimulation.weight_traces import weight_trace
 
     spec = ctx.spec
     pw = spec.pathways[pathway]
