@@ -45,13 +45,9 @@ def facilitation_gain(params: Mapping[str, Any], duration: float, step: float) -
         if not fac:
             continue
         frac = np.where(table.site == sname, recruited_fraction(mso, fac["threshold"], fac["slope"]), 0.0)
-        tr, td = fac["tau_rise"], fac["tau_decay"]
-        t_peak = tr * td / (td - tr) * math.log(td / tr)
-        norm = math.exp(-t_peak / td) - math.exp(-t_peak / tr)
         g = np.zeros_like(t)
-        for p in np.flatnonzero(frac > 1e-6):
-            s = np.clip(t - table.time[p], 0, None)
-            g += frac[p] * fac["gain"] * (np.exp(-s / td) - np.exp(-s / tr)) / norm
+        pulses = np.flatnonzero(frac > 1e-6)
+        _add_kernels(g, t, table.time[pulses], frac[pulses] * fac["gain"], fac["tau_rise"], fac["tau_decay"])
         out[sname] = g
     return out
 
@@ -70,16 +66,22 @@ def slow_trace(params: Mapping[str, Any], duration: float, step: float, node: st
         if not gb:
             continue
         frac = np.where(table.site == sname, recruited_fraction(mso, gb["threshold"], gb["slope"]), 0.0)
-        tr, td = gb["tau_rise"], gb["tau_decay"]
-        t_peak = tr * td / (td - tr) * math.log(td / tr)
-        norm = math.exp(-t_peak / td) - math.exp(-t_peak / tr)
         g = out.setdefault(gb["population"], np.zeros_like(t))
-        for p in np.flatnonzero((table.site == sname) & (frac > 0)):
-            s = np.clip(t - table.time[p], 0, None)
-            g += frac[p] * gb["conductance"] * (np.exp(-s / td) - np.exp(-s / tr)) / norm
+        pulses = np.flatnonzero((table.site == sname) & (frac > 0))
+        _add_kernels(g, t, table.time[pulses], frac[pulses] * gb["conductance"], gb["tau_rise"], gb["tau_decay"])
     return out
 
 
 def gabab_trace(params: Mapping[str, Any], duration: float, step: float) -> Dict[str, np.ndarray]:
     """The ``gabab`` node's :func:`slow_trace` (slow inhibition: cortical silent period, LICI)."""
     return slow_trace(params, duration, step, "gabab")
+
+
+def _add_kernels(g: np.ndarray, t: np.ndarray, times, amplitudes, tau_rise: float, tau_decay: float) -> None:
+    """Add to ``g`` (on the grid ``t``) one difference-of-exponentials kernel, peak 1 times its
+    amplitude, starting at each of ``times``."""
+    t_peak = tau_rise * tau_decay / (tau_decay - tau_rise) * math.log(tau_decay / tau_rise)
+    norm = math.exp(-t_peak / tau_decay) - math.exp(-t_peak / tau_rise)
+    for t0, amp in zip(times, amplitudes):
+        s = np.clip(t - t0, 0, None)
+        g += amp * (np.exp(-s / tau_decay) - np.exp(-s / tau_rise)) / norm
