@@ -456,6 +456,25 @@ def write_rows(rows: Sequence[Mapping[str, Any]], out: str | Path, name: str = "
     return out / f"{name}.csv"
 
 
+def tabulate(rows: Sequence[Mapping[str, Any]], out: str | Path, by: Sequence[str],
+             columns: Mapping[str, str]) -> "tuple[List[dict], str]":
+    """Every run's row (``runs.csv``), then mean ± sd per ``by`` group (``table.csv``/``.md``):
+    (the table, its Markdown)."""
+    write_rows(rows, out)
+    table = summarise(rows, by=by, columns=list(columns))
+    return table, write_table(table, out, by=by, columns=columns)
+
+
+def finish(fig: Any, text: str, n_runs: int, t0: float, out: str | Path, name: str,
+           also: Optional[str] = None) -> Path:
+    """Save an experiment's figure (and at ``also``), print its tables and how long its ``n_runs``
+    runs took since ``t0`` (``time.perf_counter``); the figure's path."""
+    path = save_figure(fig, out, name, also=also)
+    print(text)
+    print(f"\n{n_runs} runs in {time.perf_counter() - t0:.0f} s; tables and figure in {out} ({path.name})")
+    return path
+
+
 def configure_logging() -> None:
     """Logging of an experiment script run from the command line: warnings from every library,
     and :func:`run_points`'s progress line (this module's logger, at INFO)."""

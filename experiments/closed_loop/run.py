@@ -54,8 +54,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, run_points,
-                                    save_figure, summarise, write_rows, write_table)
+from circuitsim.experiments import (Point, argument_parser, configure_logging, finish, launch_options, run_points,
+                                    tabulate)
 
 logger = logging.getLogger(__name__)
 
@@ -435,13 +435,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     rows = run_points(points(variant), seeds, args.out, MEASURES, base=base_overrides(variant), resume=args.resume,
                       **launch)
     merge_energy(rows)
-    write_rows(rows, args.out)
-    table = summarise(rows, by=FACTORS, columns=list(COLUMNS))
-    text = write_table(table, args.out, by=FACTORS, columns=COLUMNS)
-    fig = plot(table, rows, variant, seeds)
-    path = save_figure(fig, args.out, NAME, also=args.figure)
-    print(text)
-    print(f"\n{len(rows)} runs in {time.perf_counter() - t0:.0f} s; table and figure in {args.out} ({path.name})")
+    table, text = tabulate(rows, args.out, FACTORS, COLUMNS)
+    finish(plot(table, rows, variant, seeds), text, len(rows), t0, args.out, NAME, also=args.figure)
     return table
 
 

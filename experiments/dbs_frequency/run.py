@@ -38,8 +38,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, run_points,
-                                    save_figure, summarise, write_rows, write_table)
+from circuitsim.experiments import (Point, argument_parser, configure_logging, finish, launch_options, run_points,
+                                    summarise, tabulate, write_table)
 
 NAME = "dbs_frequency"
 STIM = "dbs_gpi"
@@ -340,17 +340,12 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     t0 = time.perf_counter()
     rows = run_points(points(variant), seeds, args.out, MEASURES, base=base_overrides(variant), resume=args.resume,
                       **launch_options(args))
-    write_rows(rows, args.out)
-    table = summarise(rows, by=FACTORS, columns=list(COLUMNS))
-    text = write_table(table, args.out, by=FACTORS, columns=COLUMNS)
+    table, text = tabulate(rows, args.out, FACTORS, COLUMNS)
     gains = improvement(rows)
     text += "\n" + write_improvement(gains, args.out)
     parts = summarise(rows, by=FACTORS, columns=list(PARTS))
     text += "\n" + write_table(parts, args.out, by=FACTORS, columns=PARTS, name="decomposition")
-    fig = plot(table, variant, seeds, gains)
-    path = save_figure(fig, args.out, NAME, also=args.figure)
-    print(text)
-    print(f"\n{len(rows)} runs in {time.perf_counter() - t0:.0f} s; table and figure in {args.out} ({path.name})")
+    finish(plot(table, variant, seeds, gains), text, len(rows), t0, args.out, NAME, also=args.figure)
     return table
 
 

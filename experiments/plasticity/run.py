@@ -37,8 +37,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, run_points,
-                                    save_figure, summarise, write_rows, write_table)
+from circuitsim.experiments import (Point, argument_parser, configure_logging, finish, launch_options, run_points,
+                                    tabulate, write_rows)
 
 NAME = "plasticity"
 
@@ -420,10 +420,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
                           "t_after_s": float(c["t_after"][k]),
                           "mep_mv": float(c["mep_mv"][k]) if "mep_mv" in c else float("nan"),
                           "volley_per_cell": float(c["volley"][k])})
-    write_rows(rows, args.out)
+    _, text = tabulate(rows, args.out, FACTORS, COLUMNS)
     write_rows(lines, args.out, name="timecourse")
-    table = summarise(rows, by=FACTORS, columns=list(COLUMNS))
-    text = write_table(table, args.out, by=FACTORS, columns=COLUMNS)
     effects = [e for col in ("mep_early", "mep_late", "volley_early", "volley_late", "mep_post_pre", "weight_early",
                              "weight_change", "cbi_post", "cbi_post_pre") for e in paired_effect(rows, col)]
     eff = ["| protocol | measure | active - sham (mean ± sd) | n | per seed |", "|---|---|---|---|---|"]
@@ -435,10 +433,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     eff += [f"| {c['protocol']} | {c['measure']} | {c['t_after_s']:g} | {c['mean']:.3f} ± {c['sd']:.3f} | {c['n']} |"
             for c in course]
     (Path(args.out) / "effect.md").write_text("\n".join(eff) + "\n")
-    fig = plot(rows, courses, reference_course(variant), variant, seeds)
-    path = save_figure(fig, args.out, NAME, also=args.figure)
-    print(text + "\n" + "\n".join(eff))
-    print(f"\n{len(rows)} runs in {time.perf_counter() - t0:.0f} s; tables and figure in {args.out} ({path.name})")
+    finish(plot(rows, courses, reference_course(variant), variant, seeds), text + "\n" + "\n".join(eff), len(rows), t0,
+           args.out, NAME, also=args.figure)
     return rows
 
 
