@@ -86,9 +86,6 @@ FINITE_MATH_FLAG = "-fno-finite-math-only"
 ALIAS_CHECKS_FLAG = "--param=vect-max-version-for-alias-checks"
 ALIAS_CHECKS = 200   # numerical choice: above the ~75 pointer pairs of the neuron state update
 
-#: Stimulus kinds whose parameters are all data (per-neuron values), not compiled constants.
-DATA_STIMULUS_KINDS = frozenset({"cortical_command"})
-
 _GC_FROZEN = False
 
 #: Number of builds (code generation + compilation) this process did; tests check that a
@@ -181,9 +178,7 @@ def structure_key(spec: RunSpec, n_synapses: Dict[str, int], namespace: Optional
 
     stimuli = {}
     for name, s in spec.stimuli.items():
-        if s["kind"] in DATA_STIMULUS_KINDS:
-            stimuli[name] = {"kind": s["kind"]}
-        elif s["kind"] in STIMULUS_STRUCTURES:
+        if s["kind"] in STIMULUS_STRUCTURES:   # e.g. cortical_command: {} (all its parameters are data)
             stimuli[name] = {"kind": s["kind"], **STIMULUS_STRUCTURES[s["kind"]](spec, s)}
         else:
             stimuli[name] = s
