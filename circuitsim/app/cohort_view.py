@@ -7,7 +7,7 @@ else ``<out_dir>/../experiments`` (the default ``outputs/app`` gives ``outputs/e
 the experiments write). Nothing is ever written, and nothing from a request names a path: a
 cohort name must be one of the folders listed (a plain name, no ``/`` or ``..``), symbolic links
 are neither listed nor followed, and the table is read through the server's
-:func:`~circuitsim.app.server.read_regular`.
+:func:`~circuitsim.app.common.read_regular`.
 
 API (GET, JSON; :func:`answer`)::
 
@@ -73,7 +73,7 @@ def _folders(root: Path) -> Dict[str, Path]:
 
 
 def _rows(folder: Path) -> List[Dict[str, str]]:
-    from circuitsim.app.server import read_regular
+    from circuitsim.app.common import read_regular
 
     path = folder / TABLE
     try:
