@@ -127,24 +127,14 @@ def validate_controller(node: Mapping[str, Any], path: str, ctx, frequency: floa
                 "corticospinal_rate needs the channelled ctx_e population")
         dim = "rate"
     if mode == "on_off":
-        for key in ("on_above", "off_below"):
-            require(key in node, f"{path}.{key}", f"the on_off controller needs {key} "
-                                                  f"({_EXAMPLE[biomarker]})")
-        on = to_si(node["on_above"], dim, f"{path}.on_above")
-        off = to_si(node["off_below"], dim, f"{path}.off_below")
-        require(off <= on, f"{path}.off_below", "must not exceed on_above (hysteresis)")
+        on, off = _thresholds(node, path, mode, biomarker, dim, ("on_above", "off_below"), " (hysteresis)")
         out.update(on_above=on, off_below=off)
         for key in ("min_on", "min_off"):
             value = to_si(node.get(key, "0*ms"), "time", f"{path}.{key}")
             require(value >= 0, f"{path}.{key}", "cannot be negative")
             out[key] = value
     elif mode == "dual_threshold":
-        for key in ("upper", "lower"):
-            require(key in node, f"{path}.{key}", f"the dual_threshold controller needs {key} "
-                                                  f"({_EXAMPLE[biomarker]})")
-        upper = to_si(node["upper"], dim, f"{path}.upper")
-        lower = to_si(node["lower"], dim, f"{path}.lower")
-        require(lower <= upper, f"{path}.lower", "must not exceed upper")
+        upper, lower = _thresholds(node, path, mode, biomarker, dim, ("upper", "lower"))
         floor = float(node.get("floor", 0.0))
         require(0 <= floor < 1, f"{path}.floor", "a level in [0, 1) of the maximum amplitude")
         require("ramp" in node, f"{path}.ramp", "the dual_threshold controller needs a ramp time (0 to full "
@@ -168,6 +158,20 @@ def validate_controller(node: Mapping[str, Any], path: str, ctx, frequency: floa
     if mode == "dual_threshold":
         require(out["ramp"] > 0, f"{path}.ramp", "must be positive: the law ramps the amplitude")
     return out
+
+
+def _thresholds(node: Mapping[str, Any], path: str, mode: str, biomarker: str, dim: str, keys, note: str = ""):
+    """A threshold law's (high, low) pair, named ``keys``, in SI: both given, low not above high."""
+    from circuitsim.spec import require
+    from circuitsim.units import to_si
+
+    high_key, low_key = keys
+    for key in keys:
+        require(key in node, f"{path}.{key}", f"the {mode} controller needs {key} ({_EXAMPLE[biomarker]})")
+    high = to_si(node[high_key], dim, f"{path}.{high_key}")
+    low = to_si(node[low_key], dim, f"{path}.{low_key}")
+    require(low <= high, f"{path}.{low_key}", f"must not exceed {high_key}{note}")
+    return high, low
 
 
 _EXAMPLE = {"lfp_band_power": "a relative power, e.g. 0.2", "corticospinal_rate": "a rate, e.g. 8*Hz",
