@@ -36,8 +36,8 @@ spike (+9 % after 300 spikes, where Coesmans et al. 2004 and Lev-Ram et al. 2002
 
 **A balance measured in the run** (``balance_rate: measured``, the ``ctbs_cerebellum`` preset).
 One calibrated rate holds only for the circuit it was calibrated on: under a sham train the
-parallel-fibre weights drift by about -9 % in ``dystonia_cerebellar`` (its bursting dentate changes
-the olive's firing) and +31 % in ``dystonia_network`` within a minute (held-out seeds 10-14,
+parallel-fibre weights drift by about -9 % in the cerebellar dystonia condition (its bursting dentate changes
+the olive's firing) and +31 % in the network dystonia condition within a minute (held-out seeds 10-14,
 experiments/tms). With ``measured`` each synapse's potentiation per parallel-fibre spike is the
 depression per parallel-fibre spike it would have received at rest: until the stimulus's first
 train pulse the weights are frozen and every synapse sums the depression its climbing-fibre
