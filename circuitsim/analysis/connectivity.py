@@ -63,6 +63,41 @@ def epochs(x: np.ndarray, fs: float, fs_out: float = FS_OUT, epoch_s: float = EP
     return ep - ep.mean(axis=0, keepdims=True)
 
 
+def _library() -> tuple:
+    """``(Connectivity, Multitaper)`` of ``spectral_connectivity``, imported on first use.
+
+    The package's ``__init__`` also imports its xarray front end (``wrapper``), which brings xarray
+    and pandas: about 0.5 s of a run's CPU for code this module never calls. The two estimator
+    modules import neither, so they are loaded without the package's ``__init__``: a bare package
+    module stands in for it while they load, and is removed afterwards, so a later ``import
+    spectral_connectivity`` runs the real ``__init__`` (which finds the same submodules loaded).
+    The estimators are the library's own code, unchanged.
+    """
+    import importlib
+    import importlib.util
+    import sys
+    import types
+
+    name = "spectral_connectivity"
+    if name in sys.modules:   # the real package is (or is being) imported: use it
+        conn_mod = importlib.import_module(f"{name}.connectivity")
+        tr_mod = importlib.import_module(f"{name}.transforms")
+        return conn_mod.Connectivity, tr_mod.Multitaper
+    found = importlib.util.find_spec(name)
+    if found is None or not found.submodule_search_locations:
+        raise ImportError(f"{name} is not installed: pip install 'spectral_connectivity>=2.0,<2.1'")
+    stand_in = types.ModuleType(name)
+    stand_in.__path__ = list(found.submodule_search_locations)
+    sys.modules[name] = stand_in
+    try:
+        conn_mod = importlib.import_module(f"{name}.connectivity")
+        tr_mod = importlib.import_module(f"{name}.transforms")
+    finally:
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]
+    return conn_mod.Connectivity, tr_mod.Multitaper
+
+
 def _band_means(freqs: np.ndarray, values: np.ndarray, bands: Mapping[str, Tuple[float, float]]) -> Dict[str, np.ndarray]:
     out = {}
     for name, (lo, hi) in bands.items():
@@ -91,10 +126,7 @@ def connectivity_matrix(signals: Mapping[str, np.ndarray], fs: float, epoch_s: f
         logger.warning("connectivity: %.2f s give %d epoch(s) of %.2f s; need %d: no connectivity measures",
                        n / fs, ep.shape[1], epoch_s, MIN_EPOCHS)
         return None
-    # imported only here: it brings xarray and pandas (about 0.5 s), which a run too short for two
-    # epochs never needs
-    from spectral_connectivity import Connectivity, Multitaper
-
+    Connectivity, Multitaper = _library()
     mt = Multitaper(ep, sampling_frequency=fs_out, time_halfbandwidth_product=TIME_HALFBANDWIDTH)
     conn = Connectivity.from_multitaper(mt)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -28,7 +28,8 @@ import numpy as np
 from scipy import special
 from scipy.ndimage import gaussian_filter1d
 
-from circuitsim.checks import as_trains, finite_float, nonnegative_float, positive_float
+from circuitsim.checks import as_trains as _check_trains
+from circuitsim.checks import finite_float, nonnegative_float, positive_float
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,19 @@ _EDGE_TOL = 1e-9  # in units of bins
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
+class CheckedTrains(list):
+    """Trains known to be valid (a list of sorted, finite float64 arrays), as
+    :func:`trains_from_indices` returns them: the measures below take them as they are instead of
+    checking and copying every train again (a run computes five measures of every population)."""
+
+
+def as_trains(trains, name: str = "trains") -> list:
+    """:func:`circuitsim.checks.as_trains`, except for :class:`CheckedTrains`, returned as they are."""
+    if type(trains) is CheckedTrains:
+        return trains
+    return _check_trains(trains, name)
+
+
 def _window(duration, t_start) -> tuple[float, float]:
     duration = positive_float(duration, "duration (s)")
     t_start = finite_float(t_start, "t_start (s)")
@@ -76,13 +90,15 @@ def _bin_index(t: np.ndarray, t_start: float, bin_size: float, n_bins: int):
 def _bin_counts(trains, t_start: float, duration: float, bin_size: float) -> np.ndarray:
     """Return an (n_neurons, n_bins) float array of spike counts."""
     n_bins = _n_bins(duration, bin_size)
-    counts = np.zeros((len(trains), n_bins), dtype=float)
-    for k, tr in enumerate(trains):
-        if tr.size:
-            idx = _bin_index(tr, t_start, bin_size, n_bins)
-            if idx.size:
-                counts[k] = np.bincount(idx, minlength=n_bins)
-    return counts
+    sizes = np.fromiter((tr.size for tr in trains), dtype=np.int64, count=len(trains))
+    if not sizes.sum():
+        return np.zeros((len(trains), n_bins), dtype=float)
+    t = np.concatenate(trains)
+    neuron = np.repeat(np.arange(len(trains), dtype=np.int64), sizes)
+    idx = np.floor((t - t_start) / bin_size + _EDGE_TOL).astype(np.int64)   # as _bin_index
+    keep = (idx >= 0) & (idx < n_bins)
+    flat = np.bincount(neuron[keep] * n_bins + idx[keep], minlength=len(trains) * n_bins)
+    return flat.reshape(len(trains), n_bins).astype(float)
 
 
 def _in_window(tr: np.ndarray, t0: float, t1: float) -> np.ndarray:
@@ -136,7 +152,7 @@ def trains_from_indices(i, t, n) -> list[np.ndarray]:
             f"i and t must have the same length, got {i_arr.shape[0]} and {t_arr.shape[0]}"
         )
     if i_arr.size == 0:
-        return [np.zeros(0, dtype=float) for _ in range(n_int)]
+        return CheckedTrains(np.zeros(0, dtype=float) for _ in range(n_int))
     if not np.issubdtype(i_arr.dtype, np.integer):
         i_float = np.asarray(i_arr, dtype=float)
         if not np.all(np.isfinite(i_float)) or np.any(i_float != np.round(i_float)):
@@ -154,7 +170,7 @@ def trains_from_indices(i, t, n) -> list[np.ndarray]:
     t_sorted = t_arr[order]
     counts = np.bincount(i_arr, minlength=n_int)
     splits = np.cumsum(counts)[:-1]
-    return [np.array(a, dtype=float) for a in np.split(t_sorted, splits)]
+    return CheckedTrains(np.array(a, dtype=float) for a in np.split(t_sorted, splits))
 
 
 def _is_index_form(spikes) -> bool:
@@ -194,7 +210,8 @@ def mean_rate_hz(trains, duration, t_start=0.0) -> float:
     """
     trains = as_trains(trains)
     t0, t1 = _window(duration, t_start)
-    total = sum(int(np.count_nonzero((tr >= t0) & (tr < t1))) for tr in trains)
+    every = np.concatenate(trains) if trains else np.zeros(0)
+    total = int(np.count_nonzero((every >= t0) & (every < t1)))
     return float(total / (len(trains) * (t1 - t0)))
 
 
@@ -381,6 +398,12 @@ def poisson_surprise_bursts(
     normal state and altered in parkinsonism. J Neurophysiol 95:2120-2133.
     """
     t = as_trains([spike_times], "spike_times")[0]
+    params = _burst_params(surprise_threshold, seed_isi_factor, max_isi_factor, look_ahead, min_burst_spikes)
+    return _detect_bursts(t, rate, *params)
+
+
+def _burst_params(surprise_threshold, seed_isi_factor, max_isi_factor, look_ahead, min_burst_spikes) -> tuple:
+    """The checked parameters of :func:`poisson_surprise_bursts` (checked once per population)."""
     surprise_threshold = finite_float(surprise_threshold, "surprise_threshold")
     seed_isi_factor = positive_float(seed_isi_factor, "seed_isi_factor")
     max_isi_factor = positive_float(max_isi_factor, "max_isi_factor")
@@ -393,7 +416,12 @@ def poisson_surprise_bursts(
     if look_ahead < 0:
         raise ValueError(f"look_ahead must be >= 0, got {look_ahead}")
     min_burst_spikes = _min_spikes(min_burst_spikes, lowest=3)
+    return surprise_threshold, seed_isi_factor, max_isi_factor, look_ahead, min_burst_spikes
 
+
+def _detect_bursts(t, rate, surprise_threshold, seed_isi_factor, max_isi_factor, look_ahead,
+                   min_burst_spikes) -> list[tuple[int, int, float]]:
+    """:func:`poisson_surprise_bursts` of a checked train ``t`` with checked parameters."""
     n = t.size
     if n < min_burst_spikes:
         return []
@@ -497,17 +525,12 @@ def burst_fraction(
     """
     trains = as_trains(trains)
     min_spikes = _min_spikes(min_spikes, lowest=3)
+    params = _burst_params(surprise_threshold, seed_isi_factor, max_isi_factor, look_ahead, 3)
     fractions = []
     for tr in trains:
         if tr.size < min_spikes:
             continue
-        bursts = poisson_surprise_bursts(
-            tr,
-            surprise_threshold=surprise_threshold,
-            seed_isi_factor=seed_isi_factor,
-            max_isi_factor=max_isi_factor,
-            look_ahead=look_ahead,
-        )
+        bursts = _detect_bursts(tr, None, *params)
         in_burst = sum(b - a + 1 for a, b, _ in bursts)
         fractions.append(in_burst / tr.size)
     if not fractions:

