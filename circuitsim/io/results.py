@@ -8,7 +8,9 @@ A finished folder holds::
     rates.npz       per population: population rate (Hz) in bins of readout.rate_bin
     lfp.npz         per region: LFP proxy time series (if currents were recorded)
     muscle.npz      muscle readout time series: ``time``, ``head_angle`` and per muscle
-                    ``<muscle>.{drive,force,emg,envelope}`` (if the readout ran)
+                    ``<muscle>.{drive,force,emg,envelope}``, and the motor units' spikes
+                    ``<muscle>.unit_t`` (every unit's times in turn) and ``<muscle>.unit_n`` (their
+                    counts) (if the readout ran)
     metrics.json    every measure, plus run information (seed, versions, timing)
     *.png           figures
 
@@ -400,6 +402,36 @@ def _write_npz(fh: Any, arrays: Dict[str, np.ndarray], compress: bool) -> None:
                 np.lib.format.write_array(out, np.asanyarray(value), allow_pickle=False)
 
 
+#: in ``muscle.npz``, per muscle: the motor units' spike times one unit after the other (s, on the
+#: run's clock), and each unit's spike count (what ``circuitsim-plot`` needs for the muscle figure)
+UNIT_TIMES, UNIT_COUNTS = "unit_t", "unit_n"
+MUSCLE_UNIT_SPIKES = "muscle_unit_spikes"   # the key of ``Result.extra`` a loaded run keeps them under
+
+
+def unit_spike_arrays(unit_spikes: Dict[str, list]) -> Dict[str, np.ndarray]:
+    """``{muscle: [train per unit]}`` as the flat arrays ``<muscle>.unit_t`` and ``<muscle>.unit_n``."""
+    out = {}
+    for m, trains in unit_spikes.items():
+        trains = [np.asarray(tr, dtype=np.float64).ravel() for tr in trains]
+        out[f"{m}.{UNIT_TIMES}"] = np.concatenate(trains) if trains else np.zeros(0)
+        out[f"{m}.{UNIT_COUNTS}"] = np.array([tr.size for tr in trains], dtype=np.int32)
+    return out
+
+
+def unit_spikes_from_arrays(arrays: Dict[str, np.ndarray]) -> Dict[str, list]:
+    """The inverse of :func:`unit_spike_arrays` (muscles without stored units are left out)."""
+    out = {}
+    for key in arrays:
+        if key.endswith(f".{UNIT_COUNTS}"):
+            m = key[: -len(UNIT_COUNTS) - 1]
+            counts = np.asarray(arrays[key], dtype=np.int64)
+            times = np.asarray(arrays[f"{m}.{UNIT_TIMES}"], dtype=np.float64)
+            if counts.sum() != times.size:
+                raise ValueError(f"{m}: {times.size} motor-unit spike times for {counts.sum()} counted")
+            out[m] = np.split(times, np.cumsum(counts)[:-1]) if counts.size else []
+    return out
+
+
 def write_data(folder: Path, result: Result) -> None:
     """Write everything except metrics.json (see :func:`finish`)."""
     import yaml
@@ -435,6 +467,7 @@ def write_data(folder: Path, result: Result) -> None:
         atomic_write(folder / LFP, lambda fh: _write_npz(fh, lfp, compress=False), "the LFP proxies")
     if result.muscle is not None:
         series = result.muscle.to_arrays()
+        series.update(unit_spike_arrays(getattr(result.muscle_readout, "unit_spikes", None) or {}))
         series[RUN_ID_KEY] = run_id
         atomic_write(folder / MUSCLE, lambda fh: _write_npz(fh, series, compress=False), "the muscle time series")
 
@@ -538,7 +571,11 @@ def load_result(folder: Path | str) -> Result:
             with np.load(folder / MUSCLE) as z:
                 ids[MUSCLE] = _npz_run_id(z)
                 muscles = ((stored["spec"].get("readout") or {}).get("muscle") or {}).get("muscles")
-                result.muscle = MuscleSeries.from_arrays({k: z[k] for k in z.files if k != RUN_ID_KEY}, muscles)
+                arrays = {k: z[k] for k in z.files if k != RUN_ID_KEY}
+                result.muscle = MuscleSeries.from_arrays(arrays, muscles)
+                units = unit_spikes_from_arrays(arrays)
+                if units:
+                    result.extra[MUSCLE_UNIT_SPIKES] = units
     except (OSError, ValueError, KeyError, EOFError) as err:
         raise ResultError(f"{folder}: corrupt data file ({' '.join(str(err).split())}); rerun the simulation") from None
     _check_one_run(folder, metrics, ids)

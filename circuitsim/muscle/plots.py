@@ -10,6 +10,8 @@ from .readout import MuscleReadout
 __all__ = ["plot_muscle"]
 
 _COLOURS = ("tab:blue", "tab:red")
+#: what the figure reads of a readout
+_NEEDED = ("muscles", "duration", "time", "unit_spikes", "force", "emg", "envelope", "head_angle", "metrics")
 
 
 def plot_muscle(
@@ -30,7 +32,10 @@ def plot_muscle(
     Parameters
     ----------
     readout_result : MuscleReadout
-        Output of :func:`~circuitsim.muscle.readout.muscle_readout`.
+        Output of :func:`~circuitsim.muscle.readout.muscle_readout`, or any object with its
+        attributes ``muscles``, ``duration``, ``time``, ``unit_spikes``, ``force``, ``emg``,
+        ``envelope``, ``head_angle`` and ``metrics`` (a run folder's readout, as
+        ``circuitsim-plot`` reads it back).
     figsize : (float, float), optional
         Figure size in inches.
 
@@ -40,7 +45,7 @@ def plot_muscle(
         A new figure, not registered with pyplot (save it with
         ``fig.savefig(...)``).
     """
-    if not isinstance(readout_result, MuscleReadout):
+    if not isinstance(readout_result, MuscleReadout) and not all(hasattr(readout_result, a) for a in _NEEDED):
         raise ValueError("readout_result must be a MuscleReadout (output of muscle_readout)")
     r = readout_result
     t = r.time
@@ -85,7 +90,10 @@ def plot_muscle(
     ax.axhline(0.0, color="0.6", lw=0.6)
     ax.set_ylabel("head yaw (deg)\n+ = left")
     ax.set_xlabel("time (s)")
-    sev = r.metrics.get("severity_score", float("nan"))
+    sev = r.metrics.get("severity_score")
+    sev = float("nan") if sev is None else sev   # (null in a folder's metrics.json)
     ax.set_title(f"severity score {sev:.2f}", fontsize=9, loc="left")
-    ax.set_xlim(0.0, r.duration)
+    # the whole record: a run's readout is on the run's clock (it starts after the transient)
+    end = r.duration if t.size < 2 else max(r.duration, float(t[-1] + (t[1] - t[0])))
+    ax.set_xlim(0.0, end)
     return fig

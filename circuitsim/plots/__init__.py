@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Dict, Iterable
+from types import SimpleNamespace
+from typing import Any, Callable, Dict, Iterable, Optional
 
 from matplotlib.figure import Figure
 
@@ -12,10 +13,29 @@ from circuitsim.plots.activity import plot_raster, plot_rates
 from circuitsim.plots.analysis import plot_channels, plot_spectra, plot_summary
 
 
+def stored_muscle(result: Result) -> Optional[SimpleNamespace]:
+    """What the muscle figure reads, from a run folder's ``muscle.npz`` and ``metrics.json`` (the
+    series and the motor units' spikes the live readout had); None where the folder lacks them."""
+    from circuitsim.io.results import MUSCLE_UNIT_SPIKES
+
+    series, units = result.muscle, result.extra.get(MUSCLE_UNIT_SPIKES)
+    if series is None or not units or any(m not in units for m in series.muscles):
+        return None
+    run = result.metrics.get("run", {})
+    return SimpleNamespace(muscles=tuple(series.muscles), time=series.time, head_angle=series.head_angle,
+                           force=series.force, emg=series.emg, envelope=series.envelope, unit_spikes=units,
+                           metrics=result.metrics.get("muscle") or {},
+                           duration=float(run["duration_s"]) - float(run.get("transient_s") or 0.0))
+
+
+def _muscle_readout(result: Result) -> Any:
+    return result.muscle_readout if result.muscle_readout is not None else stored_muscle(result)
+
+
 def plot_muscle_result(result: Result) -> Figure:
     from circuitsim.muscle.plots import plot_muscle
 
-    fig = plot_muscle(result.extra["muscle"])
+    fig = plot_muscle(_muscle_readout(result))
     # fixed margins instead of its constrained layout (which measures every text in an extra draw)
     width, height = fig.get_size_inches()
     fig.set_layout_engine("none")
@@ -83,8 +103,8 @@ def _write(folder: Path, result: Result, names: Iterable[str]) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     for name in names:
-        if name == "muscle" and "muscle" not in result.extra:
-            continue  # muscle readout disabled
+        if name == "muscle" and _muscle_readout(result) is None:
+            continue  # muscle readout disabled (or a folder that did not store its motor units)
         if name == "stim" and not has_stimulus_plot(result):
             continue  # no stimulus with a figure
         fig = FIGURES[name](result)

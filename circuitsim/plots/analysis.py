@@ -75,9 +75,19 @@ def plot_channels(result: Result) -> Figure:
     return fig
 
 
+def _as_stored(metrics: dict) -> dict:
+    """The metrics as ``metrics.json`` holds them (NaN and inf as None), so that the summary of a
+    live run and of its folder (``circuitsim-plot``) are drawn from the same values."""
+    import json
+
+    from circuitsim.io.results import _clean, _json_default
+
+    return json.loads(json.dumps(_clean(metrics), default=_json_default))
+
+
 def plot_summary(result: Result) -> Figure:
     """One page: pallidal rates and irregularity, LFP band powers, selectivity and muscle measures."""
-    m = result.metrics
+    m = _as_stored(result.metrics)
     fig = figure(11, 8, left=0.7, right=0.45, top=0.75, bottom=0.65, rows=2, cols=3, hspace=1.05, wspace=0.6)
     gs = fig.add_gridspec(2, 3)
     pops = list(m["populations"])
@@ -138,7 +148,7 @@ def plot_summary(result: Result) -> Figure:
         cci = mus["co_contraction_index"]
         lines += ["co-contraction index: " + ("- (muscles relaxed)" if cci is None else f"{cci:.2f}"),
                   f"head angle mean {mus['head_angle_deg']['mean']:.1f} deg, peak {mus['head_angle_deg']['peak']:.1f} deg",
-                  f"severity score: {mus['severity_score']:.2f}"]
+                  "severity score: " + ("-" if mus["severity_score"] is None else f"{mus['severity_score']:.2f}")]
     ax.text(0, 1, "\n".join(lines), va="top", fontsize=10, family="monospace")
     ax.set_title("Summary")
     fig.suptitle("circuitsim run summary")
