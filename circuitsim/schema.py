@@ -8,8 +8,9 @@ falls back on them for a key a plain config leaves out). Physical values are str
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
+from dataclasses import MISSING as MISSING_FIELD
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, get_type_hints
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -160,6 +161,43 @@ class ReadoutConf:
         default_factory=lambda: [["gpi", "ctx"], ["gpi", "dcn"], ["stn", "gpe"], ["gpi", "thal"]])
     selectivity_population: str = "thal"   # whose channel rates give the task's selectivity
     muscle: MuscleConf = field(default_factory=MuscleConf)
+
+
+MISSING = "???"   # OmegaConf's mark of a value the config must give
+
+
+def with_defaults(node: Any, schema: Any) -> Any:
+    """``node`` (a plain mapping) with every key of ``schema`` (a schema dataclass, or an instance
+    of one holding other defaults) it leaves out filled in from the schema's defaults, recursively
+    for nested schemas; a nested node given in part or as null gets the rest. Required keys
+    (``???``) stay absent; keys the schema does not know stay (the validator names them). Anything
+    but a mapping comes back unchanged (the validator refuses it)."""
+    if not isinstance(node, Mapping):
+        return node
+    cls = schema if isinstance(schema, type) else type(schema)
+    hints = get_type_hints(cls)
+    out = dict(node)
+    for f in fields(cls):
+        if not isinstance(schema, type):
+            value = getattr(schema, f.name)
+        elif f.default is not MISSING_FIELD:
+            value = f.default
+        elif f.default_factory is not MISSING_FIELD:
+            value = f.default_factory()
+        else:
+            continue
+        given = out.get(f.name)
+        hint = hints.get(f.name)
+        if isinstance(hint, type) and is_dataclass(hint) and (given is None or isinstance(given, Mapping)):
+            out[f.name] = with_defaults({} if given is None else given, value)
+        elif f.name not in out and not (isinstance(value, str) and value == MISSING):
+            out[f.name] = value
+    return out
+
+
+def defaults(schema: Any) -> dict:
+    """The defaults of ``schema`` (a schema dataclass) as a plain dict (required keys left out)."""
+    return with_defaults({}, schema)
 
 
 def register_configs() -> None:

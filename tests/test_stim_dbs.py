@@ -38,17 +38,23 @@ def test_presets_validate(preset):
     ("stim.dbs_gpi.frequency=5000*Hz", "stim.dbs_gpi.frequency", "not resolvable"),
     ("stim.dbs_gpi.frequency=420*Hz", "stim.dbs_gpi.pulse_width", "not shorter than the period"),
     ("stim.dbs_gpi.target=globus", "stim.dbs_gpi.target", "unknown population"),
-    ("+stim.dbs_gpi.anodic_width=1*ms", "stim.dbs_gpi.anodic_width", "do not balance"),
+    ("stim.dbs_gpi.anodic_width=1*ms", "stim.dbs_gpi.anodic_width", "do not balance"),
     ("stim.dbs_gpi.elements=[somata,dendrites]", "stim.dbs_gpi.elements[1]", "not allowed"),
     ("stim.dbs_gpi.amplitude=3*nS", "stim.dbs_gpi.amplitude", "neither a current"),
     ("stim.dbs_gpi.frequency=-10*Hz", "stim.dbs_gpi.frequency", "cannot be negative"),
-    ("+stim.dbs_gpi.afferent_pathways=[gpi_thal]", "stim.dbs_gpi.afferent_pathways[0]", "not an enabled pathway into"),
+    ("stim.dbs_gpi.afferent_pathways=[gpi_thal]", "stim.dbs_gpi.afferent_pathways[0]", "not an enabled pathway into"),
     ("+stim.dbs_gpi.excitability.axons.chronaxie=1*ms", "stim.dbs_gpi.excitability.axons", "not allowed"),
     ("stim.dbs_gpi.impedance=1*mA", "stim.dbs_gpi.impedance", "resistance"),
-    ("+stim.dbs_gpi.stop=9*second", "stim.dbs_gpi.stop", "within sim.duration"),
-    ("+stim.dbs_gpi.cycle_on=1*second", "stim.dbs_gpi.cycle_on", "both"),
-    ("+stim.dbs_gpi.synaptic_depression.U=1.5", "stim.dbs_gpi.synaptic_depression.U", "(0, 1]"),
-    ("+stim.dbs_gpi.synaptic_depression.tau_rec=5*mV", "stim.dbs_gpi.synaptic_depression.tau_rec", "time"),
+    ("stim.dbs_gpi.excitability.somata.chronaxie=-1*ms", "stim.dbs_gpi.excitability.somata.chronaxie", "positive"),
+    ("stim.dbs_gpi.excitability.afferent_axons.rheobase=3*ms", "stim.dbs_gpi.excitability.afferent_axons.rheobase",
+     "current"),
+    ("stim.dbs_gpi.axonal_failure.f_half=0*Hz", "stim.dbs_gpi.axonal_failure.f_half", "positive"),
+    ("stim.dbs_gpi.axonal_failure.exponent=-2", "stim.dbs_gpi.axonal_failure.exponent", "positive"),
+    ("stim.dbs_gpi.local_delay=0.01*ms", "stim.dbs_gpi.local_delay", "at least sim.dt"),
+    ("stim.dbs_gpi.stop=9*second", "stim.dbs_gpi.stop", "within sim.duration"),
+    ("stim.dbs_gpi.cycle_on=1*second", "stim.dbs_gpi.cycle_on", "both"),
+    ("stim.dbs_gpi.synaptic_depression.U=1.5", "stim.dbs_gpi.synaptic_depression.U", "(0, 1]"),
+    ("stim.dbs_gpi.synaptic_depression.tau_rec=5*mV", "stim.dbs_gpi.synaptic_depression.tau_rec", "time"),
     ("+stim.dbs_gpi.synaptic_depression.tau=5*ms", "stim.dbs_gpi.synaptic_depression.tau", "not allowed"),
 ])
 def test_bad_input_is_refused_before_compiling(override, path, message):
@@ -75,6 +81,47 @@ def test_bad_controller_is_refused(override, path):
     with pytest.raises(ConfigError) as err:
         build_spec(compose(["stim=dbs_gpi_closed_loop", override]))
     assert err.value.path == path
+
+
+def test_the_model_defaults_are_the_schema_shown_by_cfg_job_and_a_plain_config_gets_the_same():
+    """Issue 19: the DBS defaults (excitability, impedance, local delay, axonal failure, synaptic
+    depression) live in one place, the kind's schema; the composed preset shows them (what
+    `circuitsim --cfg job stim=dbs_gpi` prints) and a config that leaves them out validates to the
+    same values."""
+    from dataclasses import fields
+
+    from circuitsim.plugins import STIMULI
+    from circuitsim.schema import plain_config
+    from circuitsim.stimulation.dbs_schema import DbsConf
+    from circuitsim.stimulation.dbs_validate import KEYS
+
+    assert STIMULI["dbs"].schema is DbsConf
+    assert set(KEYS) == {f.name for f in fields(DbsConf)} - {"kind"}
+    cfg = compose(["stim=dbs_gpi"])
+    node = OmegaConf.to_container(cfg.stim.dbs_gpi)
+    assert node["excitability"]["somata"] == {"chronaxie": "1*ms", "rheobase": "3*mA"}
+    assert node["excitability"]["efferent_axons"] == {"chronaxie": "0.1*ms", "rheobase": "3*mA"}
+    assert node["impedance"] == "1*kohm" and node["local_delay"] == "0.5*ms"
+    assert node["axonal_failure"] == {"enabled": False, "f_half": "100*Hz", "exponent": 2.0}
+    assert node["synaptic_depression"]["tau_rec"] == "150*ms"
+    full = build_spec(cfg).stimuli["dbs_gpi"]
+    plain = plain_config(cfg)
+    given = {k: plain["stim"]["dbs_gpi"][k] for k in ("kind", "target", "frequency", "amplitude", "pulse_width",
+                                                       "shape", "anodic_ratio", "interphase_gap", "balanced", "start")}
+    plain["stim"]["dbs_gpi"] = given
+    assert build_spec(plain).stimuli["dbs_gpi"] == full
+    assert full["excitability"]["somata"] == {"chronaxie": 1e-3, "rheobase": 3e-3}
+    assert full["excitability"]["afferent_axons"]["chronaxie"] == 100e-6
+    # a nested node given in part keeps the other defaults
+    part = build_spec(compose(["stim=dbs_gpi", "stim.dbs_gpi.excitability.somata.chronaxie=2*ms"])).stimuli["dbs_gpi"]
+    assert part["excitability"]["somata"] == {"chronaxie": 2e-3, "rheobase": 3e-3}
+
+
+def test_a_misspelt_key_fails_when_composed_naming_it():
+    with pytest.raises(Exception, match="excitabilty"):
+        compose(["stim=dbs_gpi", "stim.dbs_gpi.excitabilty.somata.chronaxie=1*ms"])
+    with pytest.raises(Exception, match="chronaxy"):
+        compose(["stim=dbs_gpi", "stim.dbs_gpi.excitability.somata.chronaxy=1*ms"])
 
 
 def test_zero_hz_is_dbs_off_and_voltage_mode_uses_the_impedance():
@@ -111,7 +158,7 @@ def test_depression_node_reaches_the_stimulus():
     dep = spec.stimuli["dbs_gpi"]["synaptic_depression"]
     assert dep == {"enabled": True, "U": U, "tau_rec": pytest.approx(TAU_REC),
                    "elements": ["afferent_axons"]}
-    off = build_spec(compose(["stim=dbs_gpi", "+stim.dbs_gpi.synaptic_depression.enabled=false"]))
+    off = build_spec(compose(["stim=dbs_gpi", "stim.dbs_gpi.synaptic_depression.enabled=false"]))
     assert off.stimuli["dbs_gpi"]["synaptic_depression"]["enabled"] is False
 
 

@@ -29,8 +29,9 @@ Which elements one pulse activates follows the strength-duration relation of Wei
 
     I_th(pw) = I_rh * (1 + c / pw)
 
-with chronaxie ``c`` and rheobase ``I_rh`` per element type (``excitability``; defaults in
-:data:`DEFAULT_EXCITABILITY`), combined with the current-distance relation ``I_th ~ r**2``
+with chronaxie ``c`` and rheobase ``I_rh`` per element type (``excitability``; defaults in the
+kind's config schema, :class:`~circuitsim.stimulation.dbs_schema.DbsConf`, which ``circuitsim --cfg job
+stim=dbs_gpi`` prints with every other default), combined with the current-distance relation ``I_th ~ r**2``
 (Stoney, Thompson & Asanuma 1968, J Neurophysiol 31:659; Ranck 1975). Elements sit uniformly in
 a sphere around the electrode (model choice), each at a distance drawn once per run from the
 run's seed, so element ``k`` has threshold ``I_rh * (1 + c/pw) * (r_k/R)**2`` where ``I_rh`` is
@@ -77,12 +78,12 @@ from __future__ import annotations
 from circuitsim.plugins import register
 from circuitsim.stimulation.dbs_build import (FORCED_SPIKE_OVERSHOOT, PULSE_MODEL, PULSE_RESET,  # noqa: F401
                                               PULSE_THRESHOLD, build_dbs, dbs_structure, pulse_generator_values)
-from circuitsim.stimulation.dbs_elements import (DEFAULT_EXCITABILITY, DEFAULT_FAILURE, DEFAULT_IMPEDANCE,  # noqa: F401
-                                                 DEFAULT_LOCAL_DELAY, ELEMENTS, Elements, Excitability, draw_elements,
+from circuitsim.stimulation.dbs_elements import (ELEMENTS, Elements, Excitability, draw_elements,  # noqa: F401
                                                  element_thresholds, expected_fraction, onsets_from_params,
                                                  shape_from_params, threshold_scale, transmission_probability)
 from circuitsim.stimulation.dbs_measure import LOCK_WINDOW, measure_dbs, pulse_amplitudes  # noqa: F401
 from circuitsim.stimulation.dbs_plot import PSTH_BIN, PSTH_WINDOW, plot_dbs  # noqa: F401
+from circuitsim.stimulation.dbs_schema import DbsConf
 from circuitsim.stimulation.dbs_validate import KEYS, SHAPES, validate_dbs  # noqa: F401
 
-register("dbs", validator=validate_dbs, builder=build_dbs, measure=measure_dbs, plot=plot_dbs, structure=dbs_structure)
+register("dbs", schema=DbsConf, validator=validate_dbs, builder=build_dbs, measure=measure_dbs, plot=plot_dbs, structure=dbs_structure)

@@ -10,9 +10,9 @@ from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
+from circuitsim.stimulation.dbs_schema import ELEMENTS  # noqa: F401  (re-exported)
 from circuitsim.stimulation.waveforms import PulseShape, regular_onsets
 
-ELEMENTS = ("somata", "efferent_axons", "afferent_axons")
 
 
 @dataclass(frozen=True)
@@ -23,22 +23,8 @@ class Excitability:
     rheobase: float    # A, of the farthest element of the stimulated volume
 
 
-#: Defaults (overridable per stimulus under ``excitability``). Chronaxies: large myelinated
-#: axons 30-200 us, cell bodies about 1-10 ms (Ranck 1975); DBS chronaxies measured in patients
-#: lie in the axonal range (Holsheimer et al. 2000). Rheobase of the farthest element: model
-#: choice, set so that a clinical GPi setting (3 mA, 210 us) activates about half of the axons
-#: and under a tenth of the somata (axons before somata: McIntyre et al. 2004).
-DEFAULT_EXCITABILITY = {
-    "somata": Excitability(chronaxie=1e-3, rheobase=3e-3),
-    "efferent_axons": Excitability(chronaxie=100e-6, rheobase=3e-3),
-    "afferent_axons": Excitability(chronaxie=100e-6, rheobase=3e-3),
-}
-#: Distance of the stimulated point from soma or nearby terminals, as a conduction time
-#: (model choice), and the default electrode impedance (model choice, see module docstring).
-DEFAULT_LOCAL_DELAY = "0.5*ms"
-DEFAULT_IMPEDANCE = "1*kohm"
-#: Axonal failure defaults (model choice, after Rosenbaum et al. 2014).
-DEFAULT_FAILURE = {"f_half": "100*Hz", "exponent": 2.0}
+# The defaults (excitability, local delay, impedance, axonal failure) are the schema's:
+# circuitsim.stimulation.dbs_schema.DbsConf, shown by `circuitsim --cfg job stim=dbs_gpi`.
 
 
 def shape_from_params(params: Mapping[str, Any]) -> PulseShape:

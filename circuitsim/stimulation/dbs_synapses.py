@@ -33,7 +33,8 @@ first pulse settles at (:func:`steady_state_efficacy`)::
     x_ss = (1 - E) / (1 - (1 - U) * E),   E = exp(-1 / (f * tau_rec))
 
 so the transmitted drive, ``f * x_ss``, saturates at ``1 / (U * tau_rec)`` pulses per second
-above a few tens of Hz. Defaults (:data:`DEFAULT_DEPRESSION`): ``U = 0.5`` and
+above a few tens of Hz. Defaults (the schema's :class:`~circuitsim.stimulation.dbs_schema.SynapticDepressionConf`,
+also :data:`DEFAULT_DEPRESSION`): ``U = 0.5`` and
 ``tau_rec = 150 ms``, a model choice fitted to the recordings above rather than to synaptic
 measurements: the efficacy stays above 0.7 at 5 Hz, falls below 0.5 at 30 Hz and below 0.15 at
 100-130 Hz within about five pulses (the rapid attenuation of the evoked potentials above 30 Hz,
@@ -58,13 +59,18 @@ the pulse-evoked spikes.
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from typing import Any, Dict, Mapping, Tuple
 
 import numpy as np
 
-#: Tsodyks-Markram depression of the DBS-driven synapses (model choice; see module docstring)
-DEFAULT_DEPRESSION = {"enabled": True, "U": 0.5, "tau_rec": "150*ms", "elements": ["afferent_axons"]}
-KEYS = ("enabled", "U", "tau_rec", "elements")
+from circuitsim.schema import defaults, with_defaults
+from circuitsim.stimulation.dbs_schema import SynapticDepressionConf
+
+#: Tsodyks-Markram depression of the DBS-driven synapses (model choice; see module docstring):
+#: the schema's defaults, as a dict
+DEFAULT_DEPRESSION = defaults(SynapticDepressionConf)
+KEYS = tuple(f.name for f in fields(SynapticDepressionConf))
 AXONS = ("efferent_axons", "afferent_axons")
 
 
@@ -74,19 +80,20 @@ def validate_depression(node: Any, path: str) -> Dict[str, Any]:
     from circuitsim.units import to_si
 
     node = {} if node is None else node
-    require(isinstance(node, Mapping), path, "a mapping {enabled, U, tau_rec}")
+    require(isinstance(node, Mapping), path, "a mapping {enabled, U, tau_rec, elements}")
     for key in node:
         check_choice(key, KEYS, f"{path}.{key}")
-    enabled = node.get("enabled", DEFAULT_DEPRESSION["enabled"])
+    node = with_defaults(node, SynapticDepressionConf)
+    enabled = node["enabled"]
     require(isinstance(enabled, bool), f"{path}.enabled", "must be true or false")
     try:
-        u = float(node.get("U", DEFAULT_DEPRESSION["U"]))
+        u = float(node["U"])
     except (TypeError, ValueError):
         u = float("nan")
     require(0 < u <= 1, f"{path}.U", "the release fraction must lie in (0, 1], e.g. 0.5")
-    tau = to_si(node.get("tau_rec", DEFAULT_DEPRESSION["tau_rec"]), "time", f"{path}.tau_rec")
+    tau = to_si(node["tau_rec"], "time", f"{path}.tau_rec")
     require(tau > 0, f"{path}.tau_rec", "must be positive, e.g. 150*ms")
-    elements = node.get("elements", DEFAULT_DEPRESSION["elements"])
+    elements = node["elements"]
     require(isinstance(elements, (list, tuple)), f"{path}.elements", f"a list of {', '.join(AXONS)}")
     for k, e in enumerate(elements):
         check_choice(e, AXONS, f"{path}.elements[{k}]")

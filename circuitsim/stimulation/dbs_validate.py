@@ -4,12 +4,14 @@ config path, before anything compiles."""
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from typing import Any, Dict, List, Mapping
 
 from circuitsim.errors import ConfigError
 from circuitsim.spec import StimulusContext, check_choice, check_population, check_stimulus_keys, nonneg, require
-from circuitsim.stimulation.dbs_elements import (DEFAULT_EXCITABILITY, DEFAULT_FAILURE, DEFAULT_IMPEDANCE,
-                                                 DEFAULT_LOCAL_DELAY, ELEMENTS, onsets_from_params)
+from circuitsim.schema import with_defaults
+from circuitsim.stimulation.dbs_elements import ELEMENTS, onsets_from_params
+from circuitsim.stimulation.dbs_schema import AxonalFailureConf, DbsConf, ExcitabilityConf
 from circuitsim.stimulation.dbs_synapses import validate_depression
 from circuitsim.stimulation.waveforms import PulseShape, WaveformError, check_train
 from circuitsim.units import to_si
@@ -17,10 +19,8 @@ from circuitsim.units import to_si
 logger = logging.getLogger("circuitsim.stimulation.dbs")
 
 SHAPES = ("monophasic", "biphasic")
-KEYS = ("target", "frequency", "amplitude", "pulse_width", "shape", "interphase_gap", "anodic_ratio",
-        "anodic_width", "balanced", "start", "stop", "cycle_on", "cycle_off", "impedance", "elements",
-        "excitability", "efferent_pathways", "afferent_pathways", "antidromic_efferent",
-        "antidromic_afferent", "local_delay", "axonal_failure", "synaptic_depression", "controller")
+#: the keys of a DBS node: the schema's (circuitsim.stimulation.dbs_schema.DbsConf)
+KEYS = tuple(f.name for f in fields(DbsConf) if f.name != "kind")
 
 
 def _to_ohm(value: Any, path: str) -> float:
@@ -55,87 +55,93 @@ def _pathway_list(value: Any, default: List[str], allowed: List[str], path: str,
 
 
 def validate_dbs(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Dict[str, Any]:
-    """Check a DBS node; SI values out. Every error names its config path, before compiling."""
+    """Check a DBS node; SI values out. Every error names its config path, before compiling.
+    A key the node leaves out takes the schema's default (:class:`DbsConf`)."""
     check_stimulus_keys(stim, path, KEYS)
+    stim = with_defaults(stim, DbsConf)
     target = stim.get("target")
     check_population(target, f"{path}.target", ctx)
     dt = ctx.sim.dt
-    impedance = _to_ohm(stim.get("impedance", DEFAULT_IMPEDANCE), f"{path}.impedance")
+    impedance = _to_ohm(stim["impedance"], f"{path}.impedance")
     require("amplitude" in stim, f"{path}.amplitude", "missing; give a current ('3*mA') or a voltage ('3*volt')")
     amplitude, amplitude_mode = _amplitude(stim["amplitude"], f"{path}.amplitude", impedance)
     frequency = nonneg(to_si(stim.get("frequency"), "rate", f"{path}.frequency"), f"{path}.frequency", "frequency")
     pulse_width = to_si(stim.get("pulse_width"), "time", f"{path}.pulse_width")
-    shape_name = check_choice(stim.get("shape", "monophasic"), SHAPES, f"{path}.shape")
-    gap = nonneg(to_si(stim.get("interphase_gap", "0*us"), "time", f"{path}.interphase_gap"),
+    shape_name = check_choice(stim["shape"], SHAPES, f"{path}.shape")
+    gap = nonneg(to_si(stim["interphase_gap"], "time", f"{path}.interphase_gap"),
                  f"{path}.interphase_gap", "gap")
-    anodic_width = stim.get("anodic_width")
+    anodic_width = stim["anodic_width"]
     anodic_width = None if anodic_width is None else to_si(anodic_width, "time", f"{path}.anodic_width")
-    balanced = stim.get("balanced", False)
+    balanced = stim["balanced"]
     require(isinstance(balanced, bool), f"{path}.balanced", "must be true or false")
     try:
         shape = PulseShape(amplitude=amplitude, pulse_width=pulse_width, biphasic=shape_name == "biphasic",
-                           interphase_gap=gap, anodic_ratio=float(stim.get("anodic_ratio", 1.0)),
+                           interphase_gap=gap, anodic_ratio=float(stim["anodic_ratio"]),
                            anodic_width=anodic_width)
         if balanced:
             shape.require_balanced()
         check_train(frequency, shape, dt)
     except WaveformError as err:
         raise ConfigError(f"{path}.{err.field}", err.message) from None
-    start = nonneg(to_si(stim.get("start", "0*ms"), "time", f"{path}.start"), f"{path}.start", "time")
-    stop = ctx.sim.duration if stim.get("stop") is None else to_si(stim["stop"], "time", f"{path}.stop")
+    start = nonneg(to_si(stim["start"], "time", f"{path}.start"), f"{path}.start", "time")
+    stop = ctx.sim.duration if stim["stop"] is None else to_si(stim["stop"], "time", f"{path}.stop")
     require(start < stop <= ctx.sim.duration + 1e-12, f"{path}.stop",
             f"must lie after start and within sim.duration ({ctx.sim.duration:g} s)")
-    cycle_on = None if stim.get("cycle_on") is None else to_si(stim["cycle_on"], "time", f"{path}.cycle_on")
-    cycle_off = None if stim.get("cycle_off") is None else to_si(stim["cycle_off"], "time", f"{path}.cycle_off")
+    cycle_on = None if stim["cycle_on"] is None else to_si(stim["cycle_on"], "time", f"{path}.cycle_on")
+    cycle_off = None if stim["cycle_off"] is None else to_si(stim["cycle_off"], "time", f"{path}.cycle_off")
     require((cycle_on is None) == (cycle_off is None), f"{path}.cycle_on", "cycling needs both cycle_on and cycle_off")
     if cycle_on is not None:
         require(cycle_on > 0, f"{path}.cycle_on", "must be positive")
         nonneg(cycle_off, f"{path}.cycle_off", "time")
 
-    elements = stim.get("elements", list(ELEMENTS))
+    elements = stim["elements"]
     require(isinstance(elements, (list, tuple)) and len(elements) > 0, f"{path}.elements",
             f"a non-empty list of {', '.join(ELEMENTS)}")
     for k, e in enumerate(elements):
         check_choice(e, ELEMENTS, f"{path}.elements[{k}]")
     require(len(set(elements)) == len(elements), f"{path}.elements", "lists an element twice")
     excitability = {}
-    given = stim.get("excitability") or {}
+    given = stim["excitability"]
     require(isinstance(given, Mapping), f"{path}.excitability", "a mapping element -> {chronaxie, rheobase}")
     for key in given:
         check_choice(key, ELEMENTS, f"{path}.excitability.{key}")
     for e in ELEMENTS:
-        node = given.get(e) or {}
+        node = given[e]
+        require(isinstance(node, Mapping), f"{path}.excitability.{e}", "a mapping {chronaxie, rheobase}")
         for key in node:
-            check_choice(key, ("chronaxie", "rheobase"), f"{path}.excitability.{e}.{key}")
-        d = DEFAULT_EXCITABILITY[e]
-        c = to_si(node["chronaxie"], "time", f"{path}.excitability.{e}.chronaxie") if "chronaxie" in node else d.chronaxie
-        r = to_si(node["rheobase"], "current", f"{path}.excitability.{e}.rheobase") if "rheobase" in node else d.rheobase
+            check_choice(key, [f.name for f in fields(ExcitabilityConf)], f"{path}.excitability.{e}.{key}")
+        c = to_si(node["chronaxie"], "time", f"{path}.excitability.{e}.chronaxie")
+        r = to_si(node["rheobase"], "current", f"{path}.excitability.{e}.rheobase")
         require(c > 0, f"{path}.excitability.{e}.chronaxie", "must be positive")
         require(r > 0, f"{path}.excitability.{e}.rheobase", "must be positive")
         excitability[e] = {"chronaxie": c, "rheobase": r}
 
     efferent_all = [p for p, pw in ctx.pathways.items() if pw.source == target]
     afferent_all = [p for p, pw in ctx.pathways.items() if pw.target == target and pw.source != target]
-    efferent = _pathway_list(stim.get("efferent_pathways"), efferent_all, efferent_all,
+    efferent = _pathway_list(stim["efferent_pathways"], efferent_all, efferent_all,
                              f"{path}.efferent_pathways", f"an enabled pathway from {target}")
-    afferent = _pathway_list(stim.get("afferent_pathways"), afferent_all, afferent_all,
+    afferent = _pathway_list(stim["afferent_pathways"], afferent_all, afferent_all,
                              f"{path}.afferent_pathways", f"an enabled pathway into {target} from another population")
     for e, paths in (("efferent_axons", efferent), ("afferent_axons", afferent)):
         if e in elements and not paths:
             logger.warning("%s: %s of %s selected, but there is no such pathway; nothing to stimulate there",
                            path, e, target)
-    local_delay = to_si(stim.get("local_delay", DEFAULT_LOCAL_DELAY), "time", f"{path}.local_delay")
+    local_delay = to_si(stim["local_delay"], "time", f"{path}.local_delay")
     require(local_delay >= dt * (1 - 1e-9), f"{path}.local_delay", f"must be at least sim.dt ({dt * 1e3:g} ms)")
     for key in ("antidromic_efferent", "antidromic_afferent"):
-        require(isinstance(stim.get(key, key == "antidromic_afferent"), bool), f"{path}.{key}", "must be true or false")
+        require(isinstance(stim[key], bool), f"{path}.{key}", "must be true or false")
 
-    af = stim.get("axonal_failure") or {}
+    af = stim["axonal_failure"]
     require(isinstance(af, Mapping), f"{path}.axonal_failure", "a mapping {enabled, f_half, exponent}")
     for key in af:
-        check_choice(key, ("enabled", "f_half", "exponent"), f"{path}.axonal_failure.{key}")
-    f_half = to_si(af.get("f_half", DEFAULT_FAILURE["f_half"]), "rate", f"{path}.axonal_failure.f_half")
+        check_choice(key, [f.name for f in fields(AxonalFailureConf)], f"{path}.axonal_failure.{key}")
+    require(isinstance(af["enabled"], bool), f"{path}.axonal_failure.enabled", "must be true or false")
+    f_half = to_si(af["f_half"], "rate", f"{path}.axonal_failure.f_half")
     require(f_half > 0, f"{path}.axonal_failure.f_half", "must be positive")
-    exponent = float(af.get("exponent", DEFAULT_FAILURE["exponent"]))
+    try:
+        exponent = float(af["exponent"])
+    except (TypeError, ValueError):
+        exponent = float("nan")
     require(exponent > 0, f"{path}.axonal_failure.exponent", "must be positive")
 
     out: Dict[str, Any] = {
@@ -146,14 +152,13 @@ def validate_dbs(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Di
         "elements": list(elements), "excitability": excitability,
         "efferent_pathways": efferent, "afferent_pathways": afferent,
         "efferent_targets": [ctx.pathways[p].target for p in efferent],
-        "antidromic_efferent": bool(stim.get("antidromic_efferent", False)),
-        "antidromic_afferent": bool(stim.get("antidromic_afferent", True)),
+        "antidromic_efferent": stim["antidromic_efferent"], "antidromic_afferent": stim["antidromic_afferent"],
         "local_delay": local_delay,
-        "axonal_failure": {"enabled": bool(af.get("enabled", False)), "f_half": f_half, "exponent": exponent},
-        "synaptic_depression": validate_depression(stim.get("synaptic_depression"), f"{path}.synaptic_depression"),
+        "axonal_failure": {"enabled": af["enabled"], "f_half": f_half, "exponent": exponent},
+        "synaptic_depression": validate_depression(stim["synaptic_depression"], f"{path}.synaptic_depression"),
         "controller": None,
     }
-    if stim.get("controller") is not None:
+    if stim["controller"] is not None:
         from circuitsim.stimulation.closed_loop import validate_controller
 
         out["controller"] = validate_controller(stim["controller"], f"{path}.controller", ctx, frequency)
