@@ -7,7 +7,7 @@ from circuitsim.plugins import STIMULI, DuplicateRegistrationError, StimulusRegi
 
 def test_builtin_kinds_hold_every_role_in_one_entry():
     dbs = STIMULI["dbs"]
-    assert set(dbs.roles) == {"validator", "builder", "measure", "plot", "structure", "pulses"}
+    assert set(dbs.roles) == {"validator", "builder", "measure", "plot", "structure", "pulses", "schema"}
     assert STIMULI["tms"].builder.__module__ == "circuitsim.stimulation.tms"
     assert "cortical_command" in STIMULI.kinds("validator") and "cortical_command" in STIMULI.kinds("builder")
 
