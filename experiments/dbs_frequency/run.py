@@ -85,10 +85,10 @@ FACTORS = ["condition", "frequency_hz", "amplitude_ma", "pulse_width_us", "depre
 #: default, "afferent"; the pallidothalamic synapses of the stimulated GPi axons follow every
 #: pulse), or, as a sensitivity point, the efferent ones too ("afferent + efferent")
 DEPRESSION = {"afferent": [],
-              "afferent + efferent": ["+stim.dbs_gpi.synaptic_depression.elements=[afferent_axons,efferent_axons]"],
+              "afferent + efferent": ["stim.dbs_gpi.synaptic_depression.elements=[afferent_axons,efferent_axons]"],
               # a mechanism sensitivity, not a depression choice: the stimulated GPi axons also invade
               # their somata antidromically (McIntyre et al. 2004, J Neurophysiol 91:1457)
-              "afferent; antidromic efferent": ["+stim.dbs_gpi.antidromic_efferent=true"]}
+              "afferent; antidromic efferent": ["stim.dbs_gpi.antidromic_efferent=true"]}
 DEFAULT = "afferent"
 #: table columns (name -> heading)
 COLUMNS = {
