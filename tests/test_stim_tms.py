@@ -190,3 +190,38 @@ def test_sici_and_icf_bands_on_held_out_seeds(sici_icf_runs):
     assert 0.3 <= sici.mean() <= 0.7, sici
     assert 1.2 <= icf.mean() <= 2.0, icf
     assert np.all(icf > sici), (sici, icf)
+
+
+@pytest.fixture(scope="module")
+def cbi_runs():
+    """One run per held-out seed: 10 pairs at 3, 5 and 7 ms (cerebellum 70 %MSO, m1 110 % RMT, as
+    configs/stim/tms_cbi.yaml with its ICF set and the dentate's tonic drive) and 10 test pulses alone;
+    32.5 s of biological time each, one compiled structure."""
+    from circuitsim.stimulation.tms_config import ICF_FACILITATION
+    from circuitsim.stimulation.tms_drive import TONIC_DRIVE
+
+    out = {}
+    for seed in HELD_OUT:
+        cfg = compose(["sim.duration=32.5*second", "sim.progress=false", "readout.plots=[]", f"sim.seed={seed}",
+                       "readout.save_spikes=false", *GRADED])
+        cfg.stim = OmegaConf.create({"tms": {"kind": "tms", "rmt": RMT, "sites": {"m1": {
+            "facilitation": dict(ICF_FACILITATION), "tonic_drive": dict(TONIC_DRIVE)}}, "protocol": [
+            {"type": "paired", "site": "m1", "intensity": "110%RMT", "conditioning": {"site": "cerebellum", "intensity": "70%MSO"},
+             "isi": ["3*ms", "5*ms", "7*ms"], "n": 10, "interval": "0.8*second", "start": "0.5*second"}]}})
+        per_muscle = simulate(cfg).metrics["tms"]["per_muscle"]
+        out[seed] = {isi: float(np.mean([pm["paired"][f"cbi_isi_{isi}ms"]["ratio"] for pm in per_muscle.values()]))
+                     for isi in (3, 5, 7)}
+    return out
+
+
+def test_cbi_on_held_out_seeds(cbi_runs):
+    """Cerebellar-brain inhibition (Ugawa et al. 1995, Ann Neurol 37:703): a cerebellar pulse 5-7 ms
+    before the test pulse lowers the MEP to <= 0.8 of the test pulse alone (issue 16's band), and one
+    3 ms before leaves it about unchanged, on the mean over the five held-out seeds (both rotators).
+    The mechanism: the Purkinje cells the pulse fires silence the dentate, which withdraws its tonic
+    drive of the I-wave fibres (tms_drive.TONIC_DRIVE)."""
+    cbi = np.array([(r[5] + r[7]) / 2 for r in cbi_runs.values()])
+    at3 = np.array([r[3] for r in cbi_runs.values()])
+    assert cbi.mean() <= 0.8, (cbi, at3)
+    assert 0.75 <= at3.mean() <= 1.5, (cbi, at3)
+    assert at3.mean() - cbi.mean() > 0.15, (cbi, at3)

@@ -370,3 +370,34 @@ def test_icf_set_facilitates_the_fibres_at_icf_not_sici_intervals():
     for preset in ("tms_sici", "tms_icf", "tms_lici", "tms_cbi"):
         fac = build_spec(compose([f"stim={preset}"])).stimuli[preset]["sites"]["m1"]["facilitation"]
         assert fac["gain"] == FAC["gain"] and fac["threshold"] == 50.0 and fac["tau_rise"] == pytest.approx(0.01)
+
+
+from circuitsim.stimulation.tms_drive import TONIC_DRIVE as DRIVE  # noqa: E402
+
+
+@pytest.mark.parametrize("change, path, words", [
+    (dict(DRIVE, element="ctx_i_soma"), "stim.t.sites.m1.tonic_drive.element", "afferent element"),
+    (dict(DRIVE, population="dentate"), "stim.t.sites.m1.tonic_drive.population", "dentate"),
+    (dict(DRIVE, depth=1.5), "stim.t.sites.m1.tonic_drive.depth", "[0, 1]"),
+    (dict(DRIVE, rate="0*Hz"), "stim.t.sites.m1.tonic_drive.rate", "positive"),
+    (dict(DRIVE, lag="1*ms"), "stim.t.sites.m1.tonic_drive.lag", "unknown key"),
+])
+def test_tonic_drive_errors_name_the_field(change, path, words):
+    with pytest.raises(ConfigError) as err:
+        build_spec(cfg_with(dict(GOOD, sites={"m1": {"tonic_drive": change}})))
+    assert path in str(err.value) and words in str(err.value)
+
+
+def test_cbi_preset_carries_the_tonic_drive_and_it_shapes_the_build():
+    """configs/stim/tms_cbi.yaml gives m1 the dentate's tonic drive of tms_drive.TONIC_DRIVE (CBI,
+    Ugawa et al. 1995); the node is part of the compiled structure, its depth is data."""
+    from circuitsim.stimulation.tms import tms_structure
+
+    spec = build_spec(compose(["stim=tms_cbi"]))
+    node = spec.stimuli["tms_cbi"]["sites"]["m1"]["tonic_drive"]
+    assert node["population"] == "dcn" and node["element"] == "ctx_e_afferent"
+    assert node["depth"] == DRIVE["depth"] and node["latency"] == pytest.approx(1e-3) and node["rate"] == pytest.approx(42.0)
+    plain = build_spec(compose(["stim=tms_sici"]))
+    assert "tonic_drive" not in plain.stimuli["tms_sici"]["sites"]["m1"]
+    assert tms_structure(spec, spec.stimuli["tms_cbi"])["sites"]["m1"]["tonic_drive"] == ["dcn", "ctx_e_afferent"]
+    assert tms_structure(plain, plain.stimuli["tms_sici"])["sites"]["m1"]["tonic_drive"] is None

@@ -63,6 +63,10 @@ J Physiol 545:153), whose NMDA-dependent drive (Ziemann et al. 1998) makes the I
 times a difference-of-exponentials kernel of peak 1 (:func:`facilitation_gain`). It turns the
 GABA-A-dominated response at 10-15 ms into ICF while leaving most of SICI at 2-3 ms.
 
+A site's optional ``tonic_drive`` node (:mod:`circuitsim.stimulation.tms_drive`; the CBI preset gives
+m1 one) scales its element's fibre conductances with the ongoing rate of a population (the dentate):
+a cerebellar pulse that silences the dentate through the Purkinje cells withdraws it (CBI).
+
 Intensity
 ---------
 Pulse intensities are ``"<x>%MSO"`` (absolute) or ``"<x>%RMT"`` (percent of the resting motor
@@ -116,6 +120,7 @@ from circuitsim.stimulation.tms_measure import (_around_trains, _mean, _sem, _su
 from circuitsim.stimulation.tms_plot import plot_tms  # noqa: F401
 # the recruitment sigmoid and the slow time courses a pulse leaves (GABA-B, NMDA, the ICF set)
 from circuitsim.stimulation.tms_kernels import facilitation_gain, gabab_trace, recruited_fraction, slow_trace  # noqa: F401
+from circuitsim.stimulation.tms_drive import build_relay, depth_per_synapse, drive_node
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +222,8 @@ def tms_structure(spec: Any, params: Mapping[str, Any]) -> Dict[str, Any]:
             "gabab": None if not site.get("gabab") else [site["gabab"]["population"], site["gabab"]["element"]],
             "nmda": None if not site.get("nmda") else site["nmda"]["population"],
             "facilitation": None if not site.get("facilitation") else site["facilitation"]["element"],
+            "tonic_drive": None if not site.get("tonic_drive") else [site["tonic_drive"]["population"],
+                                                                      site["tonic_drive"]["element"]],
             "pulses": int(np.sum(table.site == sname)),
         }
     gabab = any(site.get("gabab") or site.get("nmda") or site.get("facilitation") for site in params["sites"].values())
@@ -258,6 +265,7 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
     soma_targets, soma_i, soma_t = [], [], []
     fib_i, fib_j, fib_ampa, fib_nmda, fib_delay, fib_src_i, fib_src_t = [], [], [], [], [], [], []
     fib_fac = []   # per fibre synapse: the site whose facilitation node (ICF set) scales it, or ""
+    fib_site, fib_elem = [], []   # per fibre synapse: its site and element (the tonic_drive node's gate)
     plastic_conf = params.get("plasticity") or {}
     plastic_elements = list(plastic_conf.get("elements") or []) if plastic_conf.get("enabled") else []
     fib_ranges: Dict[str, tuple] = {}   # element -> (first, stop) of its synapses among the fibres
@@ -286,6 +294,8 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
             fib_delay.append(np.full(el["fibre_i"].size, conf["delay"]))
             fac = params["sites"][site].get("facilitation")
             fib_fac.append(np.full(el["fibre_i"].size, site if fac and fac["element"] == ename else ""))
+            fib_site.append(np.full(el["fibre_i"].size, site))
+            fib_elem.append(np.full(el["fibre_i"].size, ename))
             fib_src_i.append(el["event_element"] + fib_offset)
             fib_src_t.append(times)
             fib_offset += n_f
@@ -308,6 +318,12 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
                                   name=f"{prefix}_fibre_pulses")
         model = "w_ampa : siemens (constant)\nw_nmda : siemens (constant)"
         gain = ""
+        # the tonic_drive node (tms_drive.py): fibres leave from relay neurons that hold the drive
+        drive = drive_node(params)
+        source = gen if drive is None else build_relay(ctx, prefix, gen, fib_offset + 1, drive[1])
+        if drive is not None:
+            model += "\ndrive_depth : 1 (constant)"
+            gain = "*(1 + drive_depth*(drive_pre - 1))"
         fac_sites = sorted(set(np.concatenate(fib_fac).tolist()) - {""})
         if fac_sites:
             # the ICF set's facilitation (facilitation_gain): each site's gain table, gated per
@@ -320,7 +336,7 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
                 ctx.namespace[ta_name] = TimedArray(fgain[site], dt=step * second, name=ta_name)
                 model += f"\nfac_{site} : 1 (constant)"
                 terms.append(f"fac_{site}*{ta_name}(t)")
-            gain = "*(1 + " + " + ".join(terms) + ")"
+            gain += "*(1 + " + " + ".join(terms) + ")"
         on_pre, on_post = f"g_ampa_post += w_ampa{gain}\ng_nmda_post += w_nmda{gain}", None
         if plastic_elements:
             # plastic fibres (plasticity.elements): a relative weight w_rel scales both
@@ -331,11 +347,14 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
             traces, pre_rule, on_post = stdp.triplet_code(rule, "w_rel", wm, "0", eta=f"plastic_on*{rule}_eta")
             model += "\nw_rel : 1\nplastic_on : 1 (constant)\n" + traces
             on_pre = f"g_ampa_post += w_rel*w_ampa{gain}\ng_nmda_post += w_rel*w_nmda{gain}\n" + pre_rule
-        fibres = Synapses(gen, ctx.group, model, on_pre=on_pre, on_post=on_post, name=f"{prefix}_fibres")
+        fibres = Synapses(source, ctx.group, model, on_pre=on_pre, on_post=on_post, name=f"{prefix}_fibres")
         fibres.connect(i=np.concatenate(fib_i), j=np.concatenate(fib_j))
         fibres.w_ampa = np.concatenate(fib_ampa) * siemens
         fibres.w_nmda = np.concatenate(fib_nmda) * siemens
-        fibres.delay = np.concatenate(fib_delay) * second
+        # a relay spikes one step after its generator neuron: the same arrival times
+        fibres.delay = (np.concatenate(fib_delay) - (0.0 if drive is None else dt)) * second
+        if drive is not None:
+            fibres.drive_depth = depth_per_synapse(drive[1], np.concatenate(fib_site), np.concatenate(fib_elem), drive[0])
         all_fac = np.concatenate(fib_fac)
         for site in fac_sites:
             setattr(fibres, f"fac_{site}", (all_fac == site).astype(float))

@@ -13,6 +13,7 @@ from circuitsim.plugins import register
 from circuitsim.spec import StimulusContext, check_population, check_stimulus_keys, require
 from circuitsim.stimulation.protocols import check_spacing, generate_pulses, parse_intensity, validate_protocol
 from circuitsim.units import to_si
+from circuitsim.stimulation.tms_drive import validate_tonic_drive
 
 KEYS = ("rmt", "sites", "protocol", "measure", "plasticity")
 ELEMENT_KINDS = ("soma", "afferent")
@@ -158,8 +159,8 @@ def _validate_sites(given: Any, path: str, ctx: StimulusContext) -> Dict[str, An
         sp = f"{path}.{sname}"
         require(isinstance(site, Mapping), sp, "a site is a mapping with 'elements'")
         for key in site:
-            require(key in ("jitter", "elements", "gabab", "nmda", "facilitation"), f"{sp}.{key}",
-                    "unknown key; allowed: jitter, elements, gabab, nmda, facilitation")
+            require(key in ("jitter", "elements", "gabab", "nmda", "facilitation", "tonic_drive"), f"{sp}.{key}",
+                    "unknown key; allowed: jitter, elements, gabab, nmda, facilitation, tonic_drive")
         jitter = float(site.get("jitter", 0.0))
         require(0 <= jitter < 0.5, f"{sp}.jitter", f"must lie in [0, 0.5) (got {jitter})")
         elements = {}
@@ -222,7 +223,12 @@ def _validate_sites(given: Any, path: str, ctx: StimulusContext) -> Dict[str, An
         fa = site.get("facilitation")
         if fa:
             out["facilitation"] = _validate_facilitation(fa, f"{sp}.facilitation", elements, sname)
+        td = site.get("tonic_drive")
+        if td:
+            out["tonic_drive"] = validate_tonic_drive(td, f"{sp}.tonic_drive", elements, sname, ctx)
         sites[sname] = out
+    require(sum(bool(site.get("tonic_drive")) for site in sites.values()) <= 1, f"{path}",
+            "at most one site may have a tonic_drive node")
     return sites
 
 

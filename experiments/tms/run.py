@@ -26,7 +26,8 @@ Three kinds of run per condition and seed:
 MEPs are measured in one muscle, the rotator that does not hold the dystonic posture (``target_muscle``:
 rotator_right for the conditions' default side, left, and in the healthy circuit), as TMS studies of
 dystonia record from a relaxed muscle outside the dystonic posture (Ridding et al. 1995: a hand
-muscle). The paired pulses over m1 carry the ICF set of the paired-pulse presets (``PP_SITES``).
+muscle), the cerebellar cTBS MEPs too. The paired pulses over m1 carry the ICF set of the paired-pulse
+presets and the dentate's tonic drive of the I-wave fibres of the CBI preset (``PP_SITES``).
 
 Paired pulses and cTBS use the healthy RMT (65 %MSO with the graded pool) in every condition, i.e. the same stimulator
 output: the dystonic circuits' own threshold cannot be measured cleanly (below). Every MEP measure
@@ -67,6 +68,7 @@ import numpy as np
 from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, run_points,
                                     save_figure, summarise, write_rows, write_table)
 from circuitsim.stimulation.tms_config import GRADED_PIC_GAIN, GRADED_RMT_MSO, ICF_FACILITATION
+from circuitsim.stimulation.tms_drive import TONIC_DRIVE
 
 NAME = "tms"
 DT = 1e-4   # s, sim.dt of the default config (pulse times and ISIs lie on its grid)
@@ -79,8 +81,10 @@ TEST, COND_M1, COND_CB = "110%RMT", "80%RMT", "70%MSO"
 #: LICI conditioning pulse: suprathreshold, 120 % RMT (configs/stim/tms_lici.yaml; Valls-Sole et al. 1992)
 COND_LICI = "120%RMT"
 #: the paired-pulse runs' sites: m1 with the ICF set, as the paired-pulse presets
-#: (configs/stim/tms_sici.yaml; tms_config.ICF_FACILITATION)
-PP_SITES = {"m1": {"facilitation": dict(ICF_FACILITATION)}}
+#: (configs/stim/tms_sici.yaml; tms_config.ICF_FACILITATION), and the dentate's tonic drive of the I-wave
+#: fibres whose withdrawal by a cerebellar pulse is the CBI, as configs/stim/tms_cbi.yaml
+#: (tms_drive.TONIC_DRIVE); one run holds every block, so SICI, ICF and LICI are measured with it too
+PP_SITES = {"m1": {"facilitation": dict(ICF_FACILITATION), "tonic_drive": dict(TONIC_DRIVE)}}
 CTBS = "ctbs_cerebellum"
 #: options of every run: no figures, no spike file (only metrics and the muscle series are read)
 #: the healthy RMT (%MSO) with the graded motoneuron pool of the TMS presets (tms_config.GRADED_RMT_MSO)
@@ -124,7 +128,8 @@ FULL = {
     "rc_n": 3,
     "sici_isi_ms": [2, 3], "icf_isi_ms": [10, 15], "cbi_isi_ms": [3, 5, 7],   # Kujirai 1993; Ugawa 1995
     "lici_isi_ms": [100, 150],   # Valls-Sole et al. 1992
-    "pp_n": 10,                  # trials per condition (presets: 8; 5 left SICI and ICF within the trial spread)
+    "pp_n": 15,                  # trials per condition (presets: 8; 5 left SICI and ICF within the trial spread,
+                                 # 10 let one seed's ratio swing with the draw of pulse jitter)
     "ctbs_conditions": ["dystonia_cerebellar", "dystonia_network"],
     "ctbs_time_scale": 1.0,      # the published 40 s train (Huang et al. 2005)
     "ctbs_n_test": 8,            # test pulses before and after (preset: 10)
@@ -493,9 +498,10 @@ def _ctbs_part(v: Mapping[str, Any], c: str, seeds: Sequence[int], runs: Dict[tu
             row = run_points([p], [s], out, {"post_pre_all": "tms.mep_post_pre_ratio",
                                              "w": f"stim.{CTBS}.plasticity.grc_pc.relative_change"},
                              resume=args.resume, progress=False, **launch_options(args))[0]
-            per_muscle = _metrics(row["folder"])["tms"]["per_muscle"].values()
-            # post / pre per muscle (trials at rest), where the MEP before the train is clear; the
-            # MEPs themselves over the same muscles (a muscle never at rest has none)
+            # the target muscle only (target_muscle), as the recruitment curve and the paired pulses
+            target = target_muscle(_config(row["folder"])["circuit"].get("side"))
+            per_muscle = [pm for m, pm in _metrics(row["folder"])["tms"]["per_muscle"].items() if m == target]
+            # post / pre (trials at rest), where the MEP before the train is clear
             counted = [pm for pm in per_muscle
                        if pm.get("mep_pre_mv", 0.0) >= MIN_REFERENCE_MV and pm.get("mep_post_pre_ratio") is not None]
 
