@@ -87,15 +87,17 @@ def _after(train, minutes):
 
 
 def test_after_effects_fade_as_published():
-    """Huang et al. 2005: the iTBS facilitation is back near baseline by about 20 min, the cTBS 600
-    depression lasts longer (up to about an hour) and deepens over the first minutes. The rule's two
-    processes fade with their own time constants (tau_ltp 10 min, tau_ltd 30 min)."""
+    """Huang et al. 2005: the iTBS facilitation lasts about 15-20 min, the cTBS 600 depression longer
+    (up to about an hour). The rule's two processes fade with their own time constants (tau_ltp
+    20 min, tau_ltd 30 min): a fully recruited fibre keeps about half its iTBS facilitation at 15 min
+    and less than a third at 30 min; after cTBS (no test pulses) it is still depressed by at least 0.15 at 20 min and
+    has lost more than half of that by 60 min."""
     itbs = np.concatenate([1 + tr * 10 + b / 5 + BURST for tr in range(20) for b in range(10)])
     ctbs = np.concatenate([1 + b / 5 + BURST for b in range(200)])
-    i1, i20 = _after(itbs, [1.0, 20.0])
-    c1, c10, c60 = _after(ctbs, [1.0, 10.0, 60.0])
-    assert i1 > 1.25 and abs(i20 - 1) < (i1 - 1) / 3          # most of the facilitation gone at 20 min
-    assert c10 < c1 < 0.85 and 1 - c60 < (1 - c10) / 2 and c60 < 0.97   # deepest at ~10 min, fading by 60
+    i1, i15, i30 = _after(itbs, [1.0, 15.0, 30.0])
+    c1, c20, c60 = _after(ctbs, [1.0, 20.0, 60.0])
+    assert i1 > 1.25 and 0.4 < (i15 - 1) / (i1 - 1) < 0.6 and (i30 - 1) < (i1 - 1) / 3
+    assert c1 < 0.85 and c20 < 0.85 and 1 - c60 < (1 - c20) / 2 and c60 < 0.97
 
 
 def test_a_skip_is_the_rule_integrated_through():
