@@ -58,6 +58,12 @@ def test_every_point_is_a_valid_config():
     assert {p.factors["kind"] for p in long} == {"closed loop"} and not set(mod.LONG["seeds"]) & {0, 1, 5}
     spec = build_spec(compose([*mod.base_overrides(mod.LONG), *long[-1].overrides]))
     assert spec.sim.duration > build_spec(compose([*mod.base_overrides(mod.FULL), *long[-1].overrides])).sim.duration
+    emg = mod.points(mod.EMG)                        # the wearable's view: healthy and a dystonic loop, off, continuous
+    assert {p.factors["kind"] for p in emg} == {"off", "continuous", "closed loop"} and not set(mod.EMG["seeds"]) & {0, 1, 5}
+    for p in emg:
+        if p.factors["kind"] == "closed loop":
+            spec = build_spec(compose([*mod.base_overrides(mod.EMG), *p.overrides]))
+            assert spec.stimuli[mod.CLOSED]["controller"]["biomarker"] == "emg_envelope", p.label
     with pytest.raises(ValueError, match="unknown controller"):
         mod.points({**mod.QUICK, "closed_loop": ["no_such_controller"]})
 

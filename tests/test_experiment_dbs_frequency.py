@@ -49,9 +49,15 @@ def test_points_cover_sweep_grid_and_reference_once():
     # reference + sweep + grid (sharing one point) + sensitivity
     n_anti = len(full["antidromic_conditions"])
     assert len(mod.points(full)) == 1 + n_sweep + n_grid - 1 + n_sens + n_side + n_anti
-    side = [p for p in mod.points(full) if "gpi_thal.side_scale" in " ".join(p.overrides)]
+    side = [p for p in mod.points(full) if f"{mod.SIDE_PATHWAY}.side_scale" in " ".join(p.overrides)]
     assert {p.factors["frequency_hz"] for p in side} == {0.0, float(full["grid_frequency_hz"])}
     assert len({p.factors["condition"] for p in side}) == n_side // 2     # a table row of its own
+    # the sensitivity changes a side_scale the condition itself sets (not one it does not have)
+    from circuitsim import compose
+
+    for condition in full["side_sensitivity"]:
+        own = compose([f"condition={condition}"]).circuit.pathways[mod.SIDE_PATHWAY]
+        assert own.get("side_scale") not in (None, 1), condition
 
 
 def test_improvement_is_paired_by_seed():

@@ -17,8 +17,9 @@ Points (``task=turn_left``; 130 Hz, 3 mA maximum, 100 us biphasic pulses, as exp
   the behaviour of the previous version) and on the template-cleaned LFP with three laws: on-off;
   on-off with the amplitude ramped over 250 ms and the biomarker smoothed over 400 ms (Little et
   al. 2013); dual threshold, ramping up above and down below its thresholds and holding between
-  (Velisar et al. 2019, Brain Stimul 12:868). An EMG-envelope controller is defined (``emg``)
-  but not in the default points (CPU budget).
+  (Velisar et al. 2019, Brain Stimul 12:868). The EMG-envelope controller (``emg``) runs in
+  its own variant (``--emg``: healthy and ``dystonia_network``, whose muscles it can tell from
+  health).
 
 Thresholds are placed between the biomarkers' values in the healthy and the dystonic circuits
 without stimulation, measured on the tuning seeds 0, 1 and 5 (the numbers are beside LFP_ON and
@@ -28,6 +29,7 @@ EMG_ON).
     python experiments/closed_loop/run.py             # every point; held-out seeds 10-14
     python experiments/closed_loop/run.py --long --out outputs/experiments/closed_loop_long   # dystonic loops, 5 s
     python experiments/closed_loop/run.py --settle --out outputs/experiments/closed_loop_settle   # the settling law, 7 s
+    python experiments/closed_loop/run.py --emg --out outputs/experiments/closed_loop_emg   # the EMG-envelope loop, 2 s
 
 Outputs in ``--out`` (default ``outputs/experiments/closed_loop``): ``table.md`` / ``table.csv``
 (mean +- sd over seeds: severity, co-contraction, energy, fraction of control periods on, on/off
@@ -164,6 +166,21 @@ SETTLE: Dict[str, Any] = {
     "examples": ["lfp_settle"],
     "seeds": [10, 11, 12, 13, 14],
     "duration": "7*second",
+}
+
+#: the wearable's view (``--emg``): the on-off law on the summed rotator EMG envelope, healthy and the
+#: dystonic circuit whose muscles it told from health on the tuning seeds (dystonia_network; see
+#: EMG_ON), beside that circuit off and under continuous DBS, 2 s
+EMG: Dict[str, Any] = {
+    "healthy": ["emg"],
+    "condition": "dystonia_network",
+    "continuous": True,
+    "closed_loop": ["emg"],
+    "max_amplitude_ma": 3.0,
+    "pulse_width_us": 100.0,
+    "examples": ["emg"],
+    "seeds": [10, 11, 12, 13, 14],
+    "duration": "2*second",
 }
 
 FACTORS = ["condition", "kind", "setting"]
@@ -409,7 +426,8 @@ def plot(table: Sequence[Dict[str, Any]], rows: Sequence[Dict[str, Any]], varian
         ax.plot(trace["t"], trace["biomarker"], "o-", ms=3, lw=1, color="C0")
         ax.axhline(float(hi), color="C3", lw=0.8, ls="--", label="on / up above")
         ax.axhline(float(lo), color="C2", lw=0.8, ls="--", label="off / down below")
-        ax.set_ylabel(f"{SHORT[name]}\n(4-10 Hz, nA²)", fontsize=8)
+        unit = "envelope, µV" if c.get("biomarker") == "emg_envelope" else "4-10 Hz, nA²"
+        ax.set_ylabel(f"{SHORT[name]}\n({unit})", fontsize=8)
         ax2 = ax.twinx()
         ax2.step(trace["t"], trace["level"] * variant["max_amplitude_ma"], where="post", color="C3", lw=1)
         ax2.set_ylabel("amplitude (mA)", color="C3", fontsize=8)
@@ -426,9 +444,10 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     parser = argument_parser(__doc__, default_out=f"outputs/experiments/{NAME}")
     parser.add_argument("--long", action="store_true", help="the dystonic loops alone, 5 s runs (does a loop settle?)")
     parser.add_argument("--settle", action="store_true", help="the settling law (lfp_settle), healthy and dystonic, 7 s")
+    parser.add_argument("--emg", action="store_true", help="the EMG-envelope loop, healthy and dystonia_network, 2 s")
     args = parser.parse_args(argv)
     configure_logging()
-    variant = dict(QUICK if args.quick else LONG if args.long else SETTLE if args.settle else FULL)
+    variant = dict(QUICK if args.quick else LONG if args.long else SETTLE if args.settle else EMG if args.emg else FULL)
     seeds = args.seeds or variant["seeds"]
     t0 = time.perf_counter()
     launch = launch_options(args)   # the controller trace is in each run's metrics: --jobs works

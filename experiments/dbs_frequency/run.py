@@ -72,9 +72,11 @@ FULL: Dict[str, Any] = {
     "grid_pulse_widths_us": [100.0],
     "reference": "healthy",
     "sensitivity_conditions": ["dystonia_bg", "dystonia_cerebellar", "dystonia_network", "dystonia_cortical"],
-    # why GPi DBS does (not) help: the same circuit with its dystonic side's pallidothalamic synapses
-    # less weakened (dystonia_bg: 0.1 of normal; dystonia_network: 0.5), off and at 130 Hz
-    "side_sensitivity": {"dystonia_bg": [0.5]},
+    # why GPi DBS helps: the same circuit with its lateralised striatopallidal inhibition (the
+    # condition's d1_gpi side_scale: dystonia_bg 40, dystonia_network 20) at half strength, off and
+    # at 130 Hz (dystonia_bg at dystonia_network's 20: is the benefit bound to how far that side's
+    # GPi is held down?)
+    "side_sensitivity": {"dystonia_bg": [20]},
     "antidromic_conditions": ["dystonia_bg"],
     "seeds": [10, 11, 12, 13, 14],
     "duration": "2*second",
@@ -215,9 +217,13 @@ PARTS = {
 }
 
 
-#: how a sensitivity circuit is named in the tables: the condition with its pallidothalamic
-#: synapses of the dystonic side at another strength (circuit.pathways.gpi_thal.side_scale)
-SIDE_LABEL = "{condition} (gpi_thal side x{scale:g})"
+#: the pathway whose side_scale the side sensitivity sets: the lateralised striatopallidal inhibition
+#: of the dystonic side's GPi, where dystonia_bg and dystonia_network put their lateralisation
+#: (configs/condition/; the pallidothalamic synapses are unchanged there)
+SIDE_PATHWAY = "d1_gpi"
+#: how a sensitivity circuit is named in the tables: the condition with the striatopallidal
+#: inhibition of its dystonic side at another side_scale (circuit.pathways.d1_gpi.side_scale)
+SIDE_LABEL = "{condition} (" + SIDE_PATHWAY + " side x{scale:g})"
 
 
 def _point(condition: str, frequency: float, amplitude: float, pulse_width: float, depression: str = DEFAULT,
@@ -229,8 +235,8 @@ def _point(condition: str, frequency: float, amplitude: float, pulse_width: floa
                  f"stim.{STIM}.amplitude={amplitude:g}*mA", f"stim.{STIM}.pulse_width={pulse_width:g}*us",
                  *DEPRESSION[depression]]
     if side_scale is not None:
-        label += f"_gpithal{side_scale:g}"
-        overrides.append(f"circuit.pathways.gpi_thal.side_scale={side_scale:g}")
+        label += f"_{SIDE_PATHWAY.replace('_', '')}{side_scale:g}"
+        overrides.append(f"circuit.pathways.{SIDE_PATHWAY}.side_scale={side_scale:g}")
         condition = SIDE_LABEL.format(condition=condition, scale=side_scale)
     return Point(label, overrides, {"condition": condition, "frequency_hz": float(frequency),
                                     "amplitude_ma": float(amplitude), "pulse_width_us": float(pulse_width),
