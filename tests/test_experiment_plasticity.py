@@ -38,6 +38,18 @@ def test_points_pair_each_protocol_with_a_sham():
     assert {"ctbs_m1", "itbs_m1"} <= set(mod.FULL["protocols"])
 
 
+def test_rtms_runs_with_its_sham_and_skips_after_the_900_s_train():
+    """1 Hz rTMS (Chen et al. 1997; ``--protocols rtms_1hz``) pairs with its sham like the TBS presets;
+    its probes follow the whole 900 s train, and every skip after it is exact for the rule (the
+    experiment refuses a skip while the calcium is above threshold)."""
+    mod = _load()
+    active, sham = (mod.protocol_overrides("rtms_1hz", mod.FULL, s) for s in (False, True))
+    assert set(sham) - set(active) == {"stim.rtms_1hz.protocol.1.intensity=0%MSO"}
+    duration = float([o for o in active if o.startswith("sim.duration=")][0].split("=")[1].split("*")[0])
+    skips = [o for o in active if "plasticity.skips" in o]
+    assert len(skips) == 1 and duration > 900.0 + mod.FULL["probe_start"] + mod.FULL["probe_interval"] * 30
+
+
 def test_paired_effect_and_late_ratio():
     mod = _load()
     rows = [{"protocol": "p", "arm": a, "seed": s, "x": v}

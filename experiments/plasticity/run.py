@@ -20,11 +20,15 @@ Outputs in ``--out`` (default ``outputs/experiments/plasticity``): ``table.md`` 
 seed), ``timecourse.csv`` (every probe: time after the train, MEP / mean pre MEP, volley / mean pre
 volley), ``runs.csv``, ``plasticity.png`` and the run folders under ``runs/`` (resumable).
 
-Cost: a simulated second costs about 0.6 s on a free core; the full variant simulates about
-140 s (cTBS) and 290 s (iTBS) per arm and seed. The weights stop changing about 40 s after cTBS and
-at once after iTBS (the rule has no decay), so the probes cover 10-80 s after the train; the
-weight course of a fibre recruited by every pulse over 10 min comes from the rule's reference
-integration (the same equations), drawn in the figure.
+Cost: a simulated second of the full circuit costs about 0.5 s on the shared cores the README's runs
+used (106 s in 57 s), plus the analysis of the run (spectra, muscles: minutes for the long runs). The full
+variant simulates about 140 s (cTBS) and 370 s (iTBS) per arm and seed, 95 s of it after the train
+(the rule skips the time between probe blocks, ``plasticity.skips``). 1 Hz rTMS (``--protocols
+rtms_1hz``, Chen et al. 1997) simulates its 900 s train in full, about 1000 s per arm: the rule
+could skip between its pulses (its calcium is below threshold from about 0.15 s after each), but
+the circuit cannot, and every pulse must reach it.
+
+    python experiments/plasticity/run.py --protocols rtms_1hz --seeds 10 11 12 --jobs 2   # 1 Hz rTMS + sham
 """
 
 from __future__ import annotations
