@@ -48,12 +48,13 @@ TONIC_DRIVE_KEYS = ("population", "element", "depth", "rate", "latency", "tau")
 #: the dentato-thalamo-cortical facilitation of the M1 I-wave fibres (see the module docstring), as the
 #: CBI preset (configs/stim/tms_cbi.yaml) and experiments/tms give it to m1. ``rate`` 42 Hz: the healthy
 #: dentate's resting rate in the model (41.5-41.8 Hz on the tuning seeds 0, 1, 5 with this protocol;
-#: primate dentate 30-60 Hz, Thach 1968). ``depth`` fitted on the tuning seeds (12 pairs at 3, 5, 7 and
-#: 10 ms, both rotators; ratio at 5-7 ms / at 3 ms): 0.3 gave 0.63, 0.88, 0.58 / 1.03, 1.47, 0.84;
-#: 0.35 gave 0.77, 0.91, 0.45 / 1.09, 1.88, 0.57; 0.4 gave 0.61, 0.69, 0.37 / 0.95, 0.80, 0.62 (the
-#: 3-ms ratios scatter around 1 with the trials: the drive a 3-ms test pulse meets is the unconditioned
-#: one). CBI <= 0.8 at 5-7 ms and about 1 at 3 ms: Ugawa et al. 1995.
-TONIC_DRIVE: Dict[str, Any] = {"population": "dcn", "element": "ctx_e_afferent", "depth": 0.4, "rate": "42*Hz",
+#: primate dentate 30-60 Hz, Thach 1968). ``depth`` fitted on the tuning seeds (both rotators; ratio at
+#: 5-7 ms / at 3 ms): with 12 pairs per interval 0.3 gave 0.63, 0.88, 0.58 / 1.03, 1.47, 0.84 and 0.4 gave
+#: 0.61, 0.69, 0.37 / 0.95, 0.80, 0.62; with 24 pairs 0.4 gave 0.62, 0.57, 0.80 / 0.88, 1.60, 0.93 (mean
+#: 0.66 / 1.13) and 0.5 gave 0.47, 0.69, 0.71 / 0.83, 1.24, 0.92 (mean 0.62 / 0.99). The 3-ms ratios
+#: scatter around 1 with the trials: the drive a 3-ms test pulse meets is the unconditioned one. CBI
+#: <= 0.8 at 5-7 ms and about 1 at 3 ms: Ugawa et al. 1995.
+TONIC_DRIVE: Dict[str, Any] = {"population": "dcn", "element": "ctx_e_afferent", "depth": 0.5, "rate": "42*Hz",
                                "latency": "1*ms", "tau": "10*ms"}
 
 

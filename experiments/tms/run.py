@@ -128,7 +128,7 @@ FULL = {
     "rc_n": 3,
     "sici_isi_ms": [2, 3], "icf_isi_ms": [10, 15], "cbi_isi_ms": [3, 5, 7],   # Kujirai 1993; Ugawa 1995
     "lici_isi_ms": [100, 150],   # Valls-Sole et al. 1992
-    "pp_n": 15,                  # trials per condition (presets: 8; 5 left SICI and ICF within the trial spread,
+    "pp_n": 12,                  # trials per condition (presets: 8; 5 left SICI and ICF within the trial spread,
                                  # 10 let one seed's ratio swing with the draw of pulse jitter)
     "ctbs_conditions": ["dystonia_cerebellar", "dystonia_network"],
     "ctbs_time_scale": 1.0,      # the published 40 s train (Huang et al. 2005)
@@ -588,14 +588,16 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
     # 2. paired pulses at the healthy circuit's RMT (RMT_MSO)
     points = [Point(f"pp_{c}", [f"condition={c}", *RUN, *pp_overrides(v)], {"condition": c})
               for c in v["conditions"]]
-    for p, s in [(p, s) for p in points for s in seeds]:
-        rows = run_points([p], [s], out, {"sici_ratio_all": "tms.sici_ratio", "icf_ratio_all": "tms.icf_ratio",
-                                          "cbi_ratio_all": "tms.cbi_ratio", "lici_ratio_all": "tms.lici_ratio"}, resume=args.resume, progress=False,
-                          **launch_options(args))
-        rec = runs[(p.factors["condition"], s)]
-        rec.update({k: rows[0][k] for k in ("sici_ratio_all", "icf_ratio_all", "cbi_ratio_all", "lici_ratio_all")})
+    # every run at once (in parallel with --jobs), then each run's ratios
+    pp_rows = run_points(points, seeds, out, {"sici_ratio_all": "tms.sici_ratio", "icf_ratio_all": "tms.icf_ratio",
+                                              "cbi_ratio_all": "tms.cbi_ratio", "lici_ratio_all": "tms.lici_ratio"},
+                         resume=args.resume, **launch_options(args))
+    for row in pp_rows:
+        s = row["seed"]
+        rec = runs[(row["condition"], s)]
+        rec.update({k: row[k] for k in ("sici_ratio_all", "icf_ratio_all", "cbi_ratio_all", "lici_ratio_all")})
         # the target muscle only (target_muscle), as the recruitment curve
-        per_muscle = {m: d for m, d in _metrics(rows[0]["folder"])["tms"]["per_muscle"].items()
+        per_muscle = {m: d for m, d in _metrics(row["folder"])["tms"]["per_muscle"].items()
                       if m == rec["target_muscle"]}
         rec.update(paired_ratios(per_muscle))
         rec["test_mep_mv"] = float(np.mean([d["unconditioned_mv"] for pm in per_muscle.values()
@@ -607,7 +609,7 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
         for key in sorted({k for pm in per_muscle.values() for k in pm.get("paired", {})}):
             rec[f"ratio_{key}"] = float(np.mean([pm["paired"][key]["ratio"] for pm in per_muscle.values()
                                                  if key in pm.get("paired", {})]))
-        print(f"  paired pulses {p.factors['condition']} seed {s}: SICI {rec['sici_ratio']:.2f}, ICF {rec['icf_ratio']:.2f}, LICI {rec['lici_ratio']:.2f}, CBI {rec['cbi_ratio']:.2f}, test MEP "
+        print(f"  paired pulses {row['condition']} seed {s}: SICI {rec['sici_ratio']:.2f}, ICF {rec['icf_ratio']:.2f}, LICI {rec['lici_ratio']:.2f}, CBI {rec['cbi_ratio']:.2f}, test MEP "
               f"{rec['test_mep_mv']:.2f} mV, conditioned trials at rest "
               f"{rec['pp_rest_fraction']:.0%} ({time.perf_counter() - t0:.0f} s)", flush=True)
 
