@@ -26,7 +26,12 @@ records is biased upwards and noisy: compare it between runs of equal length, no
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
+import sys
+import threading
+import types
 from fractions import Fraction
 from itertools import combinations, permutations
 from typing import Dict, Mapping, Optional, Sequence, Tuple
@@ -63,6 +68,10 @@ def epochs(x: np.ndarray, fs: float, fs_out: float = FS_OUT, epoch_s: float = EP
     return ep - ep.mean(axis=0, keepdims=True)
 
 
+_LIBRARY = "spectral_connectivity"
+_LIBRARY_LOCK = threading.Lock()   # one stand-in at a time (threads)
+
+
 def _library() -> tuple:
     """``(Connectivity, Multitaper)`` of ``spectral_connectivity``, imported on first use.
 
@@ -73,28 +82,21 @@ def _library() -> tuple:
     spectral_connectivity`` runs the real ``__init__`` (which finds the same submodules loaded).
     The estimators are the library's own code, unchanged.
     """
-    import importlib
-    import importlib.util
-    import sys
-    import types
-
-    name = "spectral_connectivity"
-    if name in sys.modules:   # the real package is (or is being) imported: use it
-        conn_mod = importlib.import_module(f"{name}.connectivity")
-        tr_mod = importlib.import_module(f"{name}.transforms")
-        return conn_mod.Connectivity, tr_mod.Multitaper
-    found = importlib.util.find_spec(name)
-    if found is None or not found.submodule_search_locations:
-        raise ImportError(f"{name} is not installed: pip install 'spectral_connectivity>=2.0,<2.1'")
-    stand_in = types.ModuleType(name)
-    stand_in.__path__ = list(found.submodule_search_locations)
-    sys.modules[name] = stand_in
-    try:
-        conn_mod = importlib.import_module(f"{name}.connectivity")
-        tr_mod = importlib.import_module(f"{name}.transforms")
-    finally:
-        if sys.modules.get(name) is stand_in:
-            del sys.modules[name]
+    with _LIBRARY_LOCK:
+        stand_in = None
+        if _LIBRARY not in sys.modules:   # else the real package is (or is being) imported: use it
+            found = importlib.util.find_spec(_LIBRARY)
+            if found is None or not found.submodule_search_locations:
+                raise ImportError(f"{_LIBRARY} is not installed: pip install 'spectral_connectivity>=2.0,<2.1'")
+            stand_in = types.ModuleType(_LIBRARY)
+            stand_in.__path__ = list(found.submodule_search_locations)
+            sys.modules[_LIBRARY] = stand_in
+        try:
+            conn_mod = importlib.import_module(f"{_LIBRARY}.connectivity")
+            tr_mod = importlib.import_module(f"{_LIBRARY}.transforms")
+        finally:
+            if stand_in is not None and sys.modules.get(_LIBRARY) is stand_in:
+                del sys.modules[_LIBRARY]
     return conn_mod.Connectivity, tr_mod.Multitaper
 
 
