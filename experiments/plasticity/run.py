@@ -83,10 +83,30 @@ ELEMENT = {"ctbs_m1": "m1.ctx_e_afferent", "itbs_m1": "m1.ctx_e_afferent", "rtms
            "ctbs_cerebellum": "grc_pc", "ctbs_cerebellum_cbi": "grc_pc"}
 #: protocols that are a preset with other test blocks: cerebellar cTBS with CBI measured before and
 #: after the train (paired pulses, cerebellum 70 %MSO 5 ms before the m1 test pulse at 110 % RMT, as
-#: the tms_cbi preset; Ugawa et al. 1995), 8 trials per condition in each block
+#: the tms_cbi preset; Ugawa et al. 1995), 20 trials per condition in each block (a seed's CBI ratio
+#: scatters by about +-0.3 with 10-12 pairs)
 PRESET = {"ctbs_cerebellum_cbi": "ctbs_cerebellum"}
 CBI_BLOCK = ["type=paired", "site=m1", "intensity=110%RMT", "++{}.conditioning={{site: cerebellum, intensity: 70%MSO}}",
-             "++{}.isi=[5*ms]", "n=8", "interval=0.8*second"]
+             "++{}.isi=[5*ms]", "n=20", "interval=0.8*second"]
+#: ... with m1 as in the tms_cbi preset: the dentate's tonic drive of the I-wave fibres, whose
+#: withdrawal by the cerebellar pulse is the CBI (circuitsim.stimulation.tms_drive.TONIC_DRIVE;
+#: without it the circuit has no CBI), and the ICF set (tms_config.ICF_FACILITATION)
+CBI_SITES = "m1"
+
+
+def cbi_sites(preset: str) -> List[str]:
+    """The overrides that give the preset's m1 site the tms_cbi preset's tonic drive and ICF set, at the
+    RMT measured with them (tms_config.GRADED_RMT_MSO, as tms_cbi)."""
+    from circuitsim.stimulation.tms_config import GRADED_RMT_MSO, ICF_FACILITATION
+    from circuitsim.stimulation.tms_drive import TONIC_DRIVE
+
+    def value(obj):
+        if isinstance(obj, Mapping):
+            return "{" + ", ".join(f"{k}: {value(v)}" for k, v in obj.items()) + "}"
+        return str(obj)
+
+    node = {CBI_SITES: {"facilitation": dict(ICF_FACILITATION), "tonic_drive": dict(TONIC_DRIVE)}}
+    return [f"++stim.{preset}.sites={value(node)}", f"stim.{preset}.rmt={GRADED_RMT_MSO:g}%MSO"]
 
 
 def cbi_block(preset: str, index: int, start: str) -> List[str]:
@@ -121,7 +141,8 @@ def protocol_overrides(preset: str, variant: Mapping[str, Any], sham: bool) -> L
 
     name, preset = preset, PRESET.get(preset, preset)
     if name in PRESET:   # CBI before and after the train, instead of single test pulses
-        ov = [f"stim={preset}", *cbi_block(preset, 0, "0.5*second"), *cbi_block(preset, 2, "10*second")]
+        ov = [f"stim={preset}", *cbi_sites(preset), *cbi_block(preset, 0, "0.5*second"),
+              *cbi_block(preset, 2, "10*second")]
     else:
         ov = [f"stim={preset}", f"stim.{preset}.protocol.2.n={variant['probes']}",
               f"stim.{preset}.protocol.2.interval={variant['probe_interval']}*second",
