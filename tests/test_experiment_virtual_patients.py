@@ -35,8 +35,9 @@ def test_quick_outputs_are_complete(quick):
                  "summary.md", "confusion.png", "dose_detection.png", "responders.png", "runs/runs.csv"):
         assert (out / name).is_file(), name
     table = _csv(out / "cohort_table.csv")
-    # one row per patient and measurement: 9 baselines, 6 x (toxin, stress, fatigue), 6 x 2 doses
-    assert len(table) == 9 + 6 * 3 + 6 * 2
+    # one row per patient and measurement: 9 baselines, 6 toxin, 9 x (stress, fatigue): every patient,
+    # healthy too, and 6 x 2 doses
+    assert len(table) == 9 + 6 + 9 * 2 + 6 * 2
     assert len({(r["patient"], r["measurement"], r["dose"]) for r in table}) == len(table)
     for key in ("healthy_vs_dystonia", "subtypes"):
         res = d[key]
@@ -54,6 +55,9 @@ def test_quick_outputs_are_complete(quick):
     assert all(after < before for before, after in forces if before > 0.1) and any(b > 0.1 for b, _ in forces)
     stored = json.loads((out / "diagnosis.json").read_text())
     assert stored["model_version"] and stored["cohort"]["seed"] == 2026
+    for state in ("stress", "fatigue"):   # summarised in the patients and, apart, in the healthy
+        assert d["states"][state]["n"] == 6 and d["states"][state]["healthy"]["n"] == 3
+        assert sum(c["n"] for c in d["states"][state]["by_class"].values()) == 9
 
 
 @pytest.mark.slow
@@ -142,7 +146,7 @@ def test_full_variant_has_two_dbs_targets_a_dose_sweep_and_valid_stimulation_run
     from circuitsim.spec import build_spec
 
     mod = load_experiment(SCRIPT)
-    assert {"dbs_gpi", "dbs_thal", "botulinum_toxin", "ctbs_cerebellum", "ctbs_sham"} <= set(mod.FULL["treatments"])
+    assert {"dbs_gpi", "dbs_sham", "dbs_thal", "botulinum_toxin", "ctbs_cerebellum", "ctbs_sham"} <= set(mod.FULL["treatments"])
     assert len(mod.FULL["doses"]) >= 4 and all(0 < d <= 1 for d in mod.FULL["doses"])
     assert set(mod.STATES) == {"stress", "fatigue"}
     cohort = load_cohort("default")
@@ -154,4 +158,18 @@ def test_full_variant_has_two_dbs_targets_a_dose_sweep_and_valid_stimulation_run
         assert spec.stimuli[name]["kind"] == "dbs" and spec.stimuli[name]["target"] == target
         assert spec.sim.duration == pytest.approx(3.0)              # the cohort's run, not the preset's 2 s
         assert not batchable(extra)                                 # batches hold no DBS: run alone
+    sham = build_spec(compose(base + mod.treatment_overrides("dbs_sham", cohort))).stimuli["dbs_gpi"]
+    assert sham["kind"] == "dbs" and sham["target"] == "gpi" and sham["amplitude"] == 0   # on, at 0 mA
     assert batchable(mod.treatment_overrides("botulinum_toxin", cohort)) and batchable(mod.STATES["stress"])
+
+
+def test_states_are_summarised_in_patients_and_healthy_apart():
+    mod = load_experiment(SCRIPT)
+    baseline = [{"patient": k, "class": "healthy" if k < 4 else "dystonia_bg", "severity": 0.2} for k in range(10)]
+    # the patients get worse by 0.1 each, the healthy do not change
+    stress = [{**r, "severity": r["severity"] + (0.0 if r["class"] == "healthy" else 0.1)} for r in baseline]
+    table, summary = mod.state_changes(baseline, {"stress": stress})
+    s = summary["stress"]
+    assert s["n"] == 6 and s["worse"] == 6 and s["mean_change"] == pytest.approx(0.1)
+    assert s["healthy"]["n"] == 4 and s["healthy"]["worse"] == 0 and s["healthy"]["mean_change"] == 0
+    assert s["by_class"]["dystonia_bg"]["n"] == 6 and len(table) == 10

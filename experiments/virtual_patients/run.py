@@ -28,6 +28,7 @@ import dataclasses
 import json
 import math
 import subprocess
+from itertools import combinations
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -49,7 +50,12 @@ MUSCLE = {"severity": "muscle.severity_score", "co_contraction": "muscle.co_cont
 MUSCLE_FEATURES = ("severity", "co_contraction", "abs_head_angle_deg")
 #: treatments: name -> overrides (each an existing preset; the cTBS ones from ctbs_treatment)
 TREATMENTS = {"botulinum_toxin": ["treatment=botulinum_toxin"], "dbs_gpi": ["stim=dbs_gpi"],
-              "dbs_thal": ["stim=dbs_thal"], "ctbs_cerebellum": None, "ctbs_sham": None}
+              "dbs_thal": ["stim=dbs_thal"], "ctbs_cerebellum": None, "ctbs_sham": None,
+              # the stimulator on at 0 mA: in this deterministic model it reproduces the baseline
+              # bit for bit (the stimulus draws no random numbers), so its responder rate is 0 by
+              # construction; it checks that a "response" is the current's, and the cTBS sham
+              # (measured in a later window) gives the rate of chance responses
+              "dbs_sham": ["stim=dbs_gpi", "stim.dbs_gpi.amplitude=0*mA"]}
 CTBS = "ctbs_cerebellum"
 #: cTBS train shortened by the preset's documented time_scale (30 pulses in 2 s instead of 600 in
 #: 40 s, Huang et al. 2005): a model choice for the cost (the full train is 43 s of simulation per
@@ -65,11 +71,18 @@ CTBS_WAIT_S = 0.5
 #: motor circuit, not a weaker muscle (peripheral fatigue, which this state does not model)
 STATES = {"stress": ["circuit.modulators.arousal.level=1.3"], "fatigue": ["circuit.modulators.arousal.level=0.8"]}
 
+#: BOLD (circuitsim.analysis.bold, Balloon-Windkessel): its correlations need runs of 20 s or more
+#: after the transient (bold.MIN_DURATION_S), so the first ``bold_per_class`` patients of every class
+#: also run at rest for BOLD_DURATION (40 s after the transient: the haemodynamic response lasts about
+#: 10 s, so even 40 s hold only a few independent samples; a scanner records minutes)
+BOLD_DURATION = "40.2*second"
+BOLD = tuple(f"connectivity.bold.correlation.{a}__{b}" for a, b in combinations(REGIONS, 2))
+
 QUICK = {"cohort": "quick", "doses": [0.3, 1.0], "treatments": ["botulinum_toxin"], "n_permutations": 39,
-         "batch_size": 1}
+         "batch_size": 1, "bold_per_class": 0}
 FULL = {"cohort": "default", "doses": [0.25, 0.5, 0.75, 1.0],
-        "treatments": ["botulinum_toxin", "dbs_gpi", "dbs_thal", "ctbs_cerebellum", "ctbs_sham"],
-        "n_permutations": 500, "batch_size": 1}
+        "treatments": ["botulinum_toxin", "dbs_gpi", "dbs_sham", "dbs_thal", "ctbs_cerebellum", "ctbs_sham"],
+        "n_permutations": 500, "batch_size": 1, "bold_per_class": 5}
 #: batch_size 1 (every run alone) by default: measured on this 2-core machine, a batch of 5 or 10
 #: patients' 3 s runs as one network (circuitsim.batch) took as long as the same runs one by one
 #: (ratio of times 0.95-1.13: the 1670-neuron circuit's simulation is 0.5 s of a run's 2.4 s, the rest is
@@ -81,10 +94,6 @@ FULL = {"cohort": "default", "doses": [0.25, 0.5, 0.75, 1.0],
 BATCHABLE_TREATMENTS = ("botulinum_toxin",)
 
 
-def _dystonic(extra: Sequence[str]):
-    return lambda p: list(extra) if p.cls != "healthy" else None
-
-
 def _hydra_value(obj: Any) -> str:
     """A Python value as a Hydra override value (dicts and lists in Hydra's grammar)."""
     if isinstance(obj, Mapping):
@@ -94,19 +103,28 @@ def _hydra_value(obj: Any) -> str:
     return str(obj)
 
 
-def ctbs_treatment(window_s: float, sham: bool = False, time_scale: float = CTBS_TIME_SCALE) -> List[str]:
+def cohort_sim(cohort: Mapping[str, Any]):
+    """The validated ``sim`` section (SI floats: duration, transient, dt) of the cohort's runs, from
+    the spec built of their config (issue 19: no unit string of a composed config is parsed here)."""
+    from circuitsim import compose
+    from circuitsim.cohort import COHORT_RUN
+    from circuitsim.spec import build_spec
+
+    return build_spec(compose([*COHORT_RUN, f"task={cohort['task']}", f"sim.duration={cohort['duration']}"])).sim
+
+
+def ctbs_treatment(window_s: float, dt: float, sham: bool = False, time_scale: float = CTBS_TIME_SCALE) -> List[str]:
     """Cerebellar cTBS as a treatment: the ``ctbs_cerebellum`` preset's theta-burst train alone
     (``time_scale``; no m1 test pulses, which would twitch the muscles whose severity is
     measured), from 0.5 s on, and the measures taken over ``window_s`` (the baseline's window) from
     ``CTBS_WAIT_S`` after the train's last pulse on (``sim.transient``): the after-effect, not the
-    stimulation itself. ``sham``: the same run with the train at 0 %MSO (the noise floor of a
-    'response')."""
+    stimulation itself. ``dt``: the runs' time step (s). ``sham``: the same run with the train at
+    0 %MSO (the noise floor of a 'response')."""
     from omegaconf import OmegaConf
 
     from circuitsim import compose
     from circuitsim.stimulation.protocols import generate_pulses, validate_protocol
 
-    dt = 1e-4   # s, sim.dt of the default config
     preset = OmegaConf.to_container(compose([f"stim={CTBS}"]).stim[CTBS].protocol, resolve=True)
     train = next(b for b in preset if b["type"] == "theta_burst")
     train.update(start="0.5*second", time_scale=time_scale)
@@ -120,14 +138,10 @@ def ctbs_treatment(window_s: float, sham: bool = False, time_scale: float = CTBS
 
 def treatment_overrides(name: str, cohort: Mapping[str, Any]) -> List[str]:
     """The overrides of treatment ``name`` for this cohort (the cTBS window: as long as the cohort's
-    runs after their transient)."""
+    runs after their transient, read from their validated spec)."""
     if name in ("ctbs_cerebellum", "ctbs_sham"):
-        from circuitsim import compose
-        from circuitsim.units import to_si
-
-        transient = to_si(compose([]).sim.transient, "time", "sim.transient")
-        window = to_si(str(cohort["duration"]), "time", "cohort.duration") - transient
-        return ctbs_treatment(window, sham=name == "ctbs_sham")
+        sim = cohort_sim(cohort)
+        return ctbs_treatment(sim.duration - sim.transient, sim.dt, sham=name == "ctbs_sham")
     return list(TREATMENTS[name])
 
 
@@ -229,9 +243,19 @@ def treatment_outcomes(baseline, treated: Mapping[str, Sequence[Mapping]], n_per
     return table, summary
 
 
-def state_changes(baseline, states: Mapping[str, Sequence[Mapping]]):
+def _paired_change(diff: np.ndarray) -> Dict[str, Any]:
+    """Mean change of severity, how many worse and better, Wilcoxon's signed-rank p (zeros dropped)."""
     from scipy.stats import wilcoxon
 
+    nonzero = diff[diff != 0]
+    p = float(wilcoxon(nonzero).pvalue) if nonzero.size >= 2 else float("nan")
+    return {"n": int(diff.size), "mean_change": float(diff.mean()) if diff.size else float("nan"),
+            "worse": int(np.sum(diff > 0)), "better": int(np.sum(diff < 0)), "wilcoxon_p": p}
+
+
+def state_changes(baseline, states: Mapping[str, Sequence[Mapping]]):
+    """Per patient and state: severity at rest and in the state; per state the paired change in
+    the dystonic patients (the summary's top level), in the healthy ones and in each class."""
     pre = {r["patient"]: r["severity"] for r in baseline}
     table, summary = [], {}
     for name, rows in states.items():
@@ -242,11 +266,37 @@ def state_changes(baseline, states: Mapping[str, Sequence[Mapping]]):
         for r, d in zip(rows, diff):
             table.append({"patient": r["patient"], "class": r["class"], "state": name,
                           "severity_rest": pre[r["patient"]], "severity_state": r["severity"], "change": float(d)})
-        nonzero = diff[diff != 0]
-        p = float(wilcoxon(nonzero).pvalue) if nonzero.size >= 2 else float("nan")
-        summary[name] = {"n": int(diff.size), "mean_change": float(diff.mean()), "worse": int(np.sum(diff > 0)),
-                         "better": int(np.sum(diff < 0)), "wilcoxon_p": p}
+        cls = np.array([r["class"] for r in rows])
+        summary[name] = _paired_change(diff[cls != "healthy"])
+        if np.any(cls == "healthy"):
+            summary[name]["healthy"] = _paired_change(diff[cls == "healthy"])
+        summary[name]["by_class"] = {c: _paired_change(diff[cls == c]) for c in sorted(set(cls))}
     return table, summary
+
+
+def bold_patients(patients, per_class: int):
+    """The first ``per_class`` patients (by index) of every class: the BOLD subset."""
+    return [p for p in patients if sum(q.cls == p.cls and q.index < p.index for q in patients) < per_class]
+
+
+def bold_diagnosis(rows: Sequence[Mapping[str, Any]], n_permutations: int) -> Dict[str, Any]:
+    """Healthy vs dystonia and the subtypes from the BOLD correlations of the long runs, and, on the
+    same runs, from the spectral connectivity (coherence, Granger) to compare."""
+    out: Dict[str, Any] = {"n": len(rows), "per_class": {c: sum(r["class"] == c for r in rows)
+                                                          for c in sorted({r["class"] for r in rows})}}
+    if len(out["per_class"]) < 2 or min(out["per_class"].values()) < 2:
+        return {**out, "not_evaluable": "needs at least 2 patients in 2 classes"}
+    y = ["healthy" if r["class"] == "healthy" else "dystonia" for r in rows]
+    sick = [r for r in rows if r["class"] != "healthy"]
+    for name, cols in (("bold", BOLD), ("spectral", CONNECTIVITY)):
+        out[f"healthy_vs_dystonia_{name}"] = classify(_matrix(rows, cols), y, cols, n_permutations=n_permutations)
+        if len({r["class"] for r in sick}) > 1:
+            out[f"subtypes_{name}"] = classify(_matrix(sick, cols), [r["class"] for r in sick], cols,
+                                               n_permutations=n_permutations)
+    corr = _matrix(rows, BOLD)
+    out["mean_correlation_by_class"] = {c: float(np.nanmean(corr[[r["class"] == c for r in rows]]))
+                                        for c in out["per_class"]}
+    return out
 
 
 def _model_version() -> str:
@@ -329,13 +379,16 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--batch-size", type=int, default=None,
                         help="runs simulated as one network (circuitsim.batch; DBS and TMS runs alone); "
                              "1: every run alone (default: the variant's)")
+    parser.add_argument("--bold-per-class", type=int, default=None,
+                        help=f"patients per class also run {BOLD_DURATION} at rest for BOLD correlations "
+                             "(0: none; default: the variant's)")
     parser.add_argument("--collect-only", action="store_true",
                         help="run nothing: analyse the runs already finished in --out (a cohort still running)")
     args = parser.parse_args(argv)
     configure_logging()
     variant = dict(QUICK if args.quick else FULL)
     variant.setdefault("states", sorted(STATES))
-    for key in ("cohort", "treatments", "doses", "n_permutations", "states", "batch_size"):
+    for key in ("cohort", "treatments", "doses", "n_permutations", "states", "batch_size", "bold_per_class"):
         if getattr(args, key) is not None:
             variant[key] = getattr(args, key)
     cohort = load_cohort(variant["cohort"])
@@ -355,16 +408,22 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     treatments = list(variant["treatments"])
     stages = [plan(patients, {"baseline": []})]
     stages += [plan(dystonic, {t: treatment_overrides(t, cohort)}) for t in treatments if t in BATCHABLE_TREATMENTS]
-    stages += [plan(dystonic, {s: STATES[s]}) for s in variant["states"]]
+    stages += [plan(patients, {s: STATES[s]}) for s in variant["states"]]   # every patient, healthy too
     if sweep:
         stages.append(plan(sweep, {"dose_sweep": []}))
     stages += [plan(dystonic, {t: treatment_overrides(t, cohort)}) for t in treatments
                if t not in BATCHABLE_TREATMENTS]
+    # last, the long runs of the BOLD subset (their own table: BOLD keys exist only in them)
+    bold_items = plan(bold_patients(patients, int(variant["bold_per_class"])), {"bold": []})
+    bold_measures = {**measures, **{key: key for key in BOLD}}
     if args.collect_only:
         rows = collect_finished([item for stage in stages for item in stage], out, measures)
-        print(f"--collect-only: {len(rows)} of {sum(map(len, stages))} runs finished")
+        bold_rows = collect_finished(bold_items, out, bold_measures)
+        print(f"--collect-only: {len(rows) + len(bold_rows)} of {sum(map(len, stages)) + len(bold_items)} runs finished")
     else:
         rows = [row for stage in stages for row in run_cohort(stage, out, cohort, measures, **options)]
+        bold_rows = run_cohort(bold_items, out, {**cohort, "duration": BOLD_DURATION}, bold_measures,
+                               **options) if bold_items else []
     for r in rows:
         r.update(_features(r))
     write_rows(rows, out, "cohort_table")
@@ -395,8 +454,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             baseline, {t: [r for r in rows if r["measurement"] == t] for t in variant["treatments"]}, n_perm)
         state_table, diagnosis["states"] = state_changes(baseline, {s: [r for r in rows if r["measurement"] == s]
                                                                     for s in variant["states"]})
+        if bold_rows:
+            diagnosis["bold"] = {"duration": BOLD_DURATION, **bold_diagnosis(bold_rows, n_perm)}
     write_rows(treat_table, out, "treatments")
     write_rows(state_table, out, "states")
+    if bold_rows:
+        write_rows(bold_rows, out, "bold_table")
     (out / "diagnosis.json").write_text(json.dumps(diagnosis, indent=1, default=str) + "\n")
     figures(out, diagnosis, treat_table, args.figure)
     text = summary(diagnosis)
@@ -409,6 +472,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 def _p(res: Mapping[str, Any]) -> str:
     return (f"balanced accuracy {res['balanced_accuracy']:.2f} (chance {res['chance']:.2f}), accuracy "
             f"{res['accuracy']:.2f}, permutation p = {res['p_value']:.3f} (n = {res['n']})")
+
+
+def _change(s: Mapping[str, Any]) -> str:
+    return (f"mean severity change {s['mean_change']:+.3f}, worse in {s['worse']}, better in {s['better']} of "
+            f"{s['n']} (Wilcoxon p = {s['wilcoxon_p']:.3f})")
 
 
 def summary(d: Mapping[str, Any]) -> str:
@@ -439,8 +507,18 @@ def summary(d: Mapping[str, Any]) -> str:
             + ", ".join(f"{c['name'].replace('connectivity.', '')} {c['rho']:+.2f}" for c in pr["connectivity_top"][:3])
             + f" ({pr['n_bh_005']} of {pr['n_connectivity_tested']} pass FDR 0.05)")
     for name, s in d["states"].items():
-        lines.append(f"- {name}: mean severity change {s['mean_change']:+.3f}, worse in {s['worse']}, better in "
-                     f"{s['better']} of {s['n']} (Wilcoxon p = {s['wilcoxon_p']:.3f})")
+        lines.append(f"- {name}, dystonic patients: {_change(s)}"
+                     + (f"; healthy: {_change(s['healthy'])}" if "healthy" in s else ""))
+        lines.append("  - by class: " + "; ".join(f"{c.replace('dystonia_', '')} {b['mean_change']:+.3f} "
+                                                  f"(worse in {b['worse']} of {b['n']})"
+                                                  for c, b in s.get("by_class", {}).items()))
+    b = d.get("bold")
+    if b and "not_evaluable" not in b:
+        lines.append(f"- BOLD ({b['duration']} at rest, {b['n']} patients: " + ", ".join(
+            f"{c.replace('dystonia_', '')} {n}" for c, n in b["per_class"].items()) + ")")
+        for key in ("healthy_vs_dystonia_bold", "healthy_vs_dystonia_spectral", "subtypes_bold", "subtypes_spectral"):
+            if key in b:
+                lines.append(f"  - {key.replace('_', ' ')}: {_p(b[key])}")
     return "\n".join(lines) + "\n"
 
 
