@@ -10,7 +10,9 @@ device's private state:
 * ``device.static_arrays`` and ``device._insert_func_namespace``: the data arrays the program
   loads at start-up, including the tables Brian2 adds for functions at build time;
 * ``results_dir``, ``has_been_run`` and ``array_cache`` of the active device: reading a run's
-  results from its own folder, and ``Group._network`` to mark objects as run.
+  results from its own folder, and ``Group._network`` to mark objects as run;
+* ``device.build(compile=False)``, ``device.code_objects`` and ``device.compile_source``: the
+  generated sources are edited before ``make`` (:func:`build_program`).
 
 All of it was written for, and tested with, Brian2 :data:`WRITTEN_FOR`.
 ``tests/test_brian_adapter.py`` fails with a clear message on any other version, and the first
@@ -150,3 +152,47 @@ def read_results_from(results_dir: str) -> None:
     active.has_been_run = True
     for var in list(active.array_cache):
         active.array_cache[var] = None
+
+
+#: The loop over a group's elements in Brian2 2.9's ``stateupdate`` template (state updates and
+#: ``run_regularly`` code), which each code object of that template has once.
+_ELEMENT_LOOP = "for(int _idx=0; _idx<_N; _idx++)"
+
+
+def build_program(directory: str, clean: bool, independent_reads: Optional[str] = None) -> list:
+    """Generate the queued program into ``directory`` and compile it (what
+    ``device.build(compile=True, run=False)`` does), with one edit in between: where
+    ``independent_reads`` is given (a group's name), the element loop of every ``stateupdate``
+    code object that reads that group's arrays is marked ``#pragma GCC ivdep``. Returns the
+    names of the code objects marked.
+
+    Why: such a loop reads a per-population table through each neuron's row (a gather), and gcc
+    vectorises no loop with a gather whose arrays it cannot prove distinct from the arrays the loop
+    writes (no run-time alias check exists for gathers), so the state update would fall back to
+    scalar code with the scalar ``exp()``. The pragma is exact here: a ``stateupdate`` loop writes
+    only its own element ``_idx`` of its group's arrays, and the table is read-only.
+    """
+    directory = os.path.abspath(directory)
+    device.build(directory=directory, compile=False, run=False, clean=clean)
+    marked = []
+    if independent_reads:
+        pointer = f"_ptr_array_{independent_reads}_"
+        for name, code_object in sorted(device.code_objects.items()):
+            path = os.path.join(directory, "code_objects", f"{name}.cpp")
+            if code_object.template_name != "stateupdate" or not os.path.exists(path):
+                continue
+            with open(path) as f:
+                text = f.read()
+            if pointer not in text:
+                continue
+            if text.count(_ELEMENT_LOOP) != 1:
+                raise RuntimeError(f"{name}.cpp: Brian2's stateupdate template changed (expected one "
+                                   f"'{_ELEMENT_LOOP}'; Brian2 {brian2.__version__})")
+            with open(path, "w") as f:
+                f.write(text.replace(_ELEMENT_LOOP, "#pragma GCC ivdep\n    " + _ELEMENT_LOOP))
+            marked.append(name)
+    from brian2.codegen.cpp_prefs import get_compiler_and_args
+
+    compiler, _ = get_compiler_and_args()
+    device.compile_source(directory, compiler, False, clean)
+    return marked

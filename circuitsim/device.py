@@ -74,6 +74,7 @@ from circuitsim.build_cache import (  # noqa: F401  (re-exported: these names we
 from circuitsim.run_folders import (  # noqa: F401  (re-exported, as above)
     OWNER_FILE, OWNER_LOCKED, _check_program_io, _claim_run_folder, _die_with_parent, _peak_kb, _stop,
     remove_stale_runs)
+from circuitsim.circuit.models import PARAM_TABLE
 from circuitsim.progress import ProgramProgress
 from circuitsim.errors import RunTimeoutError, StorageError
 from circuitsim.spec import RunSpec
@@ -324,7 +325,7 @@ def _build(net: brian2.Network, spec: RunSpec, build_dir: Path, namespace: Dict[
                 "10 s to 1.5 min on 2 cores, later runs reuse it) in %s", build_dir)
     t_build = time.perf_counter()
     try:
-        device.build(directory=str(build_dir), compile=True, run=False, clean=clean)
+        adapter.build_program(str(build_dir), clean, independent_reads=PARAM_TABLE)
     except OSError as err:
         raise StorageError(getattr(err, "filename", None) or build_dir, "the C++ program", err) from None
     except RuntimeError as err:   # make failed: with a full disk, say so

@@ -118,7 +118,7 @@ def test_mechanisms_follow_what_the_circuit_uses():
     """No NMDA receptor and no command in the default circuit; a turn has a command; the TMS
     fibres open NMDA receptors; so does an NMDA background; the T current is computed where g_T
     is not 0 (STN's rebound bursts), and only there."""
-    from circuitsim.circuit.builder import mechanisms
+    from circuitsim.circuit.builder import mechanisms, vector_gathers
     from circuitsim.spec import build_spec
 
     def mech(*overrides):
@@ -126,6 +126,9 @@ def test_mechanisms_follow_what_the_circuit_uses():
 
     default = mech()
     assert not default["nmda"] and not default["neuron_code"]
+    assert not default["param_table"]                   # (1,670 neurons stay in the CPU caches)
+    large = mech("circuit.scale=40")
+    assert large["param_table"] == vector_gathers() and not mech("circuit.scale=40", "sim.vectorize=false")["param_table"]
     assert "stn" in default["t_current"] and "ctx_e" not in default["t_current"]
     assert "ctx_e" in mech("+circuit.populations.ctx_e.params.g_T=5*nS")["t_current"]
     assert mech("task=turn_left")["neuron_code"] == ("cortical_command",)
@@ -136,15 +139,20 @@ def test_mechanisms_follow_what_the_circuit_uses():
 @pytest.mark.slow
 def test_leaving_unused_mechanisms_out_keeps_every_spike(monkeypatch):
     """The circuit without the NMDA conductance and the command stream it does not use (the
-    default at rest), and with the T current only where g_T is not 0, has the same spike trains as
-    the program with all of them compiled in everywhere, and the same LFP currents to rounding."""
+    default at rest), with the T current only where g_T is not 0, and with the parameters shared
+    by a population read from its row of a table, has the same spike trains as the program with
+    all of them compiled in everywhere and every parameter stored per neuron, and the same LFP
+    currents to rounding."""
     import circuitsim.circuit.builder as builder
+    from circuitsim.spec import build_spec
 
     rest = compose(BASE[:-3] + ["sim.seed=3"])          # BASE without the turn: no command
+    monkeypatch.setattr(builder, "TABLE_MIN_NEURONS", 0)   # the table of a large circuit, here too
+    assert builder.mechanisms(build_spec(rest))["param_table"] == builder.vector_gathers()
     lean = simulate(rest)
     monkeypatch.setattr(builder, "mechanisms",
                         lambda spec: {"nmda": True, "neuron_code": ("cortical_command",),
-                                      "t_current": tuple(spec.populations)})
+                                      "t_current": tuple(spec.populations), "param_table": False})
     full = simulate(rest)
     assert n_spikes(lean) > 1000 and same_spikes(lean, full)
     lfp_lean, lfp_full = lean.extra["lfp_currents"], full.extra["lfp_currents"]

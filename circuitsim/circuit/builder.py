@@ -41,8 +41,8 @@ from circuitsim.circuit.connectivity import Connections
 from circuitsim.circuit.registry import STIMULUS_BUILDERS, BuildContext
 from circuitsim.circuit.layout import Layout
 from circuitsim.circuit.models import (ADEX_REFRACTORY, ADEX_RESET, ADEX_THRESHOLD, FUNCTIONS,
-                                       LFP_CHARGES, NEURON_BLOCK, adex_equations, noise_code,
-                                       t_current_code)
+                                       LFP_CHARGES, NEURON_BLOCK, PARAM_TABLE, TABLE_PARAMS, adex_equations,
+                                       noise_code, t_current_code)
 from circuitsim.plugins import STIMULI
 from circuitsim.spec import NEURON_PARAMS, RECEPTOR_NAMES, Pathway, RunSpec
 
@@ -62,6 +62,25 @@ class BuiltNetwork:
     namespace: Dict[str, Any]
     n_synapses: Dict[str, int]             # pathway -> synapse count
     recorders: Dict[str, Any] = None       # stimulus name -> callable() giving its recorded data
+
+
+#: At most this many compiled loops update the T current; more runs of adjacent populations with
+#: one (a batched sweep has one run per copy) become one span from the first run's start to the
+#: last one's end. Its other neurons have g_T = 0 and compute I_T = 0, which they add as they add
+#: their stored 0 (the same spikes: tests/test_performance_identity.py computes the T current in
+#: every neuron). Numerical choice: every loop is one more C++ file to compile (seconds each),
+#: while the span costs the T current's few operations per neuron and step.
+T_CURRENT_LOOPS = 2
+
+
+#: Networks of at least this many neurons read their populations' shared parameters from a table
+#: (``param_table`` of :func:`mechanisms`). Numerical choice, measured with
+#: ``benchmarks/bench_step.py --scales 1 60`` (docs/performance.md, fifth round): the table's
+#: vector gathers made the default circuit's step 1.45x slower at scale 1 (1,728 neurons, whose
+#: state stays in the CPU caches) and 0.75x at scale 60 (100,224 neurons, 25 MB of per-neuron
+#: state, streamed from memory in every step). 65,536 neurons hold about 16 MB of that state,
+#: half the 32 MB L3 cache of the machine measured.
+TABLE_MIN_NEURONS = 65536
 
 
 def namespace_for(spec: RunSpec) -> Dict[str, Any]:
@@ -85,6 +104,11 @@ def mechanisms(spec: RunSpec) -> Dict[str, bool]:
     exp() (NMDA) and the noise a hash per neuron (command). ``t_current``: the
     populations with a T current (``g_T`` not 0); only their neurons update it
     (:func:`circuitsim.circuit.models.t_current_code`), the others add a stored ``I_T`` of 0.
+    ``param_table``: the parameters that are the same within a population
+    (:data:`~circuitsim.circuit.models.TABLE_PARAMS`) are read from one row per population
+    instead of one value per neuron, in ``cpp_standalone`` with ``sim.vectorize`` where
+    :func:`vector_gathers`, in networks of at least ``TABLE_MIN_NEURONS`` (the same spikes:
+    tests/test_performance_identity.py).
     """
     def names_nmda(x: Any) -> bool:
         if isinstance(x, Mapping):
@@ -99,7 +123,28 @@ def mechanisms(spec: RunSpec) -> Dict[str, bool]:
     neuron_code = tuple(sorted({stim["kind"] for stim in spec.stimuli.values()
                                 if STIMULI[stim["kind"]].neuron is not None}))
     t_current = tuple(p.name for p in spec.populations.values() if p.params["g_T"] != 0)
-    return {"nmda": bool(nmda), "neuron_code": neuron_code, "t_current": t_current}
+    table = (spec.sim.device == "cpp_standalone" and spec.sim.vectorize and vector_gathers()
+             and sum(p.n for p in spec.populations.values()) >= TABLE_MIN_NEURONS)
+    return {"nmda": bool(nmda), "neuron_code": neuron_code, "t_current": t_current, "param_table": table}
+
+
+def vector_gathers() -> bool:
+    """Whether the standalone program is compiled for a CPU whose vector gathers gcc uses: Brian2's
+    ``-march=native`` on a CPU with AVX-512. Only then do the loops that read the per-population
+    table (:data:`~circuitsim.circuit.models.TABLE_PARAMS`) vectorise, with the same vector
+    ``exp()`` as the loops over per-neuron values, so the same spikes; elsewhere (SSE2's portable
+    ``-march=x86-64``, which the reference spike trains use; gcc 12's tuning for AVX2-only AMD
+    CPUs, which turns gathers off) the parameters stay per neuron, as before."""
+    from brian2 import prefs
+
+    if "-march=native" not in prefs["codegen.cpp.extra_compile_args_gcc"]:
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return " avx512f" in flags
 
 
 def _code_of(objects) -> str:
@@ -178,6 +223,30 @@ def _weights(pathway: Pathway, connections: Connections, layout: Layout) -> np.n
     return w
 
 
+def _param_table(group: NeuronGroup, per_neuron: Dict[str, tuple], pop: np.ndarray, n_pops: int) -> NeuronGroup:
+    """Point the group's :data:`~circuitsim.circuit.models.TABLE_PARAMS` at a table of one row
+    per population (row ``n_pops``: the padding neurons), the group ``neuron_params``, through each
+    neuron's row ``prow``, and fill the table from ``per_neuron`` (name -> (values of every neuron,
+    unit); a population's neurons share one value); returns the table's group (it has no
+    equations to integrate, so it compiles to no code in the network). Call it after the group's subgroups and
+    synapses exist: a ``Subgroup`` cannot refer to a variable with an index of its own (Brian2
+    2.9 raises), and a ``Synapses`` object made later would leave the table's names out of its
+    ``_post`` variables."""
+    prow = np.where(pop < 0, n_pops, pop).astype(np.int32)
+    first = np.full(n_pops + 1, 0)
+    first[prow[::-1]] = np.arange(prow.size)[::-1]          # a neuron of each row (empty rows: neuron 0)
+    rows = NeuronGroup(n_pops + 1, "\n".join(f"{key} : {group.equations[key].unit!r} (constant)"
+                                             for key in TABLE_PARAMS), name=PARAM_TABLE)
+    for key in TABLE_PARAMS:
+        value, unit = per_neuron[key]
+        if not np.array_equal(value[first[prow]], value):
+            raise RuntimeError(f"{key} differs within a population; it cannot be kept once per population")
+        setattr(rows, key, value[first] * unit)
+        group.variables.add_reference(key, rows, key, index="prow")
+    group.prow = prow
+    return rows
+
+
 def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Connections],
                   rng: np.random.Generator, rng_keys: Optional[tuple] = None) -> BuiltNetwork:
     """Create every Brian2 object of the circuit. Call after the device has been chosen.
@@ -191,7 +260,8 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
     mech = mechanisms(spec)
     codes = [STIMULI[kind].neuron for kind in mech["neuron_code"]]
     variables = "\n".join(code.variables for code in codes)
-    group = NeuronGroup(n, adex_equations(nmda=mech["nmda"], t_inline=False, variables=variables),
+    table = bool(mech.get("param_table"))
+    group = NeuronGroup(n, adex_equations(nmda=mech["nmda"], t_inline=False, variables=variables, table=table),
                         threshold=ADEX_THRESHOLD, reset=ADEX_RESET,
                         refractory=ADEX_REFRACTORY, method="euler", name="neurons")
     values: Dict[str, np.ndarray] = {key: np.empty(n) for key in NEURON_PARAMS}
@@ -211,13 +281,14 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
         bg[f"w_bg_{pop.bg_receptor}"][start:stop] = pop.bg_weight
         # initial membrane potentials spread between rest and threshold, so the circuit starts asynchronous
         v0[start:stop] = rng.uniform(pop.params["EL"], pop.params["VT"], stop - start)
-    for key, dim in NEURON_PARAMS.items():
-        setattr(group, key, values[key] * _SI_UNITS[dim])
-    for key, arr in bg.items():
-        setattr(group, key, arr * siemens)
-    group.nu_bg = nu_bg * Hz
-    group.v = v0 * volt
+    per_neuron = {key: (values[key], _SI_UNITS[dim]) for key, dim in NEURON_PARAMS.items()}
+    per_neuron.update({key: (arr, siemens) for key, arr in bg.items()}, nu_bg=(nu_bg, Hz))
     pad = np.full(n - n_real, -1, dtype=np.int32)
+    # the table's parameters are linked last (see _param_table): kept aside until then
+    in_table = {key: per_neuron.pop(key) for key in (TABLE_PARAMS if table else ())}
+    for key, (value, unit) in per_neuron.items():
+        setattr(group, key, value * unit)
+    group.v = v0 * volt
     group.pop = np.concatenate([layout.pop_index, pad])
     group.channel = np.concatenate([layout.channel, pad])
     seeds, index = rng_keys if rng_keys is not None else (np.full(n, spec.sim.seed), np.arange(n))
@@ -241,6 +312,8 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
             runs[-1][1] = stop
         else:
             runs.append([start, stop])
+    if len(runs) > T_CURRENT_LOOPS:
+        runs = [[runs[0][0], runs[-1][1]]]
     for k, (start, stop) in enumerate(runs):
         group[start:stop].run_regularly(t_current_code(), when="groups", order=-1, name=f"t_current_{k}")
 
@@ -286,11 +359,14 @@ def build_network(spec: RunSpec, layout: Layout, connections: Mapping[str, Conne
     for name, stim in spec.stimuli.items():
         STIMULUS_BUILDERS[stim["kind"]](ctx, name, stim)
 
+    tables = []   # linked after every subgroup of the group was made (Brian2's subgroups refuse a reference with an index)
+    if table:
+        tables.append(_param_table(group, in_table, np.concatenate([layout.pop_index, pad]), len(spec.populations)))
     # a mechanism left out (see mechanisms()) must be one nothing uses
     if not mech["nmda"] and re.search(r"\bg_nmda", _code_of([group, *synapses.values(), *ctx.objects])):
         raise RuntimeError("the circuit's code opens NMDA receptors, but mechanisms() left them out "
                            "(a circuitsim bug: extend mechanisms())")
-    objects = [group, *synapses.values(), spike_monitor, *ctx.objects]
+    objects = [group, *tables, *synapses.values(), spike_monitor, *ctx.objects]
     objects += lfp_objects
     net = Network(*objects, name="circuit")
     namespace = namespace_for(spec)

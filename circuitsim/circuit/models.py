@@ -97,14 +97,34 @@ def _t_lines(text: str) -> tuple:
     return i_t, h_t
 
 
-def adex_equations(nmda: bool = True, t_inline: bool = True, variables: str = "") -> Equations:
+#: Per-neuron values that every neuron's step reads (the state update, the background's draw and
+#: its addition) and that are the same in all neurons of a population: with ``table=True``
+#: (:func:`adex_equations`) they are kept once per population, in the builder's
+#: ``neuron_params`` group, and each neuron reads them through its row ``prow`` (a Brian2
+#: reference with an index, as a linked variable). The same values enter the same arithmetic, so
+#: every spike is the same; a neuron's state streamed through memory in every step shrinks from
+#: about 200 to about 90 bytes, which keeps large circuits (scale 60: 100,000 neurons) in the
+#: CPU caches. ``V_peak``, ``V_reset`` and ``b`` (threshold and reset; ``V_peak`` is read through
+#: ``V_peak_post`` by stimuli's synapses, which Brian2 cannot chain to a second index) and the
+#: T current's parameters (read only in the populations that have one) stay per neuron.
+#: The name of that table's group (the device marks the loops reading it, see
+#: :func:`circuitsim.brian_adapter.build_program`).
+PARAM_TABLE = "neuron_params"
+TABLE_PARAMS = ("C", "gL", "EL", "VT", "DeltaT", "a", "tau_w", "t_ref", "I_bias",
+                "nu_bg", "w_bg_ampa", "w_bg_nmda", "w_bg_gaba")
+
+
+def adex_equations(nmda: bool = True, t_inline: bool = True, variables: str = "",
+                   table: bool = False) -> Equations:
     """The template; ``nmda=False`` leaves out the NMDA conductance's decay and Mg2+-blocked
     current (for a circuit where nothing opens NMDA receptors: ``g_nmda`` stays 0, so the spikes
     are the same, and the neuron step saves an exp() per neuron); ``t_inline=False`` makes ``I_T``
     and ``h_T`` stored variables that :func:`t_current_code`, run on the populations that have a
     T current only, updates before the neurons' step (see
     :func:`circuitsim.circuit.builder.mechanisms`). ``variables``: equation lines a stimulus kind
-    adds (its :class:`~circuitsim.plugins.NeuronCode`), declared after the background input's."""
+    adds (its :class:`~circuitsim.plugins.NeuronCode`), declared after the background input's.
+    ``table=True``: the :data:`TABLE_PARAMS` are linked variables (the builder points them at its
+    per-population table through the neuron's row ``prow``)."""
     text = _ADEX_TEXT
     if variables:
         anchor = "    w_bg_gaba : siemens\n"
@@ -117,6 +137,12 @@ def adex_equations(nmda: bool = True, t_inline: bool = True, variables: str = ""
     if not t_inline:
         i_t, h_t = _t_lines(text)
         text = text.replace(i_t.group(0), "\n    I_T : amp").replace(h_t.group(0), "\n    h_T : 1")
+    if table:
+        for name in TABLE_PARAMS:
+            line = re.search(rf"^    {name} : (\w+)( \(constant\))?$", text, re.M)
+            assert line, f"the template's line of {name} changed"
+            text = text.replace(line.group(0), f"    {name} : {line.group(1)} (linked)")
+        text += "    prow : integer (constant)\n"
     return Equations(text)
 
 
