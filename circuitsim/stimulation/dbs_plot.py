@@ -69,7 +69,7 @@ def plot_dbs(result, name: str, params: Mapping[str, Any], subfig) -> None:
     ax.set_title(f"{target} around pulses", fontsize=9)
 
     ax = axes[2]
-    downstream = [p for p in dict.fromkeys(params.get("efferent_targets", [])) if p != target]
+    downstream = [p for p in dict.fromkeys(params["efferent_targets"]) if p != target]
     if onsets.size:
         for pop in downstream[:4]:
             if pop in result.spikes:

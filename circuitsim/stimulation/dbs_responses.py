@@ -46,14 +46,14 @@ def _rate(i: np.ndarray, t: np.ndarray, cells: np.ndarray, t0: float, t1: float)
 def response_metrics(spec, result, params: Mapping[str, Any], data: Mapping[str, Any]) -> Dict[str, Any]:
     """The recorded-like responses of one DBS stimulus (see the module docstring)."""
     out: Dict[str, Any] = {}
-    dep = params.get("synaptic_depression") or {"enabled": False}
+    dep = params["synaptic_depression"]   # validated: the schema's defaults filled in
     res = data.get("resources") or {}
-    if dep.get("enabled") and params["frequency"] > 0:
+    if dep["enabled"] and params["frequency"] > 0:
         out["release_efficacy"] = float(np.mean(list(res.values())) / (1.0 - dep["U"])) if res else float("nan")
         out["release_efficacy_expected"] = steady_state_efficacy(params["frequency"], dep["U"], dep["tau_rec"])
     else:
         out["release_efficacy"] = out["release_efficacy_expected"] = 1.0
-    if params.get("controller") is not None or params["frequency"] <= 0:
+    if params["controller"] is not None or params["frequency"] <= 0:
         return out
     before = (spec.sim.transient, params["start"])
     during = (params["start"] + SETTLE, params["stop"])
@@ -70,7 +70,7 @@ def response_metrics(spec, result, params: Mapping[str, Any], data: Mapping[str,
             if out["target_rate_before_hz"] > 0 else float("nan")
         out["activated_rate_during_hz"] = _rate(i, t, driven, *during)
     if "efferent_axons" in params["elements"]:
-        for pop in dict.fromkeys(params.get("efferent_targets", [])):
+        for pop in dict.fromkeys(params["efferent_targets"]):
             if pop == target or pop not in result.spikes:
                 continue
             i, t = (np.asarray(x) for x in result.spikes[pop])
