@@ -53,6 +53,11 @@ def test_the_reference_build_is_portable():
     assert "-march=native" not in flags and "-march=x86-64" in flags and "-O3" in flags
     stored = json.loads((SCRIPT.parent / "fingerprint.json").read_text())
     assert "-march=native" not in stored["fingerprint"]["flags"]
+    from circuitsim.schema import compose
+    from circuitsim.spec import build_spec
+
     for case in refs.CASES:
         assert (SCRIPT.parent / f"{case}.npz").stat().st_size < 200_000, case   # compact
         assert stored["cases"][case]["overrides"] == refs.COMMON + refs.CASES[case], case
+        spec = build_spec(compose(refs.COMMON + refs.CASES[case]))   # the cases still validate (fast)
+        assert spec.sim.dt == stored["cases"][case]["dt"] and spec.sim.device == "cpp_standalone", case
