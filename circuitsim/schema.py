@@ -8,9 +8,10 @@ falls back on them for a key a plain config leaves out). Physical values are str
 
 from __future__ import annotations
 
+import copy
 from dataclasses import MISSING as MISSING_FIELD
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, get_type_hints
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Union, get_args, get_origin, get_type_hints
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -169,9 +170,12 @@ MISSING = "???"   # OmegaConf's mark of a value the config must give
 def with_defaults(node: Any, schema: Any) -> Any:
     """``node`` (a plain mapping) with every key of ``schema`` (a schema dataclass, or an instance
     of one holding other defaults) it leaves out filled in from the schema's defaults, recursively
-    for nested schemas; a nested node given in part or as null gets the rest. Required keys
-    (``???``) stay absent; keys the schema does not know stay (the validator names them). Anything
-    but a mapping comes back unchanged (the validator refuses it)."""
+    for nested schemas; a nested node given in part or as null gets the rest. A field whose default
+    is a mapping (``Dict[str, X]``) merges a given mapping into it entry by entry, as composing
+    the config does (an entry of a schema type ``X`` given in part gets the rest of that entry's
+    defaults, a new one those of ``X``). Required keys (``???``) stay absent; keys the schema does
+    not know stay (the validator names them). Anything but a mapping comes back unchanged (the
+    validator refuses it)."""
     if not isinstance(node, Mapping):
         return node
     cls = schema if isinstance(schema, type) else type(schema)
@@ -186,13 +190,49 @@ def with_defaults(node: Any, schema: Any) -> Any:
             value = f.default_factory()
         else:
             continue
-        given = out.get(f.name)
-        hint = hints.get(f.name)
-        if isinstance(hint, type) and is_dataclass(hint) and (given is None or isinstance(given, Mapping)):
-            out[f.name] = with_defaults({} if given is None else given, value)
-        elif f.name not in out and not (isinstance(value, str) and value == MISSING):
-            out[f.name] = value
+        if f.name in out or not (isinstance(value, str) and value == MISSING):
+            out[f.name] = _merged(out.get(f.name, _ABSENT), value, hints.get(f.name))
     return out
+
+
+_ABSENT = object()   # a key the node leaves out
+
+
+def _schema_type(hint: Any) -> Optional[type]:
+    """The schema dataclass ``hint`` names (``X`` or ``Optional[X]``), else None."""
+    args = [a for a in get_args(hint) if a is not type(None)] if get_origin(hint) is Union else [hint]
+    return args[0] if len(args) == 1 and isinstance(args[0], type) and is_dataclass(args[0]) else None
+
+
+def _entry_type(hint: Any) -> Any:
+    """The value type of a ``Dict[str, X]`` (or ``Optional[Dict[str, X]]``) hint, else None."""
+    if get_origin(hint) is Union:
+        args = [a for a in get_args(hint) if a is not type(None)]
+        hint = args[0] if len(args) == 1 else None
+    return get_args(hint)[1] if get_origin(hint) is dict and len(get_args(hint)) == 2 else None
+
+
+def _merged(given: Any, value: Any, hint: Any) -> Any:
+    """``given`` (:data:`_ABSENT` where left out) over the default ``value`` of a field typed ``hint``:
+    a nested schema or a mapping given in part or as null gets the rest; anything else given stays."""
+    kind = _schema_type(hint) or (type(value) if is_dataclass(value) else None)
+    if kind is not None and value is not None:
+        if given is _ABSENT or given is None or isinstance(given, Mapping):
+            given = {} if given is _ABSENT or given is None else given
+            return with_defaults(given, value if is_dataclass(value) else kind)
+        return given
+    if isinstance(value, Mapping) and (given is _ABSENT or given is None or isinstance(given, Mapping)):
+        entry = _entry_type(hint)
+        out = {k: _merged(_ABSENT, v, entry) for k, v in value.items()}
+        for k, v in ({} if given is _ABSENT or given is None else given).items():
+            if k in value and isinstance(v, Mapping):
+                out[k] = _merged(v, value[k], entry)
+            elif k not in value and isinstance(v, Mapping) and _schema_type(entry) is not None:
+                out[k] = with_defaults(v, _schema_type(entry))
+            else:
+                out[k] = v
+        return out
+    return copy.deepcopy(value) if given is _ABSENT else given
 
 
 def defaults(schema: Any) -> dict:

@@ -112,7 +112,7 @@ from circuitsim.stimulation.protocols import PulseTable
 # the defaults and the validator, the measures and the plot live in their own modules; their
 # public names stay importable from here
 from circuitsim.stimulation.tms_config import (DEFAULT_MEASURE, DEFAULT_RMT_MSO, DEFAULT_SITES,  # noqa: F401
-                                               ELEMENT_KINDS, KEYS, _merge, _mso, _validate_measure,
+                                               ELEMENT_KINDS, KEYS, _mso, _validate_measure,
                                                _validate_sites, validate_tms)
 from circuitsim.stimulation.tms_measure import (_around_trains, _mean, _sem, _summary, _test_conditions,  # noqa: F401
                                                 _volley_summary, analyse, evoked_volley, fit_motor_threshold,
