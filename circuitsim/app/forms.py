@@ -106,6 +106,10 @@ def _load_yaml(path: Path) -> Dict[str, Any]:
 
 
 def _si(value: Any, dimension: str) -> Optional[float]:
+    """A value of a preset file the page lists, in SI, by the config layer's one unit parser (the
+    one :func:`circuitsim.spec.build_spec` uses); None where it does not parse. Only for the
+    catalogue (composing and validating every preset would take seconds each); a run's values come
+    from its spec (``spec.json``)."""
     from circuitsim.errors import ConfigError
     from circuitsim.units import to_si
 
@@ -215,8 +219,9 @@ class Catalog:
             circuit = cfg.circuit
             self._defaults[condition] = {
                 "condition": condition,
-                "pathways": {name: float(node.get("weight_scale", 1.0)) for name, node in circuit.pathways.items()},
-                "modulators": {name: float(node.get("level", 1.0)) for name, node in circuit.modulators.items()},
+                # the composed config holds every schema default (PathwayConf, ModulatorConf)
+                "pathways": {name: float(node.weight_scale) for name, node in circuit.pathways.items()},
+                "modulators": {name: float(node.level) for name, node in circuit.modulators.items()},
                 "seed": int(cfg.sim.seed),
             }
         return self._defaults[condition]
@@ -243,9 +248,9 @@ def load_catalog() -> Catalog:
     for name, node in circuit.pathways.items():
         src, tgt = str(node.source), str(node.target)
         pathways.append({"name": name, "source": src, "target": tgt, "receptor": str(node.receptor),
-                         "group": f"into {regions.get(tgt, tgt)}", "ref": str(node.get("ref", "") or ""),
-                         "weight": str(node.weight), "weight_scale": float(node.get("weight_scale", 1.0))})
-    modulators = [{"name": name, "level": float(node.get("level", 1.0))} for name, node in circuit.modulators.items()]
+                         "group": f"into {regions.get(tgt, tgt)}", "ref": str(node.ref or ""),
+                         "weight": str(node.weight), "weight_scale": float(node.weight_scale)})
+    modulators = [{"name": name, "level": float(node.level)} for name, node in circuit.modulators.items()]
     return Catalog(conditions=conditions, tasks=tasks, stim=stim_presets(root / "stim"), pathways=pathways,
                    modulators=modulators, default_duration_s=_si(cfg.sim.duration, "time") or 2.0)
 

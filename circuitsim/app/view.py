@@ -213,11 +213,11 @@ def ensure_muscle(result: Result) -> None:
     if (result.muscle is not None or not result.config
             or "ctx_e" not in result.spikes):
         return
+    from circuitsim.io.results import run_spec
     from circuitsim.readouts import add_muscle_readout
-    from circuitsim.spec import build_spec
 
     try:
-        spec = build_spec(result.config)
+        spec = run_spec(result)   # spec.json: what the run ran
         saved = result.metrics.get("muscle")
         add_muscle_readout(spec, result)
         if saved is not None:

@@ -162,6 +162,24 @@ def spec_of(result: Result) -> Dict[str, Any]:
         return {}
 
 
+def run_spec(result: Result) -> Any:
+    """The run's validated :class:`~circuitsim.spec.RunSpec` (what the readouts and plots take):
+    read from ``spec.json`` (:func:`circuitsim.io.specfile.spec_from_dict`) where the run has it,
+    else validated again from its ``config.yaml`` (a folder from before ``spec.json``). Raises
+    :class:`circuitsim.errors.ConfigError` (or the spec's own error) when neither gives one."""
+    if result.spec:
+        from circuitsim.io.specfile import spec_from_dict
+
+        try:
+            return spec_from_dict(result.spec)
+        except (KeyError, TypeError) as err:   # a spec.json of another version: its config, validated
+            logger.warning("%s: spec.json does not match this version's spec (%s); validating config.yaml",
+                           result.folder, err)
+    from circuitsim.spec import build_spec
+
+    return build_spec(result.config)
+
+
 def file_mode() -> int:
     """Permissions of a new file under the process's umask (0644 under umask 022)."""
     try:

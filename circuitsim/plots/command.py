@@ -42,17 +42,18 @@ def _figure_names(text: Optional[str]) -> Optional[List[str]]:
 
 
 def _add_spectra(result) -> bool:
-    """The regions' LFP spectra as the run computed them (its spec's transient and segment)."""
+    """The regions' LFP spectra as the run computed them (its spec's transient and segment, read
+    from its spec.json)."""
+    from circuitsim.io.results import run_spec
     from circuitsim.metrics import lfp_spectra
-    from circuitsim.spec import build_spec
 
     if not result.lfp:
         return False
     try:
-        spec = build_spec(result.config)
-    except Exception as err:   # a folder of an older circuitsim whose config no longer validates
-        logging.getLogger("circuitsim").warning("%s: spectra not redrawn: its config.yaml does not validate "
-                                                "(%s)", result.folder, err)
+        spec = run_spec(result)
+    except Exception as err:   # an older folder without spec.json whose config no longer validates
+        logging.getLogger("circuitsim").warning("%s: spectra not redrawn: no spec.json and its config.yaml "
+                                                "does not validate (%s)", result.folder, err)
         return False
     result.spectra = lfp_spectra(spec, result)
     return True
@@ -78,7 +79,7 @@ def plot_folder(folder: Path | str, names: Optional[Sequence[str]] = None,
             if (result.spec or {}).get("stimuli"):
                 skipped[name] = "the stimuli's recordings are not stored in a run folder"
         elif name == "spectra" and not _add_spectra(result):
-            skipped[name] = "no LFP proxies stored, or a config that no longer validates"
+            skipped[name] = "no LFP proxies stored, or no spec.json and a config that no longer validates"
         elif name == "muscle" and _muscle_readout(result) is None:
             skipped[name] = "no muscle readout stored with its motor units (readout off, or an older folder)"
         elif name in ("raster", "channels") and not result.spikes:
