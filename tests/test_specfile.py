@@ -58,7 +58,8 @@ def test_spec_from_dict_restores_the_typed_spec(overrides):
     a float's repr); stimuli stay plain JSON."""
     import dataclasses
 
-    from circuitsim.io.specfile import spec_from_dict, spec_to_dict
+    from circuitsim.io.results import spec_from_dict
+    from circuitsim.io.specfile import spec_to_dict
 
     spec = build_spec(compose(overrides))
     back = spec_from_dict(json.loads(json.dumps(spec_to_dict(spec))))

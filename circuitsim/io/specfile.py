@@ -11,7 +11,7 @@ amperes, hertz). A consumer reads numbers from it instead of parsing unit string
 
 Layout: ``{"units": "SI", "run_id": ..., "spec": {...}}``, where ``spec`` mirrors the
 dataclasses of :mod:`circuitsim.spec` (``populations``, ``pathways``, ``receptors``, ``sim``,
-``readout``, ``stimuli``, ``task``, ``channels``, ``scale``) as plain JSON. :func:`spec_from_dict`
+``readout``, ``stimuli``, ``task``, ``channels``, ``scale``) as plain JSON. :func:`circuitsim.io.results.spec_from_dict`
 turns it back into the :class:`~circuitsim.spec.RunSpec` that readouts and plots take, so a reopened
 run is redrawn from what it ran, not from its config validated again.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Any, Dict, Mapping
+from typing import Any, Dict
 
 SPEC = "spec.json"
 
@@ -52,23 +52,3 @@ def spec_to_dict(spec: Any) -> Dict[str, Any]:
 def dumps(spec: Dict[str, Any], run_id: str) -> str:
     return json.dumps({"units": "SI", "run_id": run_id, "spec": spec}, indent=1, allow_nan=False)
 
-
-def spec_from_dict(spec: Mapping[str, Any]) -> Any:
-    """The :class:`~circuitsim.spec.RunSpec` of a ``spec`` dict (:func:`spec_to_dict`'s inverse: the
-    tuples of the typed sections restored). ``stimuli`` and ``task`` stay plain JSON, as a stimulus's
-    validator returned them but with lists for tuples. Raises KeyError or TypeError for a dict that
-    is not a whole spec of this version (a section missing, a field unknown)."""
-    from circuitsim.spec_types import MuscleSpec, Pathway, Population, ReadoutSpec, Receptor, RunSpec, SimSpec
-
-    readout = dict(spec["readout"])
-    muscle = dict(readout.pop("muscle"))
-    muscle["muscles"] = tuple(muscle["muscles"])
-    readout.update(plots=tuple(readout["plots"]), muscle=MuscleSpec(**muscle),
-                   coherence_pairs=tuple(tuple(pair) for pair in readout["coherence_pairs"]))
-    return RunSpec(channels=tuple(spec["channels"]), scale=spec["scale"],
-                   receptors={k: Receptor(**v) for k, v in spec["receptors"].items()},
-                   populations={k: Population(**v) for k, v in spec["populations"].items()},
-                   pathways={k: Pathway(**{**v, "channel_scale": tuple(v["channel_scale"])})
-                             for k, v in spec["pathways"].items()},
-                   sim=SimSpec(**spec["sim"]), readout=ReadoutSpec(**readout),
-                   stimuli=dict(spec.get("stimuli") or {}), task=spec.get("task"))
