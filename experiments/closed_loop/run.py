@@ -113,75 +113,41 @@ SHORT = {"lfp_raw": "LFP raw", "lfp_template": "LFP template", "lfp_ramp": "LFP 
          "lfp_dual": "LFP template, dual threshold", "emg": "EMG envelope",
          "lfp_settle": "LFP template, dual threshold, smoothed 1.5 s, ramp 3 s"}
 
-#: the variant the test suite runs
-QUICK: Dict[str, Any] = {
-    "healthy": ["lfp_template"],
+#: what every variant has unless it says otherwise: the dystonic circuit, the stimulator's ceiling
+#: and pulse width, the stimulator off as a reference point ("off"), 2 s runs on the held-out seeds
+VARIANT: Dict[str, Any] = {
     "condition": "dystonia_cortical",
-    "continuous": True,
-    "closed_loop": ["lfp_dual"],
+    "off": True,
     "max_amplitude_ma": 3.0,
     "pulse_width_us": 100.0,
-    "examples": ["lfp_dual"],
-    "seeds": [0],
-    "duration": "2*second",
-}
-#: the README's variant (held-out seeds)
-FULL: Dict[str, Any] = {
-    "healthy": ["lfp_template", "lfp_dual"],
-    "condition": "dystonia_cortical",
-    "continuous": True,
-    "closed_loop": ["lfp_raw", "lfp_template", "lfp_ramp", "lfp_dual"],   # no EMG loop (CPU budget; see README)
-    "max_amplitude_ma": 3.0,
-    "pulse_width_us": 100.0,
-    "examples": ["lfp_template", "lfp_ramp", "lfp_dual"],
     "seeds": [10, 11, 12, 13, 14],
     "duration": "2*second",
 }
+#: the variant the test suite runs
+QUICK: Dict[str, Any] = {**VARIANT, "healthy": ["lfp_template"], "continuous": True, "closed_loop": ["lfp_dual"],
+                         "examples": ["lfp_dual"], "seeds": [0]}
+#: the README's variant (held-out seeds)
+FULL: Dict[str, Any] = {**VARIANT, "healthy": ["lfp_template", "lfp_dual"], "continuous": True,
+                        # no EMG loop (CPU budget; see README)
+                        "closed_loop": ["lfp_raw", "lfp_template", "lfp_ramp", "lfp_dual"],
+                        "examples": ["lfp_template", "lfp_ramp", "lfp_dual"]}
 
 #: does a loop settle? The dystonic loops alone, 5 s (the 2 s runs leave 1.5 s of control after the
 #: first full window, too little to tell a loop that settles from a slow cycle)
-LONG: Dict[str, Any] = {
-    "healthy": [],
-    "condition": "dystonia_cortical",
-    "continuous": False,
-    "off": False,
-    "closed_loop": ["lfp_template", "lfp_ramp", "lfp_dual"],
-    "max_amplitude_ma": 3.0,
-    "pulse_width_us": 100.0,
-    "examples": ["lfp_template", "lfp_ramp", "lfp_dual"],
-    "seeds": [10, 11, 12, 13, 14],
-    "duration": "5*second",
-}
+LONG: Dict[str, Any] = {**VARIANT, "healthy": [], "continuous": False, "off": False,
+                        "closed_loop": ["lfp_template", "lfp_ramp", "lfp_dual"],
+                        "examples": ["lfp_template", "lfp_ramp", "lfp_dual"], "duration": "5*second"}
 
 #: does the settling law come to rest? Healthy and dystonic, 7 s: the law needs about 3-4 s to
 #: ramp (3 s from off to full, biomarker smoothed over 1.5 s), and its rest is judged over the last 2 s
-SETTLE: Dict[str, Any] = {
-    "healthy": ["lfp_settle"],
-    "condition": "dystonia_cortical",
-    "continuous": False,
-    "off": False,
-    "closed_loop": ["lfp_settle"],
-    "max_amplitude_ma": 3.0,
-    "pulse_width_us": 100.0,
-    "examples": ["lfp_settle"],
-    "seeds": [10, 11, 12, 13, 14],
-    "duration": "7*second",
-}
+SETTLE: Dict[str, Any] = {**VARIANT, "healthy": ["lfp_settle"], "continuous": False, "off": False,
+                          "closed_loop": ["lfp_settle"], "examples": ["lfp_settle"], "duration": "7*second"}
 
 #: the wearable's view (``--emg``): the on-off law on the summed rotator EMG envelope, healthy and the
 #: dystonic circuit whose muscles it told from health on the tuning seeds (dystonia_network; see
 #: EMG_ON), beside that circuit off and under continuous DBS, 2 s
-EMG: Dict[str, Any] = {
-    "healthy": ["emg"],
-    "condition": "dystonia_network",
-    "continuous": True,
-    "closed_loop": ["emg"],
-    "max_amplitude_ma": 3.0,
-    "pulse_width_us": 100.0,
-    "examples": ["emg"],
-    "seeds": [10, 11, 12, 13, 14],
-    "duration": "2*second",
-}
+EMG: Dict[str, Any] = {**VARIANT, "healthy": ["emg"], "condition": "dystonia_network", "continuous": True,
+                       "closed_loop": ["emg"], "examples": ["emg"]}
 
 FACTORS = ["condition", "kind", "setting"]
 COLUMNS = {
@@ -347,7 +313,7 @@ def points(variant: Dict[str, Any]) -> List[Point]:
         out.append(closed("healthy", name))
     condition = variant["condition"]
     base = [f"condition={condition}", f"stim={OPEN}", *_pulse(variant, OPEN)]
-    if variant.get("off", True):
+    if variant["off"]:
         out.append(Point(f"{condition}_off", [*base, f"stim.{OPEN}.frequency=0*Hz"],
                          {"condition": condition, "kind": "off", "setting": "0 Hz", "controller": ""}))
     if variant["continuous"]:
