@@ -58,7 +58,7 @@ def test_spec_from_dict_restores_the_typed_spec(overrides):
     a float's repr); stimuli stay plain JSON."""
     import dataclasses
 
-    from circuitsim.io.results import spec_from_dict
+    from circuitsim.io.run_spec import spec_from_dict
     from circuitsim.io.specfile import spec_to_dict
 
     spec = build_spec(compose(overrides))
@@ -74,7 +74,7 @@ def test_a_reopened_run_is_redrawn_from_its_spec_json_not_its_config(run, tmp_pa
     validates (here: a unit this version refuses) does not stop the spectra."""
     import shutil
 
-    from circuitsim.io.results import run_spec
+    from circuitsim.io.run_spec import run_spec
     from circuitsim.plots.command import plot_folder
 
     result, spec = run

@@ -213,7 +213,7 @@ def ensure_muscle(result: Result) -> None:
     if (result.muscle is not None or not result.config
             or "ctx_e" not in result.spikes):
         return
-    from circuitsim.io.results import run_spec
+    from circuitsim.io.run_spec import run_spec
     from circuitsim.readouts import add_muscle_readout
 
     try:

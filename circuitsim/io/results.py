@@ -42,7 +42,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
@@ -160,43 +160,6 @@ def spec_of(result: Result) -> Dict[str, Any]:
     except Exception as err:   # an old or foreign folder: its consumers fall back on their defaults
         logger.warning("%s: no spec.json and its config.yaml does not validate (%s)", result.folder, err)
         return {}
-
-
-def spec_from_dict(spec: Mapping[str, Any]) -> Any:
-    """The :class:`~circuitsim.spec.RunSpec` of a ``spec`` dict (:func:`circuitsim.io.specfile.spec_to_dict`'s inverse: the
-    tuples of the typed sections restored). ``stimuli`` and ``task`` stay plain JSON, as a stimulus's
-    validator returned them but with lists for tuples. Raises KeyError or TypeError for a dict that
-    is not a whole spec of this version (a section missing, a field unknown)."""
-    from circuitsim.spec_types import MuscleSpec, Pathway, Population, ReadoutSpec, Receptor, RunSpec, SimSpec
-
-    readout = dict(spec["readout"])
-    muscle = dict(readout.pop("muscle"))
-    muscle["muscles"] = tuple(muscle["muscles"])
-    readout.update(plots=tuple(readout["plots"]), muscle=MuscleSpec(**muscle),
-                   coherence_pairs=tuple(tuple(pair) for pair in readout["coherence_pairs"]))
-    return RunSpec(channels=tuple(spec["channels"]), scale=spec["scale"],
-                   receptors={k: Receptor(**v) for k, v in spec["receptors"].items()},
-                   populations={k: Population(**v) for k, v in spec["populations"].items()},
-                   pathways={k: Pathway(**{**v, "channel_scale": tuple(v["channel_scale"])})
-                             for k, v in spec["pathways"].items()},
-                   sim=SimSpec(**spec["sim"]), readout=ReadoutSpec(**readout),
-                   stimuli=dict(spec.get("stimuli") or {}), task=spec.get("task"))
-
-
-def run_spec(result: Result) -> Any:
-    """The run's validated :class:`~circuitsim.spec.RunSpec` (what the readouts and plots take):
-    read from ``spec.json`` (:func:`spec_from_dict`) where the run has it,
-    else validated again from its ``config.yaml`` (a folder from before ``spec.json``). Raises
-    :class:`circuitsim.errors.ConfigError` (or the spec's own error) when neither gives one."""
-    if result.spec:
-        try:
-            return spec_from_dict(result.spec)
-        except (KeyError, TypeError) as err:   # a spec.json of another version: its config, validated
-            logger.warning("%s: spec.json does not match this version's spec (%s); validating config.yaml",
-                           result.folder, err)
-    from circuitsim.spec import build_spec
-
-    return build_spec(result.config)
 
 
 def file_mode() -> int:

@@ -11,7 +11,7 @@ amperes, hertz). A consumer reads numbers from it instead of parsing unit string
 
 Layout: ``{"units": "SI", "run_id": ..., "spec": {...}}``, where ``spec`` mirrors the
 dataclasses of :mod:`circuitsim.spec` (``populations``, ``pathways``, ``receptors``, ``sim``,
-``readout``, ``stimuli``, ``task``, ``channels``, ``scale``) as plain JSON. :func:`circuitsim.io.results.spec_from_dict`
+``readout``, ``stimuli``, ``task``, ``channels``, ``scale``) as plain JSON. :func:`circuitsim.io.run_spec.spec_from_dict`
 turns it back into the :class:`~circuitsim.spec.RunSpec` that readouts and plots take, so a reopened
 run is redrawn from what it ran, not from its config validated again.
 """

@@ -44,7 +44,7 @@ def _figure_names(text: Optional[str]) -> Optional[List[str]]:
 def _add_spectra(result) -> bool:
     """The regions' LFP spectra as the run computed them (its spec's transient and segment, read
     from its spec.json)."""
-    from circuitsim.io.results import run_spec
+    from circuitsim.io.run_spec import run_spec
     from circuitsim.metrics import lfp_spectra
 
     if not result.lfp:
