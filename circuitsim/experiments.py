@@ -66,6 +66,16 @@ class Point:
     factors: Dict[str, Any] = field(default_factory=dict)
 
 
+def hydra_value(obj: Any) -> str:
+    """A Python value as a Hydra override value (dicts and lists in Hydra's grammar), e.g. a
+    protocol block list: ``f"stim.x.protocol={hydra_value(blocks)}"``."""
+    if isinstance(obj, Mapping):
+        return "{" + ", ".join(f"{k}: {hydra_value(v)}" for k, v in obj.items()) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ", ".join(hydra_value(v) for v in obj) + "]"
+    return str(obj)
+
+
 def lookup(metrics: Mapping[str, Any], dotted: str) -> float:
     """``metrics["a"]["b"]`` for ``"a.b"``; NaN where a key is missing or the value is null."""
     node: Any = metrics

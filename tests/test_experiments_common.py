@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from circuitsim.experiments import lookup, markdown, summarise, write_rows, write_table
+from circuitsim.experiments import hydra_value, lookup, markdown, summarise, write_rows, write_table
 
 ROWS = [
     {"condition": "healthy", "seed": 0, "severity": 0.1},
@@ -138,3 +138,19 @@ def test_run_points_refuses_bad_launch_options(tmp_path):
     assert parser.parse_args([]).jobs >= 1
     with pytest.raises(SystemExit):
         parser.parse_args(["--jobs", "0"])
+
+
+def test_hydra_value_writes_blocks_in_hydras_grammar_and_composes_to_them():
+    """The override value experiments build protocols with (virtual_patients' cTBS train): a
+    list of blocks written by hydra_value composes back to the same blocks."""
+    from omegaconf import OmegaConf
+
+    from circuitsim.schema import compose
+
+    blocks = [{"type": "theta_burst", "site": "cerebellum", "intensity": "0%MSO", "time_scale": 0.05,
+               "start": "0.5*second", "train_duration": "40*second"}]
+    text = hydra_value(blocks)
+    assert text == ("[{type: theta_burst, site: cerebellum, intensity: 0%MSO, time_scale: 0.05, "
+                    "start: 0.5*second, train_duration: 40*second}]")
+    cfg = compose(["stim=ctbs_cerebellum", f"stim.ctbs_cerebellum.protocol={text}"])
+    assert OmegaConf.to_container(cfg.stim.ctbs_cerebellum.protocol) == blocks

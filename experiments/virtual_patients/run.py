@@ -39,7 +39,8 @@ from circuitsim.analysis.connectivity import feature_names
 from circuitsim.cohort import (collect_finished, draw_patient, draw_patients, load_cohort, patient_table, plan,
                                run_cohort)
 from circuitsim.diagnosis import RESPONDER_IMPROVEMENT, classify, detection_by_dose, improvement, responder_rate
-from circuitsim.experiments import argument_parser, configure_logging, launch_options, save_figure, write_rows
+from circuitsim.experiments import (argument_parser, configure_logging, hydra_value, launch_options, save_figure,
+                                    write_rows)
 
 REGIONS = ("ctx", "str", "gpe", "stn", "gpi", "thal", "cb", "dcn")
 CONNECTIVITY = tuple(feature_names(REGIONS))
@@ -94,15 +95,6 @@ FULL = {"cohort": "default", "doses": [0.25, 0.5, 0.75, 1.0],
 BATCHABLE_TREATMENTS = ("botulinum_toxin",)
 
 
-def _hydra_value(obj: Any) -> str:
-    """A Python value as a Hydra override value (dicts and lists in Hydra's grammar)."""
-    if isinstance(obj, Mapping):
-        return "{" + ", ".join(f"{k}: {_hydra_value(v)}" for k, v in obj.items()) + "}"
-    if isinstance(obj, (list, tuple)):
-        return "[" + ", ".join(_hydra_value(v) for v in obj) + "]"
-    return str(obj)
-
-
 def cohort_sim(cohort: Mapping[str, Any]):
     """The validated ``sim`` section (SI floats: duration, transient, dt) of the cohort's runs, from
     the spec built of their config (issue 19: no unit string of a composed config is parsed here)."""
@@ -132,7 +124,7 @@ def ctbs_treatment(window_s: float, dt: float, sham: bool = False, time_scale: f
         train["intensity"] = "0%MSO"
     table = generate_pulses(validate_protocol([train], "protocol", ("m1", "cerebellum"), dt), dt)
     start = math.ceil((float(table.time.max()) + CTBS_WAIT_S) * 10) / 10
-    return [f"stim={CTBS}", f"stim.{CTBS}.protocol={_hydra_value([train])}",
+    return [f"stim={CTBS}", f"stim.{CTBS}.protocol={hydra_value([train])}",
             f"sim.transient={start:g}*second", f"sim.duration={start + window_s:g}*second"]
 
 
