@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from circuitsim.compare import flatten_metrics
+from circuitsim.schema import FitConf, with_defaults
 
 logger = logging.getLogger(__name__)
 
 LOSS_FILE = "fit_loss.json"
-DEFAULT_PENALTY = 100.0
+DEFAULT_PENALTY = FitConf.penalty   # the schema's (configs/fit/ files place it: --cfg job shows it)
 
 
 def _target(name: str, spec: Mapping[str, Any]) -> Dict[str, float]:
@@ -84,8 +85,9 @@ def loss(metrics: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
 
 
 def penalty_from_config(cfg: Mapping[str, Any]) -> float:
+    """The config's ``fit.penalty``; the schema's (:class:`circuitsim.schema.FitConf`) without one."""
     fit = cfg.get("fit") or {}
-    return float(fit.get("penalty", DEFAULT_PENALTY)) if hasattr(fit, "get") else DEFAULT_PENALTY
+    return float(with_defaults(fit, FitConf)["penalty"]) if hasattr(fit, "get") else DEFAULT_PENALTY
 
 
 def write_loss(folder: Path, value: float, terms: Mapping[str, float]) -> None:

@@ -164,6 +164,16 @@ class ReadoutConf:
     muscle: MuscleConf = field(default_factory=MuscleConf)
 
 
+@dataclass
+class FitConf:
+    """A fit's targets and its loss's penalty (:mod:`circuitsim.fit`; ``+fit=<file>`` of configs/fit/)."""
+
+    # what a missing or NaN metric adds to the loss instead of its squared error
+    penalty: float = 100.0
+    # dotted metric of metrics.json -> {value, tol} or {low, high}; none: the circuit's healthy rate ranges
+    targets: Dict[str, Any] = field(default_factory=dict)
+
+
 MISSING = "???"   # OmegaConf's mark of a value the config must give
 
 
@@ -249,6 +259,7 @@ def register_configs() -> None:
     cs.store(group="sim", name="schema", node=SimConf, package="sim")
     cs.store(group="readout", name="schema", node=ReadoutConf, package="readout")
     cs.store(group="task", name="schema", node=TaskConf, package="task")
+    cs.store(group="fit", name="schema", node=FitConf, package="fit")
     # each stimulus kind's own schema (the plug-in registry's ``schema``): an option of the group
     # stim/schema, placed at stim.<name> by a preset's defaults list or `+stim/schema@stim.<name>=<kind>`
     from circuitsim.plugins import STIMULI

@@ -92,3 +92,16 @@ def test_collect_draws_a_heat_map_for_two_parameters(tmp_path):
                 n += 1
     collect(sweep)
     assert (sweep / "sweep_heatmap.png").is_file()
+
+
+def test_the_fit_group_has_a_schema_that_owns_the_penalty():
+    """configs/fit/ files place FitConf: --cfg job shows the penalty, a misspelt key fails when
+    composed, and a config without a fit node gets the schema's penalty (no second copy)."""
+    from circuitsim.fit import penalty_from_config
+    from circuitsim.schema import FitConf
+
+    assert penalty_from_config(compose()) == FitConf.penalty == 100.0
+    assert penalty_from_config({"fit": {"targets": {}}}) == FitConf.penalty
+    assert penalty_from_config(compose(["+fit=gpi_rate", "fit.penalty=50"])) == 50.0
+    with pytest.raises(Exception, match="penaltyy"):
+        compose(["+fit=gpi_rate", "fit.penaltyy=3"])
