@@ -182,7 +182,7 @@ def with_defaults(node: Any, schema: Any) -> Any:
     of one holding other defaults) it leaves out filled in from the schema's defaults, recursively
     for nested schemas; a nested node given in part or as null gets the rest. A field whose default
     is a mapping (``Dict[str, X]``) merges a given mapping into it entry by entry, as composing
-    the config does (an entry of a schema type ``X`` given in part gets the rest of that entry's
+    the config does (null stays null) (an entry of a schema type ``X`` given in part gets the rest of that entry's
     defaults, a new one those of ``X``). Required keys (``???``) stay absent; keys the schema does
     not know stay (the validator names them). Anything but a mapping comes back unchanged (the
     validator refuses it)."""
@@ -224,17 +224,18 @@ def _entry_type(hint: Any) -> Any:
 
 def _merged(given: Any, value: Any, hint: Any) -> Any:
     """``given`` (:data:`_ABSENT` where left out) over the default ``value`` of a field typed ``hint``:
-    a nested schema or a mapping given in part or as null gets the rest; anything else given stays."""
+    a nested schema given in part or as null, or a mapping given in part, gets the rest; anything
+    else given stays (a mapping given as null is null, as when the config is composed)."""
     kind = _schema_type(hint) or (type(value) if is_dataclass(value) else None)
     if kind is not None and value is not None:
         if given is _ABSENT or given is None or isinstance(given, Mapping):
             given = {} if given is _ABSENT or given is None else given
             return with_defaults(given, value if is_dataclass(value) else kind)
         return given
-    if isinstance(value, Mapping) and (given is _ABSENT or given is None or isinstance(given, Mapping)):
+    if isinstance(value, Mapping) and (given is _ABSENT or isinstance(given, Mapping)):
         entry = _entry_type(hint)
         out = {k: _merged(_ABSENT, v, entry) for k, v in value.items()}
-        for k, v in ({} if given is _ABSENT or given is None else given).items():
+        for k, v in ({} if given is _ABSENT else given).items():
             if k in value and isinstance(v, Mapping):
                 out[k] = _merged(v, value[k], entry)
             elif k not in value and isinstance(v, Mapping) and _schema_type(entry) is not None:

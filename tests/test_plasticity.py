@@ -142,7 +142,7 @@ def test_presets_use_the_fitted_rules_without_multipliers():
      "plasticity.balance_rate", "measured"),
 ])
 def test_bad_plasticity_nodes_are_named(node, field, words):
-    cfg = compose(["stim=tms_single", f"+stim.tms_single.plasticity={node}"])
+    cfg = compose(["stim=tms_single", f"++stim.tms_single.plasticity={node}"])   # the schema has the key
     with pytest.raises(ConfigError) as err:
         build_spec(cfg)
     assert field in str(err.value) and words in str(err.value)

@@ -145,3 +145,29 @@ def test_the_tms_presets_state_the_graded_pool_and_its_rmt():
         assert cfg.readout.muscle.params.pool.pic_gain == GRADED_PIC_GAIN, preset
         rmt = build_spec(cfg).stimuli[preset]["rmt"]
         assert rmt == (GRADED_RMT_MSO if preset.startswith("tms_") else 67.0), preset
+
+
+def test_a_whole_tms_node_can_be_set_on_the_command_line():
+    """The optional nodes default to {} (not null): Hydra cannot merge an override's mapping into a
+    null, so `++stim.tms_single.plasticity={...}` would fail to compose (`++`: the keys are new to
+    the node)."""
+    from circuitsim.stimulation.tms_config import ICF_FACILITATION
+
+    fac = "{" + ", ".join(f"{k}: {v}" for k, v in ICF_FACILITATION.items()) + "}"
+    cfg = compose(["stim=tms_single", f"++stim.tms_single.sites.m1.facilitation={fac}",
+                   "++stim.tms_single.plasticity={enabled: true, rule: calcium, pathways: [], elements: [m1.ctx_e_afferent]}"])
+    params = build_spec(cfg).stimuli["tms_single"]
+    assert params["sites"]["m1"]["facilitation"]["gain"] == ICF_FACILITATION["gain"]
+    assert params["plasticity"]["enabled"] and params["plasticity"]["rule"] == "calcium"
+    plain = build_spec(compose(["stim=tms_single"])).stimuli["tms_single"]
+    assert plain["plasticity"] == {"enabled": False} and "facilitation" not in plain["sites"]["m1"]
+    assert "gabab" not in plain["sites"]["cerebellum"]
+
+
+def test_a_null_node_of_a_site_removes_it_as_when_composed():
+    cfg = plain_config(compose(["stim=tms_single"]))
+    node = cfg["stim"]["tms_single"]
+    cfg["stim"]["tms_single"] = {"kind": "tms", "protocol": node["protocol"], "sites": {"m1": {"gabab": None}}}
+    assert "gabab" not in build_spec(cfg).stimuli["tms_single"]["sites"]["m1"]
+    composed = build_spec(compose(["stim=tms_single", "stim.tms_single.sites.m1.gabab=null"])).stimuli["tms_single"]
+    assert "gabab" not in composed["sites"]["m1"]

@@ -83,7 +83,7 @@ def _validate_sites(given: Any, path: str, ctx: StimulusContext) -> Dict[str, An
     """Check the sites node: ``given`` merged into the schema's default sites (a new site gets
     :class:`TmsSiteConf`'s defaults)."""
     require(given is None or isinstance(given, Mapping), path, "sites is a mapping: site name -> {elements: ...}")
-    merged = with_defaults({"sites": given}, TmsConf)["sites"]
+    merged = with_defaults({"sites": {} if given is None else given}, TmsConf)["sites"]   # null: the defaults
     sites: Dict[str, Any] = {}
     for sname, site in merged.items():
         sp = f"{path}.{sname}"
@@ -259,7 +259,7 @@ def validate_tms(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Di
                 f"the first test pulse ({first:.3f} s) must come at least measure.pre_window + pre_gap after sim.transient "
                 f"({ctx.sim.transient:g} s): the muscle readout starts there")
     intens_mso = np.where(table.unit == "RMT", table.intensity * rmt / 100.0, table.intensity)
-    plasticity = validate_plasticity(stim["plasticity"], f"{path}.plasticity", ctx, sites)
+    plasticity = validate_plasticity(stim["plasticity"] or None, f"{path}.plasticity", ctx, sites)   # {}: none
     return {"rmt": rmt, "sites": sites, "protocol": blocks, "measure": measure, "plasticity": plasticity,
             "pulses": table.to_dict(), "intensity_mso": [float(x) for x in intens_mso]}
 

@@ -72,10 +72,12 @@ class TmsSiteConf:
 
     jitter: float = 0.0   # relative SD of a pulse's effective intensity
     elements: Dict[str, Any] = field(default_factory=dict)
-    gabab: Optional[Dict[str, Any]] = None
-    nmda: Optional[Dict[str, Any]] = None
-    facilitation: Optional[Dict[str, Any]] = None
-    tonic_drive: Optional[Dict[str, Any]] = None
+    # an empty node (or null) is none; {} rather than null by default, so that an override can set
+    # a whole node (`stim.<name>.sites.m1.facilitation={...}`: Hydra cannot merge into a null)
+    gabab: Optional[Dict[str, Any]] = field(default_factory=dict)
+    nmda: Optional[Dict[str, Any]] = field(default_factory=dict)
+    facilitation: Optional[Dict[str, Any]] = field(default_factory=dict)
+    tonic_drive: Optional[Dict[str, Any]] = field(default_factory=dict)
 
 
 def _m1() -> TmsSiteConf:
@@ -172,5 +174,6 @@ class TmsConf:
     # a list of protocol blocks (single, paired, train, theta_burst): circuitsim.stimulation.protocols
     protocol: List[Any] = "???"  # type: ignore[assignment]  # OmegaConf's mark of a required value
     measure: TmsMeasureConf = field(default_factory=TmsMeasureConf)
-    # plastic synapses during the protocol (circuitsim.stimulation.plasticity); null = none
-    plasticity: Optional[Dict[str, Any]] = None
+    # plastic synapses during the protocol (circuitsim.stimulation.plasticity); {} or null = none
+    # ({} by default, so that `stim.<name>.plasticity={enabled: true, ...}` can set it)
+    plasticity: Optional[Dict[str, Any]] = field(default_factory=dict)
