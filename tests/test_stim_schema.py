@@ -171,3 +171,17 @@ def test_a_null_node_of_a_site_removes_it_as_when_composed():
     assert "gabab" not in build_spec(cfg).stimuli["tms_single"]["sites"]["m1"]
     composed = build_spec(compose(["stim=tms_single", "stim.tms_single.sites.m1.gabab=null"])).stimuli["tms_single"]
     assert "gabab" not in composed["sites"]["m1"]
+
+
+def test_a_dbs_controller_can_be_set_on_the_command_line():
+    """As for TMS's optional nodes: the DBS schema's controller defaults to {} (open loop), so an
+    override can set a whole closed loop on an open-loop preset (with a null default Hydra failed
+    with an AttributeError)."""
+    loop = ("{mode: on_off, biomarker: lfp_band_power, region: gpi, band: [4*Hz, 10*Hz], "
+            "power: absolute, sensing: {method: template}, period: 100*ms, window: 500*ms, "
+            "on_above: 0.6, off_below: 0.4}")
+    closed = build_spec(compose(["stim=dbs_gpi", f"++stim.dbs_gpi.controller={loop}"])).stimuli["dbs_gpi"]
+    assert closed["controller"]["mode"] == "on_off" and closed["controller"]["on_above"] == 0.6
+    assert "runtime_only" in closed
+    open_loop = build_spec(compose(["stim=dbs_gpi"])).stimuli["dbs_gpi"]
+    assert open_loop["controller"] is None and "runtime_only" not in open_loop

@@ -96,5 +96,6 @@ class DbsConf:
     local_delay: str = "0.5*ms"
     axonal_failure: AxonalFailureConf = field(default_factory=AxonalFailureConf)
     synaptic_depression: SynapticDepressionConf = field(default_factory=SynapticDepressionConf)
-    # closed loop (circuitsim.stimulation.closed_loop checks it); null = open loop
-    controller: Optional[Dict[str, Any]] = None
+    # closed loop (circuitsim.stimulation.closed_loop checks it); {} or null = open loop ({} by
+    # default, so that `stim.<name>.controller={...}` can set it: Hydra cannot merge into a null)
+    controller: Optional[Dict[str, Any]] = field(default_factory=dict)

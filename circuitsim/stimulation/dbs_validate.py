@@ -158,7 +158,7 @@ def validate_dbs(stim: Mapping[str, Any], path: str, ctx: StimulusContext) -> Di
         "synaptic_depression": validate_depression(stim["synaptic_depression"], f"{path}.synaptic_depression"),
         "controller": None,
     }
-    if stim["controller"] is not None:
+    if stim["controller"]:   # {} or null: open loop
         from circuitsim.stimulation.closed_loop import validate_controller
 
         out["controller"] = validate_controller(stim["controller"], f"{path}.controller", ctx, frequency)
