@@ -10,14 +10,14 @@ from typing import Any, Dict, Sequence
 
 from circuitsim.api import compose, simulate
 from circuitsim.errors import ConfigError
-from circuitsim.stimulation.tms_measure import fit_motor_threshold
+from circuitsim.muscle.evoked import fit_motor_threshold
 
 
 def measure_motor_threshold(overrides: Sequence[str] = (), seeds: Sequence[int] = (0, 1, 2),
                             preset: str = "tms_threshold") -> Dict[str, Any]:
     """Determine the resting motor threshold (%MSO) of a circuit: run the ``preset`` (single
     pulses over a range of intensities) once per seed, pool the trials of every muscle and fit
-    the 50 % point (``circuitsim.stimulation.tms.fit_motor_threshold``).
+    the 50 % point (``circuitsim.muscle.evoked.fit_motor_threshold``).
 
     Parameters
     ----------
