@@ -181,15 +181,13 @@ def probes(folder: str, preset: str) -> Dict[str, np.ndarray]:
     volley (ctx_e spikes per cell), and the run's final plastic weight change."""
     import json
 
-    from omegaconf import OmegaConf
-
     from circuitsim.io.results import load_result
-    from circuitsim.spec import build_spec
+    from circuitsim.io.run_spec import run_spec
     from circuitsim.stimulation.tms import analyse, evoked_volley
 
     res = load_result(folder)
     name, preset = preset, PRESET.get(preset, preset)
-    params = build_spec(OmegaConf.create(res.config)).stimuli[preset]
+    params = run_spec(res).stimuli[preset]   # the run's spec.json, not its config validated again
     table = params["pulses"]
     t = np.asarray(table["time"], float)
     role = np.asarray(table["role"])
@@ -229,14 +227,12 @@ def fibre_course(res, preset: str, params: Mapping[str, Any]):
     reference integration for each fibre's own recruitment in this run (the same equations and
     steps as the compiled rule, which tests/test_experiment_plasticity.py checks fibre by fibre;
     the compiled rule's own trace is not kept in the run folder)."""
-    from omegaconf import OmegaConf
-
     from circuitsim.circuit.layout import make_layout
-    from circuitsim.spec import build_spec
+    from circuitsim.io.run_spec import run_spec
     from circuitsim.stimulation.plasticity_calcium import reference_weight
     from circuitsim.stimulation.tms import recruitment
 
-    spec = build_spec(OmegaConf.create(res.config))
+    spec = run_spec(res)
     key = ELEMENT[preset]
     site, element = key.split(".")
     el = recruitment(params, make_layout(spec).indices, spec.sim.seed, preset)["elements"][key]
