@@ -80,7 +80,8 @@ def test_every_run_config_validates(variant):
     sites = {b["conditioning_site"] for b in pp["protocol"]}
     assert sites == {"m1", "cerebellum"}
     # the paired pulses carry the ICF set of the paired-pulse presets (configs/stim/tms_sici.yaml)
-    assert pp["sites"]["m1"]["facilitation"]["gain"] == pytest.approx(0.3)
+    fac = pp["sites"]["m1"]["facilitation"]
+    assert fac["gain"] == pytest.approx(0.45) and fac["delay"] == pytest.approx(0.001)   # tms_config.ICF_FACILITATION
     train = [b for b in specs[2].stimuli["ctbs_cerebellum"]["protocol"] if b["type"] == "theta_burst"][0]
     assert train["time_scale"] == v["ctbs_time_scale"]
     sham = [b for b in specs[3].stimuli["ctbs_cerebellum"]["protocol"] if b["type"] == "theta_burst"][0]

@@ -159,23 +159,39 @@ def test_input_output_curve_is_graded_with_a_plateau():
 HELD_OUT = (10, 11, 12, 13, 14)   # the TMS sites and the ICF set were tuned on seeds 0, 1 and 5
 
 
+#: the stimulus name seeds the draw of element thresholds, fibre wiring and pulse jitter (tms.recruitment):
+#: "pp" is the tms experiment's draw, "tms" a second one. One draw's 5-seed mean of SICI or ICF moves by
+#: up to 0.4 against another's, so the test pools both (ten held-out subjects)
+DRAWS = ("pp", "tms")
+
+
 @pytest.fixture(scope="module")
 def sici_icf_runs():
-    """One run per held-out seed: 8 pairs at 2, 3, 10 and 15 ms (80 % RMT conditioning, 110 % RMT
-    test, as configs/stim/tms_sici.yaml and tms_icf.yaml, with their ICF set) and 8 test pulses
-    alone; 32.5 s of biological time each, one compiled structure."""
+    """One run per held-out seed and draw with the first two paired-pulse blocks of the tms experiment
+    (experiments/tms/run.py): SICI, 12 pairs at 2 and 3 ms, then ICF, 12 pairs at 10 and 15 ms (80 %
+    RMT conditioning, 110 % RMT test, as configs/stim/tms_sici.yaml and tms_icf.yaml, each block with
+    its own 12 test pulses alone), m1 with the ICF set and the dentate's tonic drive of the I-wave
+    fibres (the experiment's PP_SITES); ratios in the target muscle, rotator_right. With the draw "pp"
+    the run is the experiment's up to the end of these blocks. 57.6 s of biological time each, one
+    compiled structure."""
     from circuitsim.stimulation.tms_config import ICF_FACILITATION
+    from circuitsim.stimulation.tms_drive import TONIC_DRIVE
+
+    def block(isi, start):
+        return {"type": "paired", "site": "m1", "intensity": "110%RMT", "conditioning": {"site": "m1", "intensity": "80%RMT"},
+                "isi": isi, "n": 12, "interval": "0.8*second", "start": start}
 
     out = {}
     for seed in HELD_OUT:
-        cfg = compose(["sim.duration=32.5*second", "sim.progress=false", "readout.plots=[]", f"sim.seed={seed}",
-                       "readout.save_spikes=false", *GRADED])
-        cfg.stim = OmegaConf.create({"tms": {"kind": "tms", "rmt": RMT,
-                                             "sites": {"m1": {"facilitation": dict(ICF_FACILITATION)}},
-                                             "protocol": [
-            {"type": "paired", "site": "m1", "intensity": "110%RMT", "conditioning": {"site": "m1", "intensity": "80%RMT"},
-             "isi": ["2*ms", "3*ms", "10*ms", "15*ms"], "n": 8, "interval": "0.8*second", "start": "0.5*second"}]}})
-        out[seed] = simulate(cfg).metrics["tms"]
+        for draw in DRAWS:
+            cfg = compose(["sim.duration=57.6*second", "sim.progress=false", "readout.plots=[]", f"sim.seed={seed}",
+                           "readout.save_spikes=false", *GRADED])
+            cfg.stim = OmegaConf.create({draw: {"kind": "tms", "rmt": RMT, "sites": {"m1": {
+                "facilitation": dict(ICF_FACILITATION), "tonic_drive": dict(TONIC_DRIVE)}},
+                "protocol": [block(["2*ms", "3*ms"], "0.5*second"), block(["10*ms", "15*ms"], "0.8*second")]}})
+            paired = simulate(cfg).metrics["tms"]["per_muscle"]["rotator_right"]["paired"]
+            out[seed, draw] = {kind: float(np.mean([d["ratio"] for k, d in paired.items() if k.startswith(kind)]))
+                               for kind in ("sici", "icf")}
     return out
 
 
@@ -183,12 +199,16 @@ def test_sici_and_icf_bands_on_held_out_seeds(sici_icf_runs):
     """SICI 0.3-0.7 at 2-3 ms and ICF 1.2-2.0 at 10-15 ms (issue 16's bands; Kujirai et al. 1993,
     J Physiol 471:501) from the same subthreshold conditioning pulse: GABA-A interneurons with the
     lowest threshold (ctx_i) and the NMDA-dependent ICF set (Ziemann et al. 1996, 1998; Ilic et al.
-    2002), on the mean over the five held-out seeds; on every seed the 10-15 ms ratio exceeds the
-    2-3 ms one."""
-    sici = np.array([m["sici_ratio"] for m in sici_icf_runs.values()])
-    icf = np.array([m["icf_ratio"] for m in sici_icf_runs.values()])
-    assert 0.3 <= sici.mean() <= 0.7, sici
-    assert 1.2 <= icf.mean() <= 2.0, icf
+    2002), whose facilitation starts 1 ms after the conditioning pulse, on the mean over the five
+    held-out seeds and two draws; in every run the 10-15 ms ratio exceeds the 2-3 ms one. Measured as
+    the tms experiment does (SICI and ICF in blocks of their own): one block interleaving all four
+    intervals with a shared test pulse alone gave weaker SICI and larger ICF on every seed
+    (experiments/tms/README.md). Before the ICF set's onset (gain 0.3, no onset) the second draw gave
+    SICI 0.74 and ICF 1.37, the experiment (commit dd6acd0) 0.44 and 1.00."""
+    sici = np.array([r["sici"] for r in sici_icf_runs.values()])
+    icf = np.array([r["icf"] for r in sici_icf_runs.values()])
+    assert 0.3 <= sici.mean() <= 0.7, (sici, icf)
+    assert 1.2 <= icf.mean() <= 2.0, (sici, icf)
     assert np.all(icf > sici), (sici, icf)
 
 

@@ -259,6 +259,8 @@ from circuitsim.stimulation.tms_config import ICF_FACILITATION as FAC  # noqa: E
     ({"sites": {"m1": {"facilitation": dict(FAC, gain=-1)}}}, "stim.t.sites.m1.facilitation.gain", ">= 0"),
     ({"sites": {"m1": {"facilitation": dict(FAC, tau_rise="30*ms")}}}, "stim.t.sites.m1.facilitation.tau_rise",
      "tau_rise < tau_decay"),
+    ({"sites": {"m1": {"facilitation": dict(FAC, delay="-1*ms")}}}, "stim.t.sites.m1.facilitation.delay",
+     "cannot be negative"),
 ])
 def test_bad_tms_config_fails_before_compiling(change, path, words):
     with pytest.raises(ConfigError) as err:
@@ -349,8 +351,9 @@ def test_cell_spread_gives_each_cell_a_lognormal_gain_of_mean_one():
 def test_icf_set_facilitates_the_fibres_at_icf_not_sici_intervals():
     """The ICF set (tms_config.ICF_FACILITATION; Ziemann et al. 1996, 1998; Ilic et al. 2002): after an
     80 % RMT conditioning pulse the I-wave fibres' extra gain is far larger at 10-15 ms (ICF) than at
-    2-3 ms (SICI), nearly gone at 100 ms (LICI) and zero at the next trial; a pulse far below the set's
-    threshold recruits little of it. The paired-pulse presets carry the same node."""
+    2-3 ms (SICI), nearly gone at 100 ms (LICI) and zero at the next trial; it starts ``delay`` (1 ms)
+    after the pulse; a pulse far below the set's threshold recruits little of it. The paired-pulse
+    presets carry the same node."""
     from circuitsim.stimulation.tms import facilitation_gain
 
     params = build_spec(cfg_with(dict(PAIRED_80, rmt="65%MSO", sites={"m1": {"facilitation": FAC}}))).stimuli["t"]
@@ -360,7 +363,7 @@ def test_icf_set_facilitates_the_fibres_at_icf_not_sici_intervals():
     g = facilitation_gain(params, 3.0, step)["m1"]
     at = lambda dt: float(g[int(round((t_cond + dt) / step))])   # noqa: E731
     f = 1 / (1 + np.exp(-(52.0 - 50.0) / 5.0))   # the set's fraction at 80 % of 65 %MSO
-    assert at(0.0) < 1e-9 and at(-0.001) < 1e-9
+    assert at(0.0) < 1e-9 and at(-0.001) < 1e-9 and at(0.0009) < 1e-9 and at(0.002) > 0   # onset after 1 ms
     assert max(at(0.010), at(0.015)) == pytest.approx(FAC["gain"] * f, rel=0.1)
     assert at(0.0025) < 0.5 * at(0.012)
     assert at(0.1) < 0.05 * at(0.012) and at(0.8) < 1e-6
@@ -370,6 +373,7 @@ def test_icf_set_facilitates_the_fibres_at_icf_not_sici_intervals():
     for preset in ("tms_sici", "tms_icf", "tms_lici", "tms_cbi"):
         fac = build_spec(compose([f"stim={preset}"])).stimuli[preset]["sites"]["m1"]["facilitation"]
         assert fac["gain"] == FAC["gain"] and fac["threshold"] == 50.0 and fac["tau_rise"] == pytest.approx(0.01)
+        assert fac["delay"] == pytest.approx(0.001)
 
 
 from circuitsim.stimulation.tms_drive import TONIC_DRIVE as DRIVE  # noqa: E402

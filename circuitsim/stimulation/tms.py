@@ -60,8 +60,9 @@ the SICI ones, with a higher threshold (Ziemann et al. 1996, J Physiol 496:873; 
 J Physiol 545:153), whose NMDA-dependent drive (Ziemann et al. 1998) makes the I-wave fibres of its
 ``element`` give a later pulse larger conductances: each fibre spike is scaled by ``1 + g(t)``,
 ``g`` the sum over the site's pulses of ``gain`` times the fraction the node's sigmoid recruits
-times a difference-of-exponentials kernel of peak 1 (:func:`facilitation_gain`). It turns the
-GABA-A-dominated response at 10-15 ms into ICF while leaving most of SICI at 2-3 ms.
+times a difference-of-exponentials kernel of peak 1 that starts ``delay`` after the pulse
+(:func:`facilitation_gain`). It turns the GABA-A-dominated response at 10-15 ms into ICF while
+leaving most of SICI at 2-3 ms.
 
 A site's optional ``tonic_drive`` node (:mod:`circuitsim.stimulation.tms_drive`; the CBI preset gives
 m1 one) scales its element's fibre conductances with the ongoing rate of a population (the dentate):

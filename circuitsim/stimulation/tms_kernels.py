@@ -34,7 +34,8 @@ def facilitation_gain(params: Mapping[str, Any], duration: float, step: float) -
     """Site -> the extra gain (0 = none) that its ``facilitation`` node (the ICF set) gives the
     fibres of its element, on a grid of ``step``: ``gain`` times the sum over the site's pulses of
     the fraction the node's sigmoid recruits at the pulse's nominal intensity times a
-    difference-of-exponentials kernel (peak 1) of the time since the pulse. A fibre's
+    difference-of-exponentials kernel (peak 1) of the time since the pulse less the node's
+    ``delay`` (0 before it). A fibre's
     conductances are scaled by 1 + this at the time its spike arrives."""
     table = PulseTable.from_dict(params["pulses"])
     mso = np.asarray(params["intensity_mso"], float)
@@ -47,7 +48,8 @@ def facilitation_gain(params: Mapping[str, Any], duration: float, step: float) -
         frac = np.where(table.site == sname, recruited_fraction(mso, fac["threshold"], fac["slope"]), 0.0)
         g = np.zeros_like(t)
         pulses = np.flatnonzero(frac > 1e-6)
-        _add_kernels(g, t, table.time[pulses], frac[pulses] * fac["gain"], fac["tau_rise"], fac["tau_decay"])
+        _add_kernels(g, t, table.time[pulses] + fac.get("delay", 0.0), frac[pulses] * fac["gain"], fac["tau_rise"],
+                     fac["tau_decay"])
         out[sname] = g
     return out
 

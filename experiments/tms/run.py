@@ -65,8 +65,8 @@ from typing import Any, Dict, List, Mapping, Sequence
 
 import numpy as np
 
-from circuitsim.experiments import (Point, argument_parser, configure_logging, launch_options, run_points,
-                                    save_figure, summarise, write_rows, write_table)
+from circuitsim.experiments import (Point, argument_parser, configure_logging, hydra_value, launch_options,
+                                    run_points, save_figure, summarise, write_rows, write_table)
 from circuitsim.stimulation.tms_config import GRADED_PIC_GAIN, GRADED_RMT_MSO, ICF_FACILITATION
 from circuitsim.stimulation.tms_drive import TONIC_DRIVE
 
@@ -210,15 +210,6 @@ COLUMNS = {
 
 
 # ------------------------------------------------------------------------------- protocols
-
-
-def hydra_value(obj: Any) -> str:
-    """A Python value as a Hydra override value (dicts and lists in Hydra's grammar)."""
-    if isinstance(obj, Mapping):
-        return "{" + ", ".join(f"{k}: {hydra_value(v)}" for k, v in obj.items()) + "}"
-    if isinstance(obj, (list, tuple)):
-        return "[" + ", ".join(hydra_value(v) for v in obj) + "]"
-    return str(obj)
 
 
 def _ms(values: Sequence[float]) -> List[str]:
@@ -541,9 +532,14 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
                         help="leave out the cerebellar cTBS and sham runs (part 3)")
     parser.add_argument("--only-ctbs", action="store_true",
                         help="run only the cerebellar cTBS and sham runs (part 3); table of its columns, no figure")
+    parser.add_argument("--conditions", nargs="+", default=None, choices=FULL["conditions"],
+                        help="only these conditions (default: the variant's; e.g. healthy with --no-ctbs)")
     args = parser.parse_args(argv)
     configure_logging()
-    v = QUICK if args.quick else FULL
+    v = dict(QUICK if args.quick else FULL)
+    if args.conditions:   # the cTBS part runs for those of its conditions that are chosen
+        v["conditions"] = list(args.conditions)
+        v["ctbs_conditions"] = [c for c in v["ctbs_conditions"] if c in v["conditions"]]
     seeds = args.seeds if args.seeds is not None else v["seeds"]
     out = Path(args.out)
     t0 = time.perf_counter()
