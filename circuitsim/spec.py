@@ -354,7 +354,10 @@ def build_spec(cfg: Any) -> RunSpec:
     _require(readout.lfp_dt >= sim.dt * (1 - 1e-9), "readout.lfp_dt", "must be at least sim.dt")
     stim_ctx = StimulusContext(populations=populations, pathways=pathways, channels=channels, sim=sim)
     stimuli: Dict[str, Any] = {}
-    for name, stim in (cfg.get("stim") or {}).items():
+    stim_node = cfg.get("stim") or {}
+    _require(isinstance(stim_node, Mapping), "stim", "must map stimulus names to stimulus nodes (stim=<preset>, "
+             "e.g. stim=dbs_gpi, or stim.<name>.kind=...)")
+    for name, stim in stim_node.items():
         _require(isinstance(name, str) and name.isidentifier() and name != "task", f"stim.{name}",
                  "a stimulus name must be an identifier other than 'task'")
         stimuli[name] = _validate_stimulus(stim or {}, f"stim.{name}", stim_ctx)
