@@ -1,10 +1,10 @@
 """Real simulations of TMS (slow): an MEP appears above the resting motor threshold and not
 below it, with a plausible latency; paired pulses at 2.5 ms give smaller MEPs than test pulses
 alone in the healthy circuit (SICI); the evoked volley is measured with the muscle readout off.
-The after-effects of the plasticity presets (published protocols, fitted rules, against a sham)
-are tested by tests/test_plasticity.py and tests/test_experiment_plasticity.py.
-
-Two compiled structures: 38 s and 2 s of biological time.
+On the held-out seeds 10-14: LICI, the input-output curve's plateau, the SICI and ICF bands (as
+the tms experiment blocks them) and CBI. The after-effects of the plasticity presets (published
+protocols, fitted rules, against a sham) are tested by tests/test_plasticity.py and
+tests/test_experiment_plasticity.py.
 """
 
 from __future__ import annotations
