@@ -51,4 +51,3 @@ def spec_to_dict(spec: Any) -> Dict[str, Any]:
 
 def dumps(spec: Dict[str, Any], run_id: str) -> str:
     return json.dumps({"units": "SI", "run_id": run_id, "spec": spec}, indent=1, allow_nan=False)
-

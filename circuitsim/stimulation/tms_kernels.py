@@ -48,7 +48,7 @@ def facilitation_gain(params: Mapping[str, Any], duration: float, step: float) -
         frac = np.where(table.site == sname, recruited_fraction(mso, fac["threshold"], fac["slope"]), 0.0)
         g = np.zeros_like(t)
         pulses = np.flatnonzero(frac > 1e-6)
-        _add_kernels(g, t, table.time[pulses] + fac.get("delay", 0.0), frac[pulses] * fac["gain"], fac["tau_rise"],
+        _add_kernels(g, t, table.time[pulses] + fac["delay"], frac[pulses] * fac["gain"], fac["tau_rise"],
                      fac["tau_decay"])
         out[sname] = g
     return out
