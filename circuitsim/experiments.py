@@ -422,15 +422,18 @@ def markdown(table: Sequence[Mapping[str, Any]], by: Sequence[str], columns: Map
 
 
 def load_experiment(script: str | Path) -> Any:
-    """Import an experiment's ``run.py`` as a module (once per process; e.g. for tests).
+    """Import an experiment's ``run.py`` (or another script of its folder) as a module (once per
+    process; e.g. for tests).
 
-    It is registered in ``sys.modules`` before it runs, as dataclasses defined in it need.
+    It is registered in ``sys.modules`` before it runs, as dataclasses defined in it need, under a
+    name of its folder and, for a script other than ``run.py``, its own (a script that loads its
+    folder's ``run.py`` then gets that module, not itself).
     """
     import importlib.util
     import sys
 
     script = Path(script).resolve()
-    name = f"circuitsim_experiment_{script.parent.name}"
+    name = f"circuitsim_experiment_{script.parent.name}" + ("" if script.stem == "run" else f"_{script.stem}")
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, script)
         module = importlib.util.module_from_spec(spec)

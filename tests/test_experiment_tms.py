@@ -97,6 +97,35 @@ def test_target_muscle_is_the_rotator_without_the_dystonic_posture():
     assert mod.target_muscle(None) == mod.target_muscle("left")
 
 
+def test_rmt_split_separates_the_volley_from_the_resting_drive():
+    """experiments/tms/rmt_split.py on trials with known answers: an MEP appears when the peak
+    corticospinal drive (resting drive + volley) exceeds 17 Hz (logistic, slope 1 Hz). "volley" evokes
+    a volley 3 Hz smaller at every intensity (cortical shift +7.5 %MSO at 0.4 Hz per %MSO), "rest" has a
+    resting drive 2 Hz lower with the healthy volley (spinal shift +5 %MSO)."""
+    split_mod = load_experiment(SCRIPT.with_name("rmt_split.py"))
+    rng = np.random.default_rng(3)
+    mso = np.repeat(np.arange(40.0, 101.0, 2.5), 40)
+
+    def run(volley_shift, base_mean):
+        base = base_mean + rng.normal(0, 0.3, mso.size)
+        peak = base + 0.4 * (mso - 40) + volley_shift
+        evoked = rng.random(mso.size) < 1 / (1 + np.exp(-(peak - 17.0)))
+        return {"mso": mso, "evoked": evoked, "rest": np.ones(mso.size, bool), "base": base, "peak": peak,
+                "rates": {"ctx_i_all_hz": 12.0}}
+
+    trials = {"healthy": [run(0.0, 4.0)], "volley": [run(-3.0, 4.0)], "rest": [run(0.0, 2.0)]}
+    rows = {r["condition"]: r for r in split_mod.split(trials)}
+    healthy = rows["healthy"]["rmt_fitted"]
+    assert healthy == pytest.approx(72.5, abs=1.5)   # 4 + 0.4 (mso - 40) = 17 Hz at 72.5 %MSO
+    assert rows["healthy"]["volley_part"] == pytest.approx(0, abs=1.5)
+    assert rows["volley"]["volley_part"] == pytest.approx(7.5, abs=1.5)
+    assert rows["volley"]["rest_drive_part"] == pytest.approx(0, abs=1.5)
+    assert rows["rest"]["rest_drive_part"] == pytest.approx(5.0, abs=1.5)
+    assert rows["rest"]["volley_part"] == pytest.approx(0, abs=1.5)
+    assert rows["volley"]["rmt_vs_healthy"] > 1.05 and rows["rest"]["rmt_vs_healthy"] > 1.03
+    assert 16 < rows["healthy"]["mep_peak_drive_hz"] < 18
+
+
 @pytest.mark.slow
 def test_quick_variant(tmp_path):
     mod = _load()

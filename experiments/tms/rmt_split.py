@@ -45,14 +45,12 @@ DENSE_LEVELS, DENSE_N = [0, 80, 90, 95, 100, 105, 110, 115, 120, 130, 140], 8
 def pulse_trials(folder: str) -> Dict[str, Any]:
     """Every test pulse of a recruitment run in its target muscle (``run.rc_trials``) with the resting
     drive, the peak drive, and the rates before the pulses."""
-    from omegaconf import OmegaConf
-
     from circuitsim.io.results import load_result
-    from circuitsim.spec import build_spec
+    from circuitsim.io.run_spec import run_spec
     from circuitsim.stimulation.tms_measure import PulseTable
 
     res = load_result(folder)
-    spec = build_spec(OmegaConf.create(res.config))
+    spec = run_spec(res)
     table = PulseTable.from_dict(spec.stimuli["rc"]["pulses"])
     times = table.time[table.role == "test"]
     out: Dict[str, Any] = dict(RUN.rc_trials(folder))
@@ -131,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
     args = parser.parse_args(argv)
     if "healthy" not in args.conditions:
         parser.error("--conditions: include healthy (the reference)")
+    if args.figure:
+        parser.error("--figure: rmt_split.py draws no figure; its result is split.csv in --out")
     configure_logging()
     v = dict(RUN.FULL)
     if args.dense:
