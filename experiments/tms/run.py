@@ -1,7 +1,7 @@
 """TMS measures of the healthy and the dystonic circuits: recruitment, SICI, ICF, CBI, cerebellar cTBS.
 
 Question: do the model's dystonia conditions (``dystonia_bg``, ``dystonia_cerebellar``,
-``dystonia_network``) show the TMS signs reported in patients - less short-interval intracortical
+``dystonia_network``, ``dystonia_cortical``) show the TMS signs reported in patients - less short-interval intracortical
 inhibition (SICI; Ridding et al. 1995) and less cerebellar-brain inhibition (CBI; Brighina et
 al. 2009) than the healthy circuit - and what does cerebellar continuous theta burst stimulation
 (cTBS; tried in cervical dystonia by Koch et al. 2014) do to the MEP?
@@ -30,15 +30,15 @@ muscle), the cerebellar cTBS MEPs too. The paired pulses over m1 carry the ICF s
 presets and the dentate's tonic drive of the I-wave fibres of the CBI preset (``PP_SITES``).
 
 Paired pulses and cTBS use the healthy RMT (65 %MSO with the graded pool) in every condition, i.e. the same stimulator
-output: the dystonic circuits' own threshold cannot be measured cleanly (below). Every MEP measure
-uses only trials with the muscle at rest (pre-stimulus mean rectified EMG below 0.1 mV,
-``measure.active_level``), as ``circuitsim.stimulation.tms`` does for its ratios. The dystonic
-circuits' neck muscles are not silent at rest: most trials are active, and their spontaneous
-bursts also follow quiet pre-stimulus windows, so "MEPs" appear without any pulse (the 0 %MSO
-level measures how often) and bias their ratios towards 1.
+output. Every MEP measure uses only trials with the muscle at rest (pre-stimulus mean rectified EMG
+below 0.1 mV, ``measure.active_level``), as ``circuitsim.stimulation.tms`` does for its ratios. The
+0 %MSO level counts "MEPs" without a pulse (spontaneous bursts after a quiet pre-stimulus window).
+Why a condition's threshold differs from the healthy one (volley or resting drive):
+``rmt_split.py`` beside this script.
 
     python experiments/tms/run.py --quick      # healthy + dystonia_network, seed 0, short cTBS (~1 min with built programs)
-    python experiments/tms/run.py              # 4 conditions, seeds 0-2, full-length cTBS (~15 min)
+    python experiments/tms/run.py              # 5 conditions, held-out seeds 10-14, full-length cTBS in two
+    python experiments/tms/run.py --no-ctbs    # parts 1 and 2 only (about 30 min on 2 cores)
     python experiments/tms/run.py --figure docs/figures/experiments/tms.png
     python experiments/tms/run.py --only-ctbs --seeds 10 11 12 13 14   # part 3 alone (cTBS table only)
 
@@ -121,9 +121,8 @@ FULL = {
     "conditions": ["healthy", "dystonia_bg", "dystonia_cerebellar", "dystonia_network", "dystonia_cortical"],
     "seeds": [10, 11, 12, 13, 14],   # test seeds: the TMS sites were tuned on seeds 0, 1 and 5
     # recruitment curve: % of RMT_MSO (fixed %MSO for every condition), n trials per level
-    # 50-65 %: the dystonic circuits' threshold lies far below the healthy one
-    # 0 %: no pulse, the rate of spontaneous "MEPs"; 40-65 %: the dystonic circuits' threshold lies
-    # far below the healthy one
+    # 0 %: no pulse, the rate of spontaneous "MEPs"; 40-65 %: the foot of the curve, below the
+    # healthy threshold
     "rc_levels": [0, 40, 50, 65, 80, 90, 100, 110, 120, 135, 150, 160],
     "rc_n": 3,
     "sici_isi_ms": [2, 3], "icf_isi_ms": [10, 15], "cbi_isi_ms": [3, 5, 7],   # Kujirai 1993; Ugawa 1995
@@ -289,14 +288,12 @@ def rc_trials(folder: str, stim: str = "rc", muscles: Sequence[str] | None = Non
     several are pooled): intensity (%MSO), peak-to-peak MEP (mV), MEP present, muscle at rest
     (pre-stimulus mean rectified EMG below ``active_level``), measured again from the stored EMG with
     the stimulus's own measure (:func:`circuitsim.stimulation.tms.analyse`)."""
-    from omegaconf import OmegaConf
-
     from circuitsim.io.results import load_result
-    from circuitsim.spec import build_spec
+    from circuitsim.io.run_spec import run_spec
     from circuitsim.stimulation.tms import analyse
 
     res = load_result(folder)
-    params = build_spec(OmegaConf.create(res.config)).stimuli[stim]
+    params = run_spec(res).stimuli[stim]
     series = res.extra["muscle_series"]
     t = np.asarray(series["time"], float)
     recorded = [k[:-4] for k in series if k.endswith(".emg")]
