@@ -192,6 +192,9 @@ def structure_key(spec: RunSpec, n_synapses: Dict[str, int], namespace: Optional
         "stimuli": stimuli,
         "sim": [spec.sim.dt, spec.sim.threads, spec.sim.progress,
                 spec.sim.duration if spec.sim.device == "cuda_standalone" else None],
+        # Brian2's floating-point type (set by a script through brian2.prefs): a float32 program
+        # is another program; without it a cached float64 build ran silently in its place
+        "float": np.dtype(prefs.core.default_float_dtype).name,
         "flags": compile_flags(spec) if spec.sim.device != "runtime" else None,
         "readout": [spec.readout.lfp_neurons, spec.readout.lfp_dt],
         "mechanisms": mechanisms(spec),

@@ -34,6 +34,20 @@ def test_values_are_not_structure():
         assert key(ov) != base, ov
 
 
+def test_the_float_type_is_structure():
+    """A script that sets Brian2's float type to float32 gets its own program, not a cached float64 one."""
+    from brian2 import prefs
+
+    base = key()
+    saved = prefs.core.default_float_dtype
+    try:
+        prefs.core.default_float_dtype = np.float32
+        assert key() != base
+    finally:
+        prefs.core.default_float_dtype = saved
+    assert key() == base
+
+
 def test_task_command_values_are_data():
     assert key("task=turn_left") == key("task=turn_right") == key("task=turn_left", "task.command.rate=900*Hz")
     assert key("task=turn_left") != key()
