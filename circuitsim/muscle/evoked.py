@@ -92,9 +92,10 @@ def silent_period(emg: np.ndarray, fs: float, t0: float, pulse_time: float, mep_
     return float("nan")
 
 
-def fit_motor_threshold(intensity: Sequence[float], present: Sequence[bool]) -> Dict[str, float]:
+def fit_motor_threshold(intensity: Sequence[float], present: Sequence[float]) -> Dict[str, float]:
     """Logistic fit (maximum likelihood) of P(MEP) against intensity; the 50 % point is the motor
-    threshold (Rossini et al. 2015: MEP >= 50 uV in half of the trials).
+    threshold (Rossini et al. 2015: MEP >= 50 uV in half of the trials). ``present``: whether each
+    trial had an MEP, or its probability (0-1; e.g. predicted from another measure).
 
     Returns ``{"threshold", "slope", "n_trials"}`` (intensity units as given); the threshold is
     NaN when no trial or every trial had an MEP.
@@ -106,8 +107,10 @@ def fit_motor_threshold(intensity: Sequence[float], present: Sequence[bool]) -> 
     res = {"threshold": float("nan"), "slope": float("nan"), "n_trials": int(x.size)}
     if x.size == 0 or y.min() == y.max():
         return res
-    # start: midpoint between the highest intensity without and lowest with an MEP
-    x0 = 0.5 * (x[y == 0].mean() + x[y == 1].mean())
+    # start: midpoint between the mean intensity of the trials without and with an MEP
+    binary = np.all((y == 0) | (y == 1))
+    x0 = 0.5 * (x[y == 0].mean() + x[y == 1].mean()) if binary else \
+        0.5 * (np.average(x, weights=1 - y) + np.average(x, weights=y))
     s0 = max(np.ptp(x) / 10, 1e-3)
 
     def nll(p):

@@ -25,7 +25,6 @@ inhibition). Outputs in ``--out``: ``split.csv`` (one row per condition) and ``r
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence
@@ -76,33 +75,23 @@ def pulse_trials(folder: str) -> Dict[str, Any]:
     return out
 
 
-def logistic_fit(x: np.ndarray, p: np.ndarray, start: Sequence[float]) -> tuple:
-    """(50 % point, slope) of a logistic fitted by maximum likelihood to outcomes ``p`` (0/1 or probabilities)."""
-    from scipy.optimize import minimize
-
-    def nll(q):
-        z = np.clip((x - q[0]) / math.exp(q[1]), -50, 50)
-        pr = np.clip(1 / (1 + np.exp(-z)), 1e-9, 1 - 1e-9)
-        return -np.sum(p * np.log(pr) + (1 - p) * np.log(1 - pr))
-
-    fit = minimize(nll, [start[0], math.log(start[1])], method="Nelder-Mead")
-    return float(fit.x[0]), float(math.exp(fit.x[1]))
-
-
 def split(trials: Mapping[str, List[Mapping[str, Any]]], reference: str = "healthy") -> List[Dict[str, Any]]:
     """Per condition: RMT fitted and predicted from the peak drive, its volley and resting-drive parts
     against ``reference`` (%MSO), the mean resting drive and the rates (trials at rest, pulses only)."""
+    from circuitsim.muscle.evoked import fit_motor_threshold
+
     pooled = {}
     for c, runs in trials.items():
         keep = [r["rest"] & (r["mso"] > 0) for r in runs]
         pooled[c] = {k: np.concatenate([r[k][m] for r, m in zip(runs, keep)]) for k in ("mso", "evoked", "base", "peak")}
     peak = np.concatenate([d["peak"] for d in pooled.values()])
     mep = np.concatenate([d["evoked"] for d in pooled.values()]).astype(float)
-    m, s = logistic_fit(peak, mep, [float(np.median(peak)), 2.0])
+    fit = fit_motor_threshold(peak, mep)   # the peak drive (Hz) at which half of the pulses evoke an MEP
+    m, s = fit["threshold"], fit["slope"]
     base_ref = float(pooled[reference]["base"].mean())
 
     def predicted(d, pk):
-        return logistic_fit(d["mso"], 1 / (1 + np.exp(-(pk - m) / s)), [65.0, 3.0])[0]
+        return fit_motor_threshold(d["mso"], 1 / (1 + np.exp(-(pk - m) / s)))["threshold"]
 
     rows = []
     for c, d in pooled.items():
