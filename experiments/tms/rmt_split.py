@@ -52,7 +52,7 @@ def pulse_trials(folder: str) -> Dict[str, Any]:
     spec = run_spec(res)
     table = PulseTable.from_dict(spec.stimuli["rc"]["pulses"])
     times = table.time[table.role == "test"]
-    out: Dict[str, Any] = dict(RUN.rc_trials(folder))
+    out: Dict[str, Any] = dict(RUN.rc_trials(res))
     target = RUN.target_muscle(res.config["circuit"].get("side"))
     series = res.extra["muscle_series"]
     t, drive = np.asarray(series["time"], float), np.asarray(series[f"{target}.drive"], float)

@@ -283,8 +283,9 @@ def _config(folder: str) -> Dict[str, Any]:
     return load_result(folder).config
 
 
-def rc_trials(folder: str, stim: str = "rc", muscles: Sequence[str] | None = None) -> Dict[str, np.ndarray]:
-    """Every test pulse of a finished run in ``muscles`` (default: the condition's :func:`target_muscle`;
+def rc_trials(run: Any, stim: str = "rc", muscles: Sequence[str] | None = None) -> Dict[str, np.ndarray]:
+    """Every test pulse of a finished run (its folder, or the folder's result already loaded with
+    ``load_result``) in ``muscles`` (default: the condition's :func:`target_muscle`;
     several are pooled): intensity (%MSO), peak-to-peak MEP (mV), MEP present, muscle at rest
     (pre-stimulus mean rectified EMG below ``active_level``), measured again from the stored EMG with
     the stimulus's own measure (:func:`circuitsim.stimulation.tms.analyse`)."""
@@ -292,7 +293,7 @@ def rc_trials(folder: str, stim: str = "rc", muscles: Sequence[str] | None = Non
     from circuitsim.io.run_spec import run_spec
     from circuitsim.stimulation.tms import analyse
 
-    res = load_result(folder)
+    res = load_result(run) if isinstance(run, (str, Path)) else run
     params = run_spec(res).stimuli[stim]
     series = res.extra["muscle_series"]
     t = np.asarray(series["time"], float)
@@ -551,11 +552,14 @@ def main(argv: Sequence[str] | None = None) -> List[Dict[str, Any]]:
                          resume=args.resume, **launch_options(args))
     runs: Dict[tuple, Dict[str, Any]] = {}
     curve_rows, trials = [], {}
+    from circuitsim.io.results import load_result
+
     for row in rc_rows:
-        tr = trials[(row["condition"], row["seed"])] = rc_trials(row["folder"])
-        target = target_muscle(_config(row["folder"])["circuit"].get("side"))
+        res = load_result(row["folder"])   # once: both muscles' trials and the side come from it
+        tr = trials[(row["condition"], row["seed"])] = rc_trials(res)
+        target = target_muscle(res.config["circuit"].get("side"))
         other = [m for m in ("rotator_left", "rotator_right") if m != target]
-        posture = rc_trials(row["folder"], muscles=other)
+        posture = rc_trials(res, muscles=other)
         levels = curve(tr)
         at120 = min(levels, key=lambda x: abs(x - 1.2 * RMT_MSO))
         runs[(row["condition"], row["seed"])] = {
