@@ -12,7 +12,9 @@ device's private state:
 * ``results_dir``, ``has_been_run`` and ``array_cache`` of the active device: reading a run's
   results from its own folder, and ``Group._network`` to mark objects as run;
 * ``device.build(compile=False)``, ``device.code_objects`` and ``device.compile_source``: the
-  generated sources are edited before ``make`` (:func:`build_program`).
+  generated sources are edited before ``make`` (:func:`build_program`), and the build's copy of
+  Brian2's spike queue (``brianlib/spikequeue.h``) is replaced by circuitsim's
+  (:mod:`circuitsim.spike_queue`, which keeps its interface).
 
 All of it was written for, and tested with, Brian2 :data:`WRITTEN_FOR`.
 ``tests/test_brian_adapter.py`` fails with a clear message on any other version, and the first
@@ -33,6 +35,8 @@ import numpy as np
 import brian2
 from brian2 import device
 from brian2.devices.device import get_device
+
+from circuitsim import spike_queue
 
 logger = logging.getLogger("circuitsim.device")
 
@@ -161,7 +165,9 @@ _ELEMENT_LOOP = "for(int _idx=0; _idx<_N; _idx++)"
 
 def build_program(directory: str, clean: bool, independent_reads: Optional[str] = None) -> list:
     """Generate the queued program into ``directory`` and compile it (what
-    ``device.build(compile=True, run=False)`` does), with one edit in between: where
+    ``device.build(compile=True, run=False)`` does), with two edits in between: Brian2's spike
+    queue is replaced by circuitsim's (:mod:`circuitsim.spike_queue`: the same events in the same
+    order, found through each source's runs of synapses), and where
     ``independent_reads`` is given (a group's name), the element loop of every ``stateupdate``
     code object that reads that group's arrays is marked ``#pragma GCC ivdep``. Returns the
     names of the code objects marked.
@@ -174,6 +180,7 @@ def build_program(directory: str, clean: bool, independent_reads: Optional[str] 
     """
     directory = os.path.abspath(directory)
     device.build(directory=directory, compile=False, run=False, clean=clean)
+    spike_queue.install(directory)
     marked = []
     if independent_reads:
         pointer = f"_ptr_array_{independent_reads}_"

@@ -146,14 +146,16 @@ _CODE_HASH: Optional[str] = None
 
 
 def _code_hash() -> str:
-    """Hash of the circuitsim sources that write Brian2 code (neuron template, builder, stimuli),
+    """Hash of the circuitsim sources that write Brian2 code (neuron template, builder, stimuli,
+    the edits of the generated program and its spike queue),
     so an edited model never reuses a program compiled from the old one (the package version
     does not change with every edit)."""
     global _CODE_HASH
     if _CODE_HASH is None:
         root = Path(__file__).resolve().parent
         digest = hashlib.sha256()
-        for path in sorted([*root.glob("circuit/*.py"), *root.glob("stimulation/*.py"), root / "batch.py"]):
+        for path in sorted([*root.glob("circuit/*.py"), *root.glob("stimulation/*.py"), root / "batch.py",
+                           root / "brian_adapter.py", root / "spike_queue.py"]):
             digest.update(path.name.encode() + path.read_bytes())
         _CODE_HASH = digest.hexdigest()[:16]
     return _CODE_HASH
