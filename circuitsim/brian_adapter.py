@@ -14,7 +14,9 @@ device's private state:
 * ``device.build(compile=False)``, ``device.code_objects`` and ``device.compile_source``: the
   generated sources are edited before ``make`` (:func:`build_program`), and the build's copy of
   Brian2's spike queue (``brianlib/spikequeue.h``) is replaced by circuitsim's
-  (:mod:`circuitsim.spike_queue`, which keeps its interface).
+  (:mod:`circuitsim.spike_queue`, which keeps its interface); in a circuit with the population
+  table, ``main.cpp``'s network schedule and the per-neuron loops are rewritten to run block by
+  block (:mod:`circuitsim.blocked_step`).
 
 All of it was written for, and tested with, Brian2 :data:`WRITTEN_FOR`.
 ``tests/test_brian_adapter.py`` fails with a clear message on any other version, and the first
@@ -36,7 +38,7 @@ import brian2
 from brian2 import device
 from brian2.devices.device import get_device
 
-from circuitsim import spike_queue
+from circuitsim import blocked_step, spike_queue
 
 logger = logging.getLogger("circuitsim.device")
 
@@ -163,14 +165,16 @@ def read_results_from(results_dir: str) -> None:
 _ELEMENT_LOOP = "for(int _idx=0; _idx<_N; _idx++)"
 
 
-def build_program(directory: str, clean: bool, independent_reads: Optional[str] = None) -> list:
+def build_program(directory: str, clean: bool, independent_reads: Optional[str] = None,
+                  blocked_group: Optional[str] = None) -> list:
     """Generate the queued program into ``directory`` and compile it (what
-    ``device.build(compile=True, run=False)`` does), with two edits in between: Brian2's spike
+    ``device.build(compile=True, run=False)`` does), with edits in between: Brian2's spike
     queue is replaced by circuitsim's (:mod:`circuitsim.spike_queue`: the same events in the same
-    order, found through each source's runs of synapses), and where
-    ``independent_reads`` is given (a group's name), the element loop of every ``stateupdate``
-    code object that reads that group's arrays is marked ``#pragma GCC ivdep``. Returns the
-    names of the code objects marked.
+    order, found through each source's runs of synapses); where ``independent_reads`` is given (a
+    group's name), the element loop of every ``stateupdate`` code object that reads that group's
+    arrays is marked ``#pragma GCC ivdep``; and where ``blocked_group`` is given, that group's
+    per-neuron loops run block by block if they read the table (:mod:`circuitsim.blocked_step`,
+    which takes the mark off the loops it rewrites). Returns the names of the code objects marked.
 
     Why: such a loop reads a per-population table through each neuron's row (a gather), and gcc
     vectorises no loop with a gather whose arrays it cannot prove distinct from the arrays the loop
@@ -198,6 +202,12 @@ def build_program(directory: str, clean: bool, independent_reads: Optional[str] 
             with open(path, "w") as f:
                 f.write(text.replace(_ELEMENT_LOOP, "#pragma GCC ivdep\n    " + _ELEMENT_LOOP))
             marked.append(name)
+    if blocked_group:
+        # the group's per-neuron loops of a step, block by block (circuitsim.blocked_step)
+        groups = [getattr(co, "owner", None) for co in device.code_objects.values()]   # (a code object's group)
+        group = next((g for g in groups if getattr(g, "name", None) == blocked_group), None)
+        if group is not None:
+            blocked_step.apply(directory, device.code_objects, blocked_group, len(group))
     from brian2.codegen.cpp_prefs import get_compiler_and_args
 
     compiler, _ = get_compiler_and_args()

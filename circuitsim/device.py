@@ -155,7 +155,8 @@ def _code_hash() -> str:
         root = Path(__file__).resolve().parent
         digest = hashlib.sha256()
         for path in sorted([*root.glob("circuit/*.py"), *root.glob("stimulation/*.py"), root / "batch.py",
-                           root / "brian_adapter.py", root / "spike_queue.py"]):
+                           root / "brian_adapter.py", root / "spike_queue.py",
+                           root / "blocked_step.py"]):
             digest.update(path.name.encode() + path.read_bytes())
         _CODE_HASH = digest.hexdigest()[:16]
     return _CODE_HASH
@@ -330,7 +331,7 @@ def _build(net: brian2.Network, spec: RunSpec, build_dir: Path, namespace: Dict[
                 "10 s to 1.5 min on 2 cores, later runs reuse it) in %s", build_dir)
     t_build = time.perf_counter()
     try:
-        adapter.build_program(str(build_dir), clean, independent_reads=PARAM_TABLE)
+        adapter.build_program(str(build_dir), clean, independent_reads=PARAM_TABLE, blocked_group="neurons")
     except OSError as err:
         raise StorageError(getattr(err, "filename", None) or build_dir, "the C++ program", err) from None
     except RuntimeError as err:   # make failed: with a full disk, say so

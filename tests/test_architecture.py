@@ -32,7 +32,7 @@ LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("circuit",),                                   # the network's layout, models and build context
     ("readouts", "metrics"),                        # post-run measures of a Result (stimuli's through plugins)
     ("stimulation",),                               # stimulus plug-ins (register into circuitsim.plugins)
-    ("device", "brian_adapter", "build_cache", "run_folders"),   # running a built network (C splits device.py)
+    ("device", "brian_adapter", "build_cache", "run_folders", "spike_queue", "blocked_step"),   # running a built network (C splits device.py; the last two edit its program)
     ("io", "plots", "compare", "fit"),              # saving, collecting, figures
     ("api",),                                       # compose() and simulate()
     ("", "batch", "cli", "app", "experiments", "cohort", "cohort_batch", "docs", "listing",
