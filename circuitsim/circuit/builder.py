@@ -79,7 +79,9 @@ T_CURRENT_LOOPS = 2
 #: vector gathers made the default circuit's step 1.45x slower at scale 1 (1,728 neurons, whose
 #: state stays in the CPU caches) and 0.75x at scale 60 (100,224 neurons, 25 MB of per-neuron
 #: state, streamed from memory in every step). 65,536 neurons hold about 16 MB of that state,
-#: half the 32 MB L3 cache of the machine measured.
+#: half the 32 MB L3 cache of the machine measured. Since then the standalone program reads the
+#: table through per-block buffers instead of gathers (:mod:`circuitsim.blocked_step`, scale 60
+#: 0.80x more, bitwise the same); the threshold was not measured again.
 TABLE_MIN_NEURONS = 65536
 
 
