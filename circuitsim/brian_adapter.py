@@ -36,7 +36,7 @@ import numpy as np
 
 import brian2
 from brian2 import device
-from brian2.devices.device import get_device
+from brian2.devices.device import all_devices, get_device
 
 from circuitsim import blocked_step, spike_queue
 
@@ -184,7 +184,11 @@ def build_program(directory: str, clean: bool, independent_reads: Optional[str] 
     """
     directory = os.path.abspath(directory)
     device.build(directory=directory, compile=False, run=False, clean=clean)
-    spike_queue.install(directory)
+    # circuitsim's spike queue and blocked step are written for Brian2's C++ program (not, e.g.,
+    # brian2cuda's, whose device derives from it)
+    cpp = get_device() is all_devices.get("cpp_standalone")
+    if cpp:
+        spike_queue.install(directory)
     marked = []
     if independent_reads:
         pointer = f"_ptr_array_{independent_reads}_"
@@ -202,7 +206,7 @@ def build_program(directory: str, clean: bool, independent_reads: Optional[str] 
             with open(path, "w") as f:
                 f.write(text.replace(_ELEMENT_LOOP, "#pragma GCC ivdep\n    " + _ELEMENT_LOOP))
             marked.append(name)
-    if blocked_group:
+    if blocked_group and cpp:
         # the group's per-neuron loops of a step, block by block (circuitsim.blocked_step)
         groups = [getattr(co, "owner", None) for co in device.code_objects.values()]   # (a code object's group)
         group = next((g for g in groups if getattr(g, "name", None) == blocked_group), None)
