@@ -47,9 +47,8 @@ import os
 import re
 from typing import Dict, List, Optional, Tuple
 
-#: Neurons per block. Numerical choice: about 110 bytes per neuron are touched in the blocked
-#: loops, so 4096 neurons use about 0.45 MB of the 1 MB L2 cache. A multiple of the group's
-#: 64-neuron padding (circuitsim.circuit.models.NEURON_BLOCK).
+#: At most this many neurons (of one population) per block. Numerical choice: about 110 bytes per
+#: neuron are touched in the blocked loops, so a block uses about 0.45 MB of the 1 MB L2 cache.
 BLOCK = 4096
 
 _LOOP = "for(int _idx=0; _idx<_N; _idx++)"
@@ -68,9 +67,9 @@ static void _cs_segments()
     int lo = 0;
     while (lo < n)
     {{
-        const int row = {row_lo};
+        const int row = {rows}[lo];
         int hi = lo + 1;
-        while (hi < n && hi - lo < {block} && {row_hi} == row)
+        while (hi < n && hi - lo < {block} && {rows}[hi] == row)
             hi++;
         _cs_seg_lo.push_back(lo);
         _cs_seg_hi.push_back(hi);
@@ -283,12 +282,10 @@ def apply(directory: str, code_objects: Dict[str, object], group_name: str, n_ne
         # without the population table (circuits below builder.TABLE_MIN_NEURONS) blocks gained
         # nothing measurable (scale 16: 0.99-1.06x, scale 60 per neuron: 1.05x): left as generated
         return []
-    table = True
     new_adds: List[str] = []
     defined: set = set()
-    functions = [f"int _cs_lo = 0, _cs_hi = {_HI};", _SEGMENTS.format(
-        n=n_neurons, block=BLOCK, row_lo=f"brian::_array_{group_name}_prow[lo]" if table else "0",
-        row_hi=f"brian::_array_{group_name}_prow[hi]" if table else "0")]
+    functions = [f"int _cs_lo = 0, _cs_hi = {_HI};",
+                 _SEGMENTS.format(n=n_neurons, block=BLOCK, rows=f"brian::_array_{group_name}_prow")]
     for step in steps:
         if step[0] != "block":
             clock, name = step
