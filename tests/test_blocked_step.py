@@ -15,6 +15,7 @@ import pytest
 import circuitsim.circuit.builder as builder
 from circuitsim import blocked_step, compose, simulate
 from circuitsim.batch import simulate_batch
+from test_performance_identity import n_spikes, same_spikes  # noqa: E402
 
 BASE = ["circuit.scale=0.25", "sim.duration=0.5s", "sim.transient=0.1s", "sim.progress=false",
         "readout.plots=[]", "readout.muscle.enabled=false"]
@@ -24,12 +25,6 @@ CASES = {
             "site: m1, intensity: 120%RMT, n: 3, interval: 0.1*second, start: 0.2*second}]"],
     "dbs": ["stim=dbs_gpi", "stim.dbs_gpi.start=0.1s", "sim.seed=4"],
 }
-
-
-def same_spikes(a, b) -> bool:
-    return a.spikes.keys() == b.spikes.keys() and all(
-        np.array_equal(a.spikes[p][0], b.spikes[p][0]) and np.array_equal(a.spikes[p][1], b.spikes[p][1])
-        for p in a.spikes)
 
 
 def same_lfp(a, b) -> bool:
@@ -61,13 +56,12 @@ def test_plan_blocks_runs_of_loops_and_defers_only_independent_objects():
         ("c", "noise"), ("c", "threshold")]
 
 
+_APPLY = blocked_step.apply
+
+
 def _run(monkeypatch, tmp_path, overrides, tag: str, table: bool, blocked: bool):
     monkeypatch.setattr(builder, "TABLE_MIN_NEURONS", 0 if table else 10 ** 9)
-    if not blocked:
-        monkeypatch.setattr(blocked_step, "apply", lambda *args: [])
-    else:
-        monkeypatch.undo()
-        monkeypatch.setattr(builder, "TABLE_MIN_NEURONS", 0 if table else 10 ** 9)
+    monkeypatch.setattr(blocked_step, "apply", _APPLY if blocked else lambda *args: [])
     return simulate(compose(BASE + overrides + [f"sim.build_dir={tmp_path / tag}"]))
 
 
@@ -82,9 +76,10 @@ def test_blocked_step_keeps_every_spike_and_lfp_sum(monkeypatch, tmp_path, case)
     assert "_cs_blocked_" in (tmp_path / "blocked" / "main.cpp").read_text()
     for other in ("gathered", "per_neuron"):   # left as generated
         assert "_cs_blocked_" not in (tmp_path / other / "main.cpp").read_text()
-    assert sum(t.size for _, t in gathered.spikes.values()) > 1000
-    assert same_spikes(gathered, blocked) and same_lfp(gathered, blocked)
-    assert same_spikes(per_neuron, blocked) and same_lfp(per_neuron, blocked)
+    assert n_spikes(gathered) > 1000
+    for other in (gathered, per_neuron):
+        assert other.spikes.keys() == blocked.spikes.keys()
+        assert same_spikes(other, blocked) and same_lfp(other, blocked)
 
 
 @pytest.mark.slow
@@ -97,4 +92,4 @@ def test_blocked_batch_matches_single_runs(monkeypatch, tmp_path):
     monkeypatch.setattr(builder, "TABLE_MIN_NEURONS", 10 ** 9)
     for k in range(2):
         single = simulate(compose(BASE + CASES["task"] + [f"sim.seed={k}", f"sim.build_dir={tmp_path / 'single'}"]))
-        assert same_spikes(single, batch[k])
+        assert single.spikes.keys() == batch[k].spikes.keys() and same_spikes(single, batch[k])
