@@ -79,8 +79,7 @@ def test_every_tms_preset_shows_the_schema_defaults(preset):
     node = OmegaConf.to_container(cfg.stim[preset])
     m1 = node["sites"]["m1"]["elements"]
     assert m1["ctx_i_soma"] == {"population": "ctx_i", "kind": "soma", "threshold": "44%MSO", "slope": "6%MSO"}
-    assert m1["ctx_e_afferent"]["ampa"] == "18*nS" and m1["ctx_e_afferent"]["cell_spread"] == 2.0
-    assert node["sites"]["m1"]["suppression"]["element"] == "ctx_e_afferent"
+    assert m1["ctx_e_afferent"]["ampa"] == "2.7*nS" and m1["ctx_e_afferent"]["cell_spread"] == 0.0
     assert node["sites"]["m1"]["gabab"]["threshold"] == "62%MSO"
     assert set(node["sites"]["cerebellum"]["elements"]) == {"pc_soma", "grc_soma"}
     assert node["measure"]["criterion"] == "0.05*mV" and node["measure"]["window"] == ["0*ms", "50*ms"]
@@ -109,7 +108,7 @@ def test_a_plain_tms_node_merges_into_the_default_sites_and_fills_elements_from_
     m1 = params["sites"]["m1"]
     assert list(m1["elements"]) == ["ctx_i_soma", "ctx_e_afferent"]          # ctx_e_soma removed by null
     assert m1["elements"]["ctx_e_afferent"]["ampa"] == pytest.approx(3e-9)
-    assert m1["elements"]["ctx_e_afferent"]["nmda"] == 0.0 and m1["elements"]["ctx_e_afferent"]["cell_spread"] == 2.0  # the rest of the default element
+    assert m1["elements"]["ctx_e_afferent"]["nmda"] == pytest.approx(0.27e-9)  # the rest of the default element
     assert m1["gabab"]["conductance"] == pytest.approx(6e-9) and m1["gabab"]["tau_decay"] == pytest.approx(0.1)
     x = params["sites"]["extra"]
     assert x["jitter"] == 0.0        # a new site: TmsSiteConf's defaults

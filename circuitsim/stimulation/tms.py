@@ -64,16 +64,6 @@ times a difference-of-exponentials kernel of peak 1 that starts ``delay`` after 
 (:func:`facilitation_gain`). It turns the GABA-A-dominated response at 10-15 ms into ICF while
 leaving most of SICI at 2-3 ms.
 
-A site's optional ``suppression`` node is the SICI set (m1 has one by default, ``tms_schema``): the
-GABA-A interneurons that a pulse recruits also inhibit the circuit that generates the I-waves, so the
-fibres of the facilitation node's element lose part of their efficacy at the next pulse: each fibre
-spike is scaled by ``1 + g(t)``, ``g`` now the ICF set's gain less ``gain`` times the node's recruited
-fraction times its kernel (onset 1 ms, decay 5 ms), kept at or above -1. SICI suppresses the later
-I-waves (Di Lazzaro et al. 1998, Exp Brain Res 119:265) at ISIs of 1-5 ms (Kujirai et al. 1993); acting
-on the fibres rather than on the pyramidal somata, it leaves the motor threshold to the fibres'
-recruitment, as GABA-A agonists leave the human threshold unchanged (Ziemann 2004). The pulse's own
-fibres arrive before the kernel's onset.
-
 A site's optional ``tonic_drive`` node (:mod:`circuitsim.stimulation.tms_drive`; the CBI preset gives
 m1 one) scales its element's fibre conductances with the ongoing rate of a population (the dentate):
 a cerebellar pulse that silences the dentate through the Purkinje cells withdraws it (CBI).
@@ -233,13 +223,11 @@ def tms_structure(spec: Any, params: Mapping[str, Any]) -> Dict[str, Any]:
             "gabab": None if not site.get("gabab") else [site["gabab"]["population"], site["gabab"]["element"]],
             "nmda": None if not site.get("nmda") else site["nmda"]["population"],
             "facilitation": None if not site.get("facilitation") else site["facilitation"]["element"],
-            "suppression": None if not site.get("suppression") else site["suppression"]["element"],
             "tonic_drive": None if not site.get("tonic_drive") else [site["tonic_drive"]["population"],
                                                                       site["tonic_drive"]["element"]],
             "pulses": int(np.sum(table.site == sname)),
         }
-    gabab = any(site.get(k) for site in params["sites"].values()
-                for k in ("gabab", "nmda", "facilitation", "suppression"))
+    gabab = any(site.get("gabab") or site.get("nmda") or site.get("facilitation") for site in params["sites"].values())
     step = _gabab_step(spec.sim.dt)
     return {"sites": sites, "plasticity": params.get("plasticity") or {},
             "gabab_steps": int(math.ceil(spec.sim.duration / step)) + 1 if gabab else 0}
@@ -277,7 +265,7 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
     # somata: one generator neuron per (element, target cell), one-to-one synapses
     soma_targets, soma_i, soma_t = [], [], []
     fib_i, fib_j, fib_ampa, fib_nmda, fib_delay, fib_src_i, fib_src_t = [], [], [], [], [], [], []
-    fib_fac = []   # per fibre synapse: the site whose facilitation / suppression nodes (ICF, SICI sets) scale it, or ""
+    fib_fac = []   # per fibre synapse: the site whose facilitation node (ICF set) scales it, or ""
     fib_site, fib_elem = [], []   # per fibre synapse: its site and element (the tonic_drive node's gate)
     plastic_conf = params.get("plasticity") or {}
     plastic_elements = list(plastic_conf.get("elements") or []) if plastic_conf.get("enabled") else []
@@ -305,9 +293,8 @@ def build_tms(ctx: BuildContext, name: str, params: Mapping[str, Any]) -> None:
             fib_ampa.append(conf["ampa"] * el["fibre_gain"])
             fib_nmda.append(conf["nmda"] * el["fibre_gain"])
             fib_delay.append(np.full(el["fibre_i"].size, conf["delay"]))
-            scaled = any((params["sites"][site].get(k) or {}).get("element") == ename
-                         for k in ("facilitation", "suppression"))
-            fib_fac.append(np.full(el["fibre_i"].size, site if scaled else ""))
+            fac = params["sites"][site].get("facilitation")
+            fib_fac.append(np.full(el["fibre_i"].size, site if fac and fac["element"] == ename else ""))
             fib_site.append(np.full(el["fibre_i"].size, site))
             fib_elem.append(np.full(el["fibre_i"].size, ename))
             fib_src_i.append(el["event_element"] + fib_offset)

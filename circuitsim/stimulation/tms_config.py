@@ -67,16 +67,14 @@ GRADED_PIC_GAIN = 12.0
 #: 100 ms (LICI) and 0 at the 0.8 s between trials. The onset lets the gain rise while the extra gain
 #: at the SICI intervals stays as before (0.05 and 0.09 at 2 and 3 ms, 0.06 and 0.09 with gain 0.3 and
 #: no onset), so SICI keeps its value and ICF grows (0.25-0.27 at 10-15 ms, was 0.17-0.18).
-#: ``gain`` 0.45 (now 0.6, below) and ``delay`` were fitted on the tuning seeds 0, 1, 5 (24 pairs per ISI, one block of
+#: ``gain`` 0.45 and ``delay`` are fitted on the tuning seeds 0, 1, 5 (24 pairs per ISI, one block of
 #: 2, 3, 10 and 15 ms with the dentate's drive, target muscle; SICI / ICF): gain 0.3 without onset
 #: 0.67 / 1.45, gain 0.45 with 1 ms 0.64 / 1.80, gain 0.5 and 0.6 with 1.5 ms 0.62 / 2.18 and
 #: 0.61 / 2.20. Without the set (seed 0, 12 pairs) the conditioning pulse inhibits at 10-15 ms
 #: too (0.80, 0.75), facilitating only from 20 ms (1.57). It is not in
 #: DEFAULT_SITES because it would also act within theta-burst trains (pulses 20 ms apart), whose
-#: presets are fitted without it. With the present I-wave fibres and m1's SICI set (tms_schema;
-#: the values above were measured with the earlier fibres) ``gain`` is 0.6: on the tuning seeds 0, 1,
-#: 2, 3, 5 (target muscle, 12 pairs) 0.45 gave ICF 1.11-1.32, 0.6 gave 1.57 (SICI 0.59).
-ICF_FACILITATION: Dict[str, Any] = {"element": "ctx_e_afferent", "gain": 0.6, "threshold": "50%MSO",
+#: presets are fitted without it.
+ICF_FACILITATION: Dict[str, Any] = {"element": "ctx_e_afferent", "gain": 0.45, "threshold": "50%MSO",
                                     "slope": "5%MSO", "tau_rise": "10*ms", "tau_decay": "20*ms", "delay": "1*ms"}
 
 
@@ -159,13 +157,9 @@ def _validate_sites(given: Any, path: str, ctx: StimulusContext) -> Dict[str, An
             g["slope"] = _mso(nm.get("slope"), f"{np_}.slope")
             require(g["slope"] > 0, f"{np_}.slope", "must be positive")
             out["nmda"] = g
-        for node in ("facilitation", "suppression"):
-            if site.get(node):
-                out[node] = _validate_facilitation(site[node], f"{sp}.{node}", elements, sname,
-                                                   max_gain=1.0 if node == "suppression" else None)
-        fa, su = out.get("facilitation"), out.get("suppression")
-        require(not (fa and su) or fa["element"] == su["element"], f"{sp}.suppression.element",
-                f"must be the facilitation node's element ({fa['element'] if fa else ''}): both scale one fibre set")
+        fa = site.get("facilitation")
+        if fa:
+            out["facilitation"] = _validate_facilitation(fa, f"{sp}.facilitation", elements, sname)
         td = site.get("tonic_drive")
         if td:
             out["tonic_drive"] = validate_tonic_drive(td, f"{sp}.tonic_drive", elements, sname, ctx)
@@ -175,11 +169,8 @@ def _validate_sites(given: Any, path: str, ctx: StimulusContext) -> Dict[str, An
     return sites
 
 
-def _validate_facilitation(node: Any, path: str, elements: Mapping[str, Any], site: str,
-                           max_gain: Optional[float] = None) -> Dict[str, Any]:
-    """Check a site's ``facilitation`` node (the ICF set, see :data:`ICF_FACILITATION`) or its
-    ``suppression`` node (the SICI set, the same keys; ``gain`` the peak fraction of the fibres'
-    efficacy removed, at most ``max_gain`` = 1)."""
+def _validate_facilitation(node: Any, path: str, elements: Mapping[str, Any], site: str) -> Dict[str, Any]:
+    """Check a site's ``facilitation`` node (the ICF set, see :data:`ICF_FACILITATION`)."""
     require(isinstance(node, Mapping), path, "a mapping with " + ", ".join(FACILITATION_KEYS))
     for key in node:
         require(key in FACILITATION_KEYS, f"{path}.{key}", f"unknown key; allowed: {', '.join(FACILITATION_KEYS)}")
@@ -188,13 +179,8 @@ def _validate_facilitation(node: Any, path: str, elements: Mapping[str, Any], si
     require(elements[node["element"]]["kind"] == "afferent", f"{path}.element",
             "must name an afferent element (its fibres' conductances get the gain)")
     gain = node.get("gain")
-    if max_gain is None:
-        require(isinstance(gain, (int, float)) and not isinstance(gain, bool) and gain >= 0, f"{path}.gain",
-                f"the peak extra gain of the fibres, a number >= 0 (got {gain!r})")
-    else:
-        require(isinstance(gain, (int, float)) and not isinstance(gain, bool) and 0 <= gain <= max_gain,
-                f"{path}.gain", f"the peak fraction of the fibres' efficacy removed, a number in [0, {max_gain:g}] "
-                f"(got {gain!r})")
+    require(isinstance(gain, (int, float)) and not isinstance(gain, bool) and gain >= 0, f"{path}.gain",
+            f"the peak extra gain of the fibres, a number >= 0 (got {gain!r})")
     f = {"element": node["element"], "gain": float(gain),
          "threshold": _mso(node.get("threshold"), f"{path}.threshold"),
          "slope": _mso(node.get("slope"), f"{path}.slope"),

@@ -9,8 +9,8 @@ Ugawa et al. 1995, Ann Neurol 37:703; Daskalakis et al. 2004, J Physiol 557:689,
 interacts with the intracortical circuits of SICI, ICF and LICI, i.e. with the interneurons that
 generate the I-waves). In the circuit the dentate -> thalamus -> cortex path ends on the
 pyramidal cells, where its conductance (about 1.4 nS) is negligible against the synchronous drive
-of a test pulse (measured with the earlier I-wave fibres: about 18 recruited fibres of 2.7 nS each),
-so withdrawing it leaves the MEP unchanged: with the dentate silenced for 13 ms by the cerebellar pulse, shorter cerebellar delays
+of a test pulse (about 18 recruited I-wave fibres of 2.7 nS each), so withdrawing it leaves the MEP
+unchanged: with the dentate silenced for 13 ms by the cerebellar pulse, shorter cerebellar delays
 and a dentato-thalamic drive up to 6 times stronger gave no CBI (experiments/tms/README.md). The node
 carries the same dentate spikes to the I-wave fibres of M1 instead.
 
@@ -29,11 +29,9 @@ animal data suggest: monosynaptic Purkinje -> nuclear IPSPs (Ito et al. 1970, Ex
 and EPSPs in fast pyramidal tract neurons about 3 ms after stimulation of the dentate nucleus in the
 cat (disynaptic through VL; Shinoda, Futami & Kano 1985, Neurosci Res 2:133) would put the withdrawal
 1-2 ms later, past the model's single I-wave volley (0.5 ms after the test pulse), where the human
-motor cortex has later I-waves for it to act on. ``tau`` 3 ms (fitted with ``depth``, below): with
-10 ms the drive fell too slowly after the dentate fell silent for the present I-wave fibres, whose MEP
-follows a change of their efficacy less steeply than the earlier fibres' did. 30 dentate cells are a
-small sample, so the drive a test pulse meets varies from trial to trial (SD 26-40 % with 5 ms,
-21-24 % with 10 ms, tuning seeds 0, 1, 5; larger with 3 ms).
+motor cortex has later I-waves for it to act on. ``tau`` 10 ms (model choice): 30 dentate cells are a
+small sample, and 5 ms left the drive a test pulse meets with a trial-to-trial SD of 26-40 % (21-24 %
+at 10 ms, tuning seeds 0, 1, 5).
 """
 
 from __future__ import annotations
@@ -50,22 +48,14 @@ TONIC_DRIVE_KEYS = ("population", "element", "depth", "rate", "latency", "tau")
 #: the dentato-thalamo-cortical facilitation of the M1 I-wave fibres (see the module docstring), as the
 #: CBI preset (configs/stim/tms_cbi.yaml) and experiments/tms give it to m1. ``rate`` 42 Hz: the healthy
 #: dentate's resting rate in the model (41.5-41.8 Hz on the tuning seeds 0, 1, 5 with this protocol;
-#: primate dentate 30-60 Hz, Thach 1968). ``depth`` fitted on the tuning seeds with the earlier I-wave
-#: fibres (both rotators; ratio at 5-7 ms / at 3 ms): with 12 pairs per interval 0.3 gave 0.63, 0.88, 0.58 / 1.03, 1.47, 0.84 and 0.4 gave
+#: primate dentate 30-60 Hz, Thach 1968). ``depth`` fitted on the tuning seeds (both rotators; ratio at
+#: 5-7 ms / at 3 ms): with 12 pairs per interval 0.3 gave 0.63, 0.88, 0.58 / 1.03, 1.47, 0.84 and 0.4 gave
 #: 0.61, 0.69, 0.37 / 0.95, 0.80, 0.62; with 24 pairs 0.4 gave 0.62, 0.57, 0.80 / 0.88, 1.60, 0.93 (mean
 #: 0.66 / 1.13) and 0.5 gave 0.47, 0.69, 0.71 / 0.83, 1.24, 0.92 (mean 0.62 / 0.99). The 3-ms ratios
 #: scatter around 1 with the trials: the drive a 3-ms test pulse meets is the unconditioned one. CBI
 #: <= 0.8 at 5-7 ms and about 1 at 3 ms: Ugawa et al. 1995.
-#: With the I-wave fibres of few strong inputs per cell (tms_schema, since the dystonic-RMT fix) a
-#: change of fibre efficacy moves the MEP less than with the earlier weak convergent fibres, so the
-#: drive carries all of it (``depth`` 1) and follows the dentate faster (``tau`` 3 ms): on the tuning
-#: seeds 0, 1, 5 depth 0.5 with tau 10 ms gave no CBI (1.15 at 5-7 ms), depth 1 with 10 ms 0.99, depth
-#: 1 with 3 ms 0.73 (1.12 at 3 ms; target muscle, 12 pairs, a first version of the fibres); with the
-#: final fibres (19 nS, slope 6.5 %MSO; SICI and ICF sets at 0.6) 0.47 and 1.14 on the tuning seeds 0,
-#: 1, 2, 3, 5. The drive's
-#: trial-to-trial noise (larger with 3 ms) matters less with these fibres.
-TONIC_DRIVE: Dict[str, Any] = {"population": "dcn", "element": "ctx_e_afferent", "depth": 1.0, "rate": "42*Hz",
-                               "latency": "1*ms", "tau": "3*ms"}
+TONIC_DRIVE: Dict[str, Any] = {"population": "dcn", "element": "ctx_e_afferent", "depth": 0.5, "rate": "42*Hz",
+                               "latency": "1*ms", "tau": "10*ms"}
 
 
 def validate_tonic_drive(node: Any, path: str, elements: Mapping[str, Any], site: str,

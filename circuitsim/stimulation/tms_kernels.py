@@ -1,6 +1,6 @@
 """The time courses a TMS pulse sets going, computed from the protocol alone (no simulation): the
 recruitment sigmoid, the slow GABA-B and NMDA conductances of a site's ``gabab`` and ``nmda``
-nodes, and the fibre gain of its ``facilitation`` and ``suppression`` nodes (the ICF and SICI sets). See
+nodes, and the fibre gain of its ``facilitation`` node (the ICF set). See
 :mod:`circuitsim.stimulation.tms` for what each node stands for."""
 
 from __future__ import annotations
@@ -32,27 +32,25 @@ def recruited_fraction(intensity: Any, threshold: float, slope: float) -> np.nda
 
 def facilitation_gain(params: Mapping[str, Any], duration: float, step: float) -> Dict[str, np.ndarray]:
     """Site -> the extra gain (0 = none) that its ``facilitation`` node (the ICF set) gives the
-    fibres of its element, less the share its ``suppression`` node (the SICI set; the same element)
-    takes away, on a grid of ``step``. Each node adds ``gain`` (the suppression with a minus sign)
-    times the sum over the site's pulses of the fraction the node's sigmoid recruits at the pulse's
-    nominal intensity times a difference-of-exponentials kernel (peak 1) of the time since the pulse
-    less the node's ``delay`` (0 before it). A fibre's conductances are scaled by 1 + this at the
-    time its spike arrives; the sum is kept at or above -1 (a fibre's efficacy cannot turn negative)."""
+    fibres of its element, on a grid of ``step``: ``gain`` times the sum over the site's pulses of
+    the fraction the node's sigmoid recruits at the pulse's nominal intensity times a
+    difference-of-exponentials kernel (peak 1) of the time since the pulse less the node's
+    ``delay`` (0 before it). A fibre's
+    conductances are scaled by 1 + this at the time its spike arrives."""
     table = PulseTable.from_dict(params["pulses"])
     mso = np.asarray(params["intensity_mso"], float)
     t = np.arange(int(math.ceil(duration / step)) + 1) * step
     out: Dict[str, np.ndarray] = {}
     for sname, site in params["sites"].items():
-        nodes = [(site[k], sign) for k, sign in (("facilitation", 1.0), ("suppression", -1.0)) if site.get(k)]
-        if not nodes:
+        fac = site.get("facilitation")
+        if not fac:
             continue
+        frac = np.where(table.site == sname, recruited_fraction(mso, fac["threshold"], fac["slope"]), 0.0)
         g = np.zeros_like(t)
-        for node, sign in nodes:
-            frac = np.where(table.site == sname, recruited_fraction(mso, node["threshold"], node["slope"]), 0.0)
-            pulses = np.flatnonzero(frac > 1e-6)
-            _add_kernels(g, t, table.time[pulses] + node["delay"], sign * frac[pulses] * node["gain"],
-                         node["tau_rise"], node["tau_decay"])
-        out[sname] = np.maximum(g, -1.0)
+        pulses = np.flatnonzero(frac > 1e-6)
+        _add_kernels(g, t, table.time[pulses] + fac["delay"], frac[pulses] * fac["gain"], fac["tau_rise"],
+                     fac["tau_decay"])
+        out[sname] = g
     return out
 
 
