@@ -64,10 +64,10 @@ def _versions() -> dict:
     import brian2
     import scipy
 
-    from circuitsim._version import __version__
+    from circuitsim._version import __version__, source_digest
 
-    return {"circuitsim": __version__, "brian2": brian2.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__, "python": platform.python_version()}
+    return {"circuitsim": __version__, "source": source_digest(), "brian2": brian2.__version__,
+            "numpy": np.__version__, "scipy": scipy.__version__, "python": platform.python_version()}
 
 
 def _initial_state_rng(seed: int) -> np.random.Generator:

@@ -129,7 +129,7 @@ METRICS: Sequence[Metric] = (
     Metric('run.wall_s', 's', 'Wall time of the whole `simulate()` call.', 'always'),
     Metric('run.channels', 'text', 'The action channels.', 'always'),
     Metric('run.regions.<region>', 'text', 'The populations of each region.', 'always'),
-    Metric('run.versions.<package>', 'text', 'Versions of circuitsim, Brian2, NumPy, SciPy and Python.', 'always'),
+    Metric('run.versions.<package>', 'text', 'Versions of circuitsim, Brian2, NumPy, SciPy and Python; `source`: a digest of the circuitsim code (a stored run resumes only with the same).', 'always'),
     Metric('run.condition', 'text', "The condition's name.", 'always'),
     Metric('run.task', 'text', 'The commanded channel (null at rest).', 'always'),
     Metric('run.run_id', 'text', 'Identifier written into every file of the run folder.', 'optional'),

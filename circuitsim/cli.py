@@ -68,11 +68,12 @@ def _plain(cfg: DictConfig) -> dict:
     return json.loads(json.dumps(plain))
 
 
-def _stored_run(out_dir: Path, cfg: DictConfig) -> dict | None:
-    """The metrics of the finished run in ``out_dir`` if it was made with the same config, else None."""
+def _stored_run(out_dir: Path, cfg: DictConfig) -> tuple:
+    """The metrics of the finished run in ``out_dir`` if it resumes for this config (same config, same
+    circuitsim source), else None; and why not."""
     from circuitsim.io import results as rio
 
-    return rio.stored_metrics(out_dir, _plain(cfg))
+    return rio.stored_run(out_dir, _plain(cfg))
 
 
 def _fit_active(hc: Any) -> bool:
@@ -126,10 +127,10 @@ def _app(cfg: DictConfig) -> float:
 
         metrics = None
         if is_complete(out_dir) and resume:
-            metrics = _stored_run(out_dir, run_cfg)
+            metrics, why = _stored_run(out_dir, run_cfg)
             if metrics is None:
-                logger.error("%s already holds a finished run made with another config; choose another "
-                             "output folder, or recompute it with +resume=false (or %s=0)", out_dir, RESUME_ENV)
+                logger.error("%s already holds a finished run that does not resume: %s; choose another "
+                             "output folder, or recompute it with +resume=false (or %s=0)", out_dir, why, RESUME_ENV)
                 sys.exit(EXIT_CONFIG_ERROR)
             logger.info("resume: %s already holds this run (same config, seed %s); skipped "
                         "(+resume=false or %s=0 recomputes it)", out_dir, metrics["run"].get("seed"), RESUME_ENV)

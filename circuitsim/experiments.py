@@ -3,10 +3,10 @@
 An experiment is a list of :class:`Point` (a set of config overrides and the factor values that
 name it), run for several seeds; each run is an ordinary run folder under ``<out>/runs/``.
 :func:`run_points` runs them in order with a progress line, *resumes*: a folder that already
-holds a finished run made with the same config is read back instead of rerun (so an interrupted
-experiment continues where it stopped, and a figure can be redrawn without simulating), and
-returns one row per run: the factors, the seed and the requested measures, read from the same
-table ``circuitsim-collect`` makes (``<out>/runs/runs.parquet``: every run with its status and
+holds a finished run made with the same config by the same circuitsim code is read back instead of
+rerun (so an interrupted experiment continues where it stopped, and a figure can be redrawn without
+simulating), and returns one row per run: the factors, the seed and the requested measures, read
+from the same table ``circuitsim-collect`` makes (``<out>/runs/runs.parquet``: every run with its status and
 parameters). The runs go to ``--jobs N`` local processes (default all cores) or through a Hydra
 launcher as sweeps do (``--launcher local_parallel`` or ``slurm``; see docs/data.md). :func:`summarise`
 turns rows into mean and standard deviation over seeds, :func:`write_table` writes them as
@@ -170,12 +170,20 @@ def run_points(points: Sequence[Point], seeds: Sequence[int], out: str | Path, m
     col.write_plan(runs_dir, {job.name: job.overrides for job in todo})
     bar = _Progress(len(todo)) if progress else None
     pending = []
+    stale = []
     for job in todo:
-        if resume and rio.is_complete(job.folder) and rio.stored_metrics(job.folder, _plain_config(job.cfg)) is not None:
+        stored, why = rio.stored_run(job.folder, _plain_config(job.cfg)) if resume and rio.is_complete(job.folder) \
+            else (None, None)
+        if stored is not None:
             if bar:
                 bar.step(f"{job.name} resumed")
         else:
             pending.append(job)
+            if why:
+                stale.append(f"{job.name} ({why})")
+    if stale:   # a finished run that is recomputed: say so (it is overwritten)
+        logger.warning("%d finished run(s) in %s are run again, not resumed: %s", len(stale), runs_dir,
+                       "; ".join(stale[:3]) + ("; ..." if len(stale) > 3 else ""))
     callables = {name: m for name, m in measures.items() if callable(m)}
     computed: Dict[str, Dict[str, float]] = {}   # run -> its callable measures, from the Result in memory
     if launcher is not None and pending:

@@ -107,3 +107,27 @@ def test_a_run_in_a_slurm_job_waits_for_its_figures(tmp_path):
     assert "drawn in the background" not in out.stdout + out.stderr
     assert "slurm job 12345" in (folder / "circuitsim.log").read_text()
     assert (folder / "raster.png").stat().st_size > 1000 and (folder / "rates.png").stat().st_size > 1000
+
+
+@pytest.mark.timeout(600)
+def test_a_finished_run_resumes_but_not_one_made_by_other_code(tmp_path):
+    """The command resumes a finished run folder made with the same config by the same code, and
+    refuses (exit 2, naming the reason and the fix) one made by another version of the code,
+    leaving it as it was."""
+    run = tmp_path / "run"
+    args = ["circuit.scale=0.25", "sim.duration=0.3s", "sim.transient=0.1s", "readout.plots=[]",
+            "sim.progress=false", f"hydra.run.dir={run}"]
+    first = _run(args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = _run(args, cwd=tmp_path)
+    assert again.returncode == 0 and "resume:" in again.stdout + again.stderr, again.stderr[-3000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["run"]["versions"]["source"]
+    metrics["run"]["versions"]["source"] = "0123456789abcdef"
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    before = (run / "metrics.json").read_bytes()
+    out = _run(args, cwd=tmp_path)
+    text = out.stdout + out.stderr
+    assert out.returncode == 2, text[-3000:]
+    assert "another version of the circuitsim code (source 0123456789abcdef" in text and "+resume=false" in text
+    assert "Traceback" not in text and (run / "metrics.json").read_bytes() == before

@@ -2,6 +2,7 @@
 
 import csv
 import math
+import json
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,7 @@ def _fake_simulate(cfg, out_dir=None, overwrite=False, overrides=None):
     weight scale plus the seed; a weight scale of 9 fails."""
     import numpy as np
 
+    from circuitsim import _version
     from circuitsim.api import _plain_config
     from circuitsim.io import collect as col
     from circuitsim.io import results as rio
@@ -73,7 +75,8 @@ def _fake_simulate(cfg, out_dir=None, overwrite=False, overrides=None):
     if w == 9:
         rio.release_folder(folder)
         raise RuntimeError("the fake run failed")
-    res = rio.Result(metrics={"run": {"seed": int(cfg.sim.seed), "duration_s": 0.3, "build_reused": True},
+    res = rio.Result(metrics={"run": {"seed": int(cfg.sim.seed), "duration_s": 0.3, "build_reused": True,
+                                      "versions": {"source": _version.source_digest()}},
                               "populations": {"gpi": {"rate_hz": 100 * w + int(cfg.sim.seed)}}},
                      config=_plain_config(cfg), spikes={"gpi": (np.zeros(0, np.int32), np.zeros(0))},
                      sizes={"gpi": 1}, channels={"gpi": np.array([-1])})
@@ -108,6 +111,32 @@ def test_run_points_rows_come_from_the_collected_table_and_resume(tmp_path, monk
     assert (tmp_path / "runs" / "runs.parquet").is_file()
     assert run_points(_points(0.5, 1.5), [0, 1], tmp_path, measures, progress=False) == rows
     assert _fake_simulate.calls == 4                                 # resumed, nothing rerun
+
+
+def test_run_points_reruns_a_finished_run_made_by_other_code_and_says_so(tmp_path, monkeypatch, caplog):
+    """A stored run resumes only with the same circuitsim source: a changed default or equation
+    leaves the composed config as it was, so the config alone would return stale results."""
+    import logging
+
+    import circuitsim
+    from circuitsim import _version
+    from circuitsim.experiments import run_points
+
+    monkeypatch.setattr(circuitsim, "simulate", _fake_simulate)
+    _fake_simulate.calls = 0
+    measures = {"gpi": "populations.gpi.rate_hz"}
+    first = run_points(_points(0.5), [0, 1], tmp_path, measures, progress=False)
+    assert _fake_simulate.calls == 2
+    monkeypatch.setattr(_version, "source_digest", lambda: "0123456789abcdef")   # the code changed
+    with caplog.at_level(logging.WARNING, logger="circuitsim.experiments"):
+        again = run_points(_points(0.5), [0, 1], tmp_path, measures, progress=False)
+    assert _fake_simulate.calls == 4 and again == first                       # both rerun
+    assert "2 finished run(s)" in caplog.text and "w0.5_seed0" in caplog.text
+    assert "another version of the circuitsim code" in caplog.text
+    stored = json.loads((tmp_path / "runs" / "w0.5_seed0" / "metrics.json").read_text())
+    assert stored["run"]["versions"]["source"] == "0123456789abcdef"
+    run_points(_points(0.5), [0, 1], tmp_path, measures, progress=False)
+    assert _fake_simulate.calls == 4                                          # same code: resumed
 
 
 def test_run_points_names_a_failed_run_and_the_table_lists_it(tmp_path, monkeypatch):

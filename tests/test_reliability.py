@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from circuitsim import compose, device, load_result, simulate
+from circuitsim._version import source_digest
 from circuitsim.errors import ResultBusyError, ResultError, StorageError
 from circuitsim.io import results as rio
 
@@ -38,7 +39,8 @@ LONG = ["sim.duration=600s", "sim.transient=0.1s"]   # a run that is still going
 
 
 def _fake_result(seed: int = 1, lfp: bool = False) -> rio.Result:
-    res = rio.Result(metrics={"populations": {"a": {"rate_hz": 1.0}}, "run": {"seed": seed, "duration_s": 1.0}},
+    res = rio.Result(metrics={"populations": {"a": {"rate_hz": 1.0}},
+                              "run": {"seed": seed, "duration_s": 1.0, "versions": {"source": source_digest()}}},
                      config={"sim": {"seed": seed}},
                      spikes={"a": (np.array([0, 1], np.int32), np.array([0.1, 0.2 + seed]))},
                      sizes={"a": 2}, rates={"a": np.ones(10) * seed}, rate_dt=0.1,

@@ -107,15 +107,35 @@ def test_spec_of_is_the_stored_spec_else_the_config_validated_again():
     assert entry["pulses"] == pytest.approx(times, abs=1e-4) and len(entry["pulses"]) > 8
 
 
-def test_a_run_stored_before_a_readout_key_existed_still_resumes(tmp_path):
-    from omegaconf import OmegaConf
+def test_a_stored_run_resumes_only_with_the_same_config_and_the_same_source(tmp_path):
+    from circuitsim._version import source_digest, tree_digest
 
-    config = OmegaConf.to_container(compose(), resolve=True)
-    old = json.loads(json.dumps(config))
-    del old["readout"]["coherence_pairs"], old["readout"]["muscle"]["corticospinal_population"]
-    assert rio._comparable(old) == rio._comparable(config)
-    config["readout"]["coherence_pairs"] = [["gpi", "ctx"]]      # a different choice is a different run
-    assert rio._comparable(old) != rio._comparable(config)
+    config = {"sim": {"seed": 4}}
+    res = rio.Result(metrics={"run": {"seed": 4, "versions": {"source": source_digest()}}}, config=config,
+                     spikes={"a": (np.zeros(0, np.int32), np.zeros(0))}, sizes={"a": 1}, channels={"a": np.array([-1])})
+    folder = rio.prepare_folder(tmp_path / "run")
+    rio.write_data(folder, res)
+    rio.finish(folder, res)
+    assert rio.stored_run(folder, config) == (res.metrics, None) and rio.made_by_this_code(folder)
+    assert rio.stored_run(folder, {"sim": {"seed": 5}}) == (None, "it was made with another config")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    for source in ("0123456789abcdef", None):     # other code, or a run from before sources were recorded
+        metrics["run"]["versions"] = {"source": source} if source else {}
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+        stored, why = rio.stored_run(folder, config)
+        assert stored is None and rio.stored_metrics(folder, config) is None and not rio.made_by_this_code(folder)
+        assert why.startswith("it was made by another version of the circuitsim code") and source_digest() in why
+    # the digest follows every source file's content and path
+    tree = tmp_path / "pkg"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.py").write_text("x = 1\n")
+    (tree / "sub" / "b.py").write_text("y = 2\n")
+    first = tree_digest(tree)
+    assert len(first) == 16 and tree_digest(tree) == first and source_digest() == source_digest()
+    (tree / "sub" / "b.py").write_text("y = 3\n")
+    changed = tree_digest(tree)
+    (tree / "sub" / "b.py").rename(tree / "b.py")
+    assert len({first, changed, tree_digest(tree)}) == 3
 
 
 def test_the_result_is_typed_and_its_muscle_series_has_one_shape_live_and_loaded(tmp_path):

@@ -42,7 +42,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -242,41 +242,59 @@ def is_complete(folder: Path | str) -> bool:
 
 
 def stored_metrics(folder: Path | str, config: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """The metrics of the finished run in ``folder`` if its stored config equals ``config``, else None.
+    """The metrics of the finished run in ``folder`` if it can be resumed for ``config``, else None
+    (:func:`stored_run` also says why not)."""
+    return stored_run(folder, config)[0]
+
+
+def stored_run(folder: Path | str, config: Dict[str, Any]) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """``(metrics, None)`` if the finished run in ``folder`` can stand for a run of ``config``, else
+    ``(None, why not)``.
 
     ``config`` is a plain (resolved, JSON-compatible) config without the ``hydra`` node; this is
-    how the command line and the experiments resume a run instead of recomputing it.
+    how the command line and the experiments resume a run instead of recomputing it. A run resumes
+    only if its stored config equals ``config`` (:data:`RUN_CONTROL_KEYS` aside) and it was made by
+    the same circuitsim source (``run.versions.source``, :func:`circuitsim._version.source_digest`):
+    a changed default or equation changes what a run computes without changing its composed config.
     """
     import yaml
+
+    from circuitsim._version import source_digest
 
     folder = Path(folder)
     try:
         stored = yaml.safe_load((folder / CONFIG).read_text())
         metrics = json.loads((folder / METRICS).read_text())
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        return None, f"its {CONFIG} or {METRICS} cannot be read ({type(err).__name__})"
     if _comparable(stored) != _comparable(config):
-        return None
-    return metrics
+        return None, "it was made with another config"
+    made_by = _source_of(metrics)
+    if made_by != source_digest():
+        return None, (f"it was made by another version of the circuitsim code (source {made_by or 'not recorded'}, "
+                      f"now {source_digest()})")
+    return metrics, None
+
+
+def made_by_this_code(folder: Path | str) -> bool:
+    """Whether the finished run in ``folder`` records this circuitsim source (``run.versions.source``)."""
+    from circuitsim._version import source_digest
+
+    try:
+        metrics = json.loads((Path(folder) / METRICS).read_text())
+    except (OSError, ValueError):
+        return False
+    return _source_of(metrics) == source_digest()
+
+
+def _source_of(metrics: Any) -> Optional[str]:
+    run = metrics.get("run") if isinstance(metrics, dict) else None
+    versions = run.get("versions") if isinstance(run, dict) else None
+    return versions.get("source") if isinstance(versions, dict) else None
 
 
 #: config keys that do not change what a run computes (left out when a stored run is compared)
 RUN_CONTROL_KEYS = (("sim", "max_wall_time"),)
-
-
-#: readout keys added to the schemas after runs were stored: a stored config without one is the
-#: same run as a config that holds the key at its schema default (so earlier runs still resume)
-ADDED_KEYS = (("readout", "coherence_pairs"), ("readout", "selectivity_population"),
-              ("readout", "muscle", "corticospinal_population"))
-
-
-def _schema_default(path: tuple) -> Any:
-    from circuitsim.spec import ReadoutConf
-
-    value: Any = {"readout": ReadoutConf()}[path[0]]
-    for key in path[1:]:
-        value = getattr(value, key)
-    return json.loads(json.dumps(value))
 
 
 def _comparable(config: Any) -> Any:
@@ -284,12 +302,6 @@ def _comparable(config: Any) -> Any:
     for section, key in RUN_CONTROL_KEYS:
         if isinstance(plain, dict) and isinstance(plain.get(section), dict):
             plain[section].pop(key, None)
-    for path in ADDED_KEYS:
-        node = plain
-        for key in path[:-1]:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and path[-1] in node and node[path[-1]] == _schema_default(path):
-            node.pop(path[-1])
     return plain
 
 
