@@ -169,21 +169,16 @@ def run_points(points: Sequence[Point], seeds: Sequence[int], out: str | Path, m
             todo.append(_Job(name, point, seed, [*overrides, f"sim.seed={seed}"], cfg, runs_dir / name))
     col.write_plan(runs_dir, {job.name: job.overrides for job in todo})
     bar = _Progress(len(todo)) if progress else None
-    pending = []
-    stale = []
+    pending, stale = [], []
     for job in todo:
-        stored, why = rio.stored_run(job.folder, _plain_config(job.cfg)) if resume and rio.is_complete(job.folder) \
-            else (None, None)
-        if stored is not None:
-            if bar:
-                bar.step(f"{job.name} resumed")
-        else:
+        stored, why = rio.stored_run(job.folder, _plain_config(job.cfg)) if resume else (None, None)
+        if stored is None:
             pending.append(job)
-            if why:
-                stale.append(f"{job.name} ({why})")
-    if stale:   # a finished run that is recomputed: say so (it is overwritten)
-        logger.warning("%d finished run(s) in %s are run again, not resumed: %s", len(stale), runs_dir,
-                       "; ".join(stale[:3]) + ("; ..." if len(stale) > 3 else ""))
+            stale += [f"{job.name} ({why})"] if why else []
+        elif bar:
+            bar.step(f"{job.name} resumed")
+    if stale:   # finished runs made with another config or code are run again (overwritten): say so
+        logger.warning("%d finished run(s) are run again, not resumed: %s", len(stale), "; ".join(stale[:3]))
     callables = {name: m for name, m in measures.items() if callable(m)}
     computed: Dict[str, Dict[str, float]] = {}   # run -> its callable measures, from the Result in memory
     if launcher is not None and pending:

@@ -131,7 +131,7 @@ def test_run_points_reruns_a_finished_run_made_by_other_code_and_says_so(tmp_pat
     with caplog.at_level(logging.WARNING, logger="circuitsim.experiments"):
         again = run_points(_points(0.5), [0, 1], tmp_path, measures, progress=False)
     assert _fake_simulate.calls == 4 and again == first                       # both rerun
-    assert "2 finished run(s)" in caplog.text and "w0.5_seed0" in caplog.text
+    assert "2 finished run(s) are run again" in caplog.text and "w0.5_seed0" in caplog.text
     assert "another version of the circuitsim code" in caplog.text
     stored = json.loads((tmp_path / "runs" / "w0.5_seed0" / "metrics.json").read_text())
     assert stored["run"]["versions"]["source"] == "0123456789abcdef"

@@ -114,6 +114,7 @@ def test_a_stored_run_resumes_only_with_the_same_config_and_the_same_source(tmp_
     res = rio.Result(metrics={"run": {"seed": 4, "versions": {"source": source_digest()}}}, config=config,
                      spikes={"a": (np.zeros(0, np.int32), np.zeros(0))}, sizes={"a": 1}, channels={"a": np.array([-1])})
     folder = rio.prepare_folder(tmp_path / "run")
+    assert rio.stored_run(folder, config) == (None, None)                  # nothing finished: nothing to say
     rio.write_data(folder, res)
     rio.finish(folder, res)
     assert rio.stored_run(folder, config) == (res.metrics, None) and rio.made_by_this_code(folder)

@@ -249,7 +249,7 @@ def stored_metrics(folder: Path | str, config: Dict[str, Any]) -> Optional[Dict[
 
 def stored_run(folder: Path | str, config: Dict[str, Any]) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     """``(metrics, None)`` if the finished run in ``folder`` can stand for a run of ``config``, else
-    ``(None, why not)``.
+    ``(None, why not)``; ``(None, None)`` where the folder holds no finished run.
 
     ``config`` is a plain (resolved, JSON-compatible) config without the ``hydra`` node; this is
     how the command line and the experiments resume a run instead of recomputing it. A run resumes
@@ -262,6 +262,8 @@ def stored_run(folder: Path | str, config: Dict[str, Any]) -> Tuple[Optional[Dic
     from circuitsim._version import source_digest
 
     folder = Path(folder)
+    if not is_complete(folder):
+        return None, None
     try:
         stored = yaml.safe_load((folder / CONFIG).read_text())
         metrics = json.loads((folder / METRICS).read_text())
@@ -269,10 +271,9 @@ def stored_run(folder: Path | str, config: Dict[str, Any]) -> Tuple[Optional[Dic
         return None, f"its {CONFIG} or {METRICS} cannot be read ({type(err).__name__})"
     if _comparable(stored) != _comparable(config):
         return None, "it was made with another config"
-    made_by = _source_of(metrics)
-    if made_by != source_digest():
-        return None, (f"it was made by another version of the circuitsim code (source {made_by or 'not recorded'}, "
-                      f"now {source_digest()})")
+    if _source_of(metrics) != source_digest():
+        return None, (f"it was made by another version of the circuitsim code (source "
+                      f"{_source_of(metrics) or 'not recorded'}, now {source_digest()})")
     return metrics, None
 
 
@@ -281,10 +282,9 @@ def made_by_this_code(folder: Path | str) -> bool:
     from circuitsim._version import source_digest
 
     try:
-        metrics = json.loads((Path(folder) / METRICS).read_text())
+        return _source_of(json.loads((Path(folder) / METRICS).read_text())) == source_digest()
     except (OSError, ValueError):
         return False
-    return _source_of(metrics) == source_digest()
 
 
 def _source_of(metrics: Any) -> Optional[str]:
