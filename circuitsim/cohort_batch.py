@@ -84,8 +84,8 @@ def run_batched(by_seed: Mapping[int, Sequence[Any]], runs_dir: Path, batch_size
     for seed, points in sorted(by_seed.items()):
         for point in points:
             folder = runs_dir / f"{point.label}_seed{seed}"
-            if resume and rio.is_complete(folder) and rio.made_by_this_code(folder):
-                continue     # (run_points then checks its config too, and reruns it alone if it differs)
+            if resume and rio.made_by_this_code(folder):   # (False where no run finished)
+                continue     # run_points then checks its config too, and reruns it alone if it differs
             overrides = [*RUN_DEFAULTS, *point.overrides, f"sim.seed={seed}"]
             if not batchable(point.overrides):
                 left += 1
