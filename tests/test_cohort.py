@@ -103,3 +103,28 @@ def test_batch_groups_hold_only_points_of_one_structure(cohort):
     low = draw_patient(cohort, 4, dose=0.3)                            # below structural_dose: not rewired
     assert structure_group(low.overrides("2.2s")) == structure_group(patients[0].overrides("2.2s"))
     assert [len(c) for c in chunks(list(range(23)), 10)] == [10, 10, 3]
+
+
+def test_batcher_skips_only_runs_made_by_this_code(tmp_path, monkeypatch):
+    """A finished folder made by this code is left to run_points' resume; one made by other code (or
+    none) goes into a batch again."""
+    import json
+
+    from circuitsim import _version, cohort_batch
+    from circuitsim.experiments import Point
+
+    seen = []
+
+    def fake_worker(items):          # stands in for the batch simulation: records which folders it got
+        seen.extend(folder for _, folder in items)
+        return len(items), ""
+
+    monkeypatch.setattr(cohort_batch, "_batch_worker", fake_worker)
+    points = [Point(f"p{k}", ["treatment=botulinum_toxin"]) for k in range(3)]
+    for k, source in ((0, _version.source_digest()), (1, "0123456789abcdef")):   # p2: never run
+        folder = tmp_path / f"p{k}_seed7"
+        folder.mkdir()
+        (folder / "metrics.json").write_text(json.dumps({"run": {"versions": {"source": source}}}))
+    counts = cohort_batch.run_batched({7: points}, tmp_path, batch_size=4)
+    assert counts == {"batched": 2, "failed": 0, "left": 0}
+    assert sorted(seen) == [str(tmp_path / "p1_seed7"), str(tmp_path / "p2_seed7")]
