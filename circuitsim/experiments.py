@@ -320,7 +320,7 @@ def _hydra_task(cfg: Any) -> float:
     run_cfg = cfg.copy()
     with open_dict(run_cfg):
         run_cfg.pop("resume", None)
-    if resume and rio.is_complete(folder) and rio.stored_metrics(folder, _plain_config(run_cfg)) is not None:
+    if resume and rio.stored_metrics(folder, _plain_config(run_cfg)) is not None:   # (None where no run finished)
         logger.info("resume: %s already holds this run", folder)
         return 0.0
     (folder / ERROR_LOG).unlink(missing_ok=True)
